@@ -1,0 +1,235 @@
+//! The Raft log: entries, vote and other small Raft state, in their own column families
+//! of the same RocksDB, written by one group-commit thread.
+//!
+//! Every operation (append, truncate, purge, state save) goes through one bounded queue
+//! to the `berth-raft-log` thread, which drains everything waiting into one WriteBatch and
+//! writes it with fsync: many appends share one fsync, and operations stay in order. A
+//! callback runs once its operation is durable. Entry payloads are opaque bytes here; the
+//! replication layer encodes them. Keys are big-endian indexes, and the families are not
+//! compressed (entries are written once and dropped soon).
+
+use crate::codec;
+use crate::engine::{Engine, Inner, CF_RAFT_LOG, CF_RAFT_STATE};
+use crate::error::{Error, Result};
+use rocksdb::{WriteBatch, WriteOptions};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+
+/// Runs once the operation is durable (or failed).
+pub type FlushCallback = Box<dyn FnOnce(Result<()>) + Send>;
+
+const QUEUE_LEN: usize = 4096;
+const MAX_GROUP_OPS: usize = 1024;
+const MAX_GROUP_BYTES: usize = 32 << 20;
+/// The raft_state key holding the highest purged index.
+pub const STATE_PURGED: &[u8] = b"purged";
+
+enum Op {
+    Append(Vec<(u64, Vec<u8>)>),
+    /// Delete entries >= index.
+    Truncate(u64),
+    /// Delete entries <= index and record it as purged.
+    Purge(u64),
+    SaveState(Vec<u8>, Vec<u8>),
+}
+
+/// Counters of the group-commit writer.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    pub fsyncs: AtomicU64,
+    pub ops: AtomicU64,
+    pub entries: AtomicU64,
+    pub fsync_micros_total: AtomicU64,
+}
+
+pub struct RaftLog {
+    inner: Arc<Inner>,
+    tx: SyncSender<(Op, FlushCallback)>,
+    stats: Arc<LogStats>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Opens the Raft log on this store and starts its writer thread. Create one per store.
+    pub fn raft_log(&self) -> RaftLog {
+        let (tx, rx) = sync_channel(QUEUE_LEN);
+        let stats = Arc::new(LogStats::default());
+        let inner = self.inner.clone();
+        let st = stats.clone();
+        let writer = std::thread::Builder::new()
+            .name("berth-raft-log".into())
+            .spawn(move || write_loop(inner, rx, st))
+            .expect("spawn raft log writer");
+        RaftLog { inner: self.inner.clone(), tx, stats, writer: Some(writer) }
+    }
+}
+
+impl Drop for RaftLog {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer after it has flushed what is queued.
+        let (dead_tx, _) = sync_channel(1);
+        drop(std::mem::replace(&mut self.tx, dead_tx));
+        if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl RaftLog {
+    fn submit(&self, op: Op, done: FlushCallback) {
+        // A full queue applies back-pressure: the caller waits for room.
+        if let Err(e) = self.tx.send((op, done)) {
+            let (_, done) = e.0;
+            done(Err(Error::Stopped));
+        }
+    }
+
+    fn submit_wait(&self, op: Op) -> Result<()> {
+        let (tx, rx) = sync_channel(1);
+        self.submit(op, Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx.recv().unwrap_or(Err(Error::Stopped))
+    }
+
+    /// Appends entries; `done` runs when they are durable. Indexes must follow the last one.
+    pub fn append(&self, entries: Vec<(u64, Vec<u8>)>, done: FlushCallback) {
+        self.submit(Op::Append(entries), done);
+    }
+
+    /// Appends and waits until durable.
+    pub fn append_wait(&self, entries: Vec<(u64, Vec<u8>)>) -> Result<()> {
+        self.submit_wait(Op::Append(entries))
+    }
+
+    /// Tries to queue an append without waiting for room; false if the queue is full.
+    pub fn try_append(&self, entries: Vec<(u64, Vec<u8>)>, done: FlushCallback) -> bool {
+        match self.tx.try_send((Op::Append(entries), done)) {
+            Ok(()) => true,
+            Err(TrySendError::Full((_, done))) => {
+                drop(done);
+                false
+            }
+            Err(TrySendError::Disconnected((_, done))) => {
+                done(Err(Error::Stopped));
+                false
+            }
+        }
+    }
+
+    /// Deletes every entry at or after `index` (a conflicting suffix) and waits.
+    pub fn truncate_from(&self, index: u64) -> Result<()> {
+        self.submit_wait(Op::Truncate(index))
+    }
+
+    /// Deletes every entry at or before `index`, records it as purged, and waits.
+    pub fn purge_upto(&self, index: u64) -> Result<()> {
+        self.submit_wait(Op::Purge(index))
+    }
+
+    /// Saves a small piece of Raft state (vote, committed, membership) durably.
+    pub fn save_state(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.submit_wait(Op::SaveState(key.to_vec(), value.to_vec()))
+    }
+
+    pub fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.inner.db.get_cf(self.inner.cf(CF_RAFT_STATE), key)?)
+    }
+
+    /// The highest purged index (0 if none).
+    pub fn purged(&self) -> Result<u64> {
+        match self.state(STATE_PURGED)? {
+            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| Error::Corrupted("bad purged index".into()))?)),
+            None => Ok(0),
+        }
+    }
+
+    /// Entries with `start <= index < end`, in order.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.set_iterate_upper_bound(codec::log_key(end).to_vec());
+        let mut it = self.inner.db.raw_iterator_cf_opt(self.inner.cf(CF_RAFT_LOG), ro);
+        it.seek(codec::log_key(start));
+        let mut out = Vec::new();
+        while it.valid() {
+            let (k, v) = it.item().expect("valid iterator");
+            out.push((codec::log_index(k)?, v.to_vec()));
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    pub fn first_index(&self) -> Result<Option<u64>> {
+        let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_LOG));
+        it.seek_to_first();
+        let first = if it.valid() { Some(codec::log_index(it.key().expect("valid"))?) } else { None };
+        it.status()?;
+        Ok(first)
+    }
+
+    pub fn last_index(&self) -> Result<Option<u64>> {
+        let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_LOG));
+        it.seek_to_last();
+        let last = if it.valid() { Some(codec::log_index(it.key().expect("valid"))?) } else { None };
+        it.status()?;
+        Ok(last)
+    }
+
+    pub fn stats(&self) -> &LogStats {
+        &self.stats
+    }
+}
+
+fn write_loop(inner: Arc<Inner>, rx: Receiver<(Op, FlushCallback)>, stats: Arc<LogStats>) {
+    let log = inner.cf(CF_RAFT_LOG);
+    let state = inner.cf(CF_RAFT_STATE);
+    let mut wo = WriteOptions::default();
+    wo.set_sync(true);
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        let mut bytes = 0usize;
+        while group.len() < MAX_GROUP_OPS && bytes < MAX_GROUP_BYTES {
+            match rx.try_recv() {
+                Ok(op) => {
+                    if let Op::Append(es) = &op.0 {
+                        bytes += es.iter().map(|(_, e)| e.len() + 8).sum::<usize>();
+                    }
+                    group.push(op);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut batch = WriteBatch::default();
+        let mut n_entries = 0u64;
+        for (op, _) in &group {
+            match op {
+                Op::Append(entries) => {
+                    for (index, payload) in entries {
+                        batch.put_cf(log, codec::log_key(*index), payload);
+                    }
+                    n_entries += entries.len() as u64;
+                }
+                Op::Truncate(from) => batch.delete_range_cf(log, codec::log_key(*from), codec::log_key(u64::MAX)),
+                Op::Purge(upto) => {
+                    batch.delete_range_cf(log, codec::log_key(0), codec::log_key(upto.saturating_add(1)));
+                    batch.put_cf(state, STATE_PURGED, upto.to_be_bytes());
+                }
+                Op::SaveState(k, v) => batch.put_cf(state, k, v),
+            }
+        }
+        let started = std::time::Instant::now();
+        let result = inner.db.write_opt(batch, &wo).map_err(Error::from);
+        stats.fsync_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+        stats.ops.fetch_add(group.len() as u64, Ordering::Relaxed);
+        stats.entries.fetch_add(n_entries, Ordering::Relaxed);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "raft log write failed");
+        }
+        for (_, done) in group {
+            done(result.clone());
+        }
+    }
+}
