@@ -1,1 +1,154 @@
-//! Shared helpers for Berth benchmarks.
+//! Shared helpers for Berth's benchmarks: latency summaries, RSS, a reference etcd process,
+//! and the markdown table every bench prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Latency samples in microseconds.
+#[derive(Default, Clone)]
+pub struct Latencies(pub Vec<u64>);
+
+impl Latencies {
+    pub fn record(&mut self, since: Instant) {
+        self.0.push(since.elapsed().as_micros() as u64);
+    }
+
+    /// The q-quantile (0..=1) in microseconds.
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        if self.0.is_empty() {
+            return 0;
+        }
+        let mut v = self.0.clone();
+        v.sort_unstable();
+        let idx = ((v.len() as f64 - 1.0) * q).round() as usize;
+        v[idx]
+    }
+
+    pub fn summary(&self) -> String {
+        format!("p50 {} / p99 {} / max {}", fmt_us(self.quantile_us(0.5)), fmt_us(self.quantile_us(0.99)), fmt_us(self.quantile_us(1.0)))
+    }
+}
+
+pub fn fmt_us(us: u64) -> String {
+    if us >= 10_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{us} µs")
+    }
+}
+
+pub fn per_sec(n: u64, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+/// Resident set size of a process in MiB (from /proc).
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Total size of the files under `dir`, in MiB.
+pub fn dir_mib(dir: &Path) -> f64 {
+    fn walk(p: &Path) -> u64 {
+        std::fs::read_dir(p)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| {
+                        let md = e.metadata();
+                        match md {
+                            Ok(m) if m.is_dir() => walk(&e.path()),
+                            Ok(m) => m.len(),
+                            Err(_) => 0,
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(dir) as f64 / (1024.0 * 1024.0)
+}
+
+/// A one-member etcd 3.4 on loopback with its own data dir, killed on drop.
+pub struct EtcdProcess {
+    child: Child,
+    pub endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl EtcdProcess {
+    /// Starts `etcd` (Debian's etcd-server) on the given client and peer ports.
+    pub fn start(client_port: u16, peer_port: u16) -> Result<EtcdProcess, String> {
+        let dir = tempfile::Builder::new().prefix("berth-bench-etcd").tempdir_in(bench_tmp()).map_err(|e| e.to_string())?;
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let child = Command::new("etcd")
+            .args(["--name", "bench", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
+            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &format!("bench={peer}")])
+            .args(["--quota-backend-bytes", &(8u64 << 30).to_string(), "--log-level", "error"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("failed to start etcd (is etcd-server installed?): {e}"))?;
+        let etcd = EtcdProcess { child, endpoint: client, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", client_port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("etcd did not start listening within 20 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(etcd)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn data_mib(&self) -> f64 {
+        dir_mib(self._dir.path())
+    }
+}
+
+impl Drop for EtcdProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where benches put their data: the same disk for Berth and the reference.
+pub fn bench_tmp() -> PathBuf {
+    std::env::var_os("BERTH_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir)
+}
+
+/// A markdown table collected row by row and printed at the end.
+#[derive(Default)]
+pub struct Table {
+    rows: Vec<[String; 4]>,
+}
+
+impl Table {
+    pub fn row(&mut self, what: &str, berth: String, reference: String, note: &str) {
+        println!("  {what}: berth {berth} | etcd {reference}");
+        self.rows.push([what.to_string(), berth, reference, note.to_string()]);
+    }
+
+    pub fn print(&self, title: &str) {
+        println!("\n### {title}\n");
+        println!("| measure | Berth storage engine (in-process) | etcd 3.4.23 (1 member, gRPC, loopback) | note |");
+        println!("|---|---|---|---|");
+        for r in &self.rows {
+            println!("| {} | {} | {} | {} |", r[0], r[1], r[2], r[3]);
+        }
+    }
+}

@@ -6,13 +6,12 @@ set -euo pipefail
 PACKAGES=(
   build-essential pkg-config    # C toolchain for the bundled RocksDB
   libclang-dev                  # bindgen for librocksdb-sys
-  protobuf-compiler             # gRPC code generation (etcd API, Raft peer transport)
+  protobuf-compiler libprotobuf-dev  # gRPC code generation and the well-known .proto types
   etcd-server etcd-client       # the reference etcd 3.4 for side-by-side benches; etcdctl
 )
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
-  [[ $pkg == \#* ]] && continue
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$pkg")
   fi
