@@ -727,43 +727,53 @@ fn validate_txn(t: &TxnRequest, config: &EngineConfig, depth: usize) -> Result<(
     Ok(())
 }
 
-/// etcd's rule: within one branch, a key may be put at most once and may not be both put
-/// and deleted; the two branches of a nested txn exclude each other.
+/// etcd's rule, made order-insensitive: within one branch, a key may be put at most once
+/// and may not be both put and deleted; the two branches of a nested txn exclude each other,
+/// but sibling nested txns and the ops around them do not. (etcd checks a nested txn's puts
+/// only against deletes that come before it; a put and a delete of one key in two sibling
+/// nested txns would write the key twice in one revision, so Berth refuses that too.)
 fn check_txn_intervals(ops: &[RequestOp]) -> Result<(BTreeSet<Vec<u8>>, Vec<(Vec<u8>, Vec<u8>)>)> {
-    let mut dels: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    for op in ops {
-        if let RequestOp::DeleteRange(d) = op {
-            dels.push((d.key.clone(), d.range_end.clone()));
-        }
-    }
     let mut puts: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut dels: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    // (puts, dels) of each part that can run together with the others: this level's own ops
+    // (part 0), and each nested txn (both of its branches, which exclude each other).
+    let mut parts: Vec<(BTreeSet<Vec<u8>>, Vec<(Vec<u8>, Vec<u8>)>)> = vec![(BTreeSet::new(), Vec::new())];
     for op in ops {
-        if let RequestOp::Txn(t) = op {
-            let (puts_then, dels_then) = check_txn_intervals(&t.success)?;
-            let (puts_else, dels_else) = check_txn_intervals(&t.failure)?;
-            for k in &puts_then {
-                if puts.contains(k) || dels.iter().any(|(s, e)| in_range(k, s, e)) {
+        match op {
+            RequestOp::Put(p) => {
+                if !parts[0].0.insert(p.key.clone()) {
                     return Err(Error::DuplicateKey);
                 }
             }
-            for k in &puts_else {
-                if (puts.contains(k) && !puts_then.contains(k)) || dels.iter().any(|(s, e)| in_range(k, s, e)) {
-                    return Err(Error::DuplicateKey);
-                }
+            RequestOp::DeleteRange(d) => parts[0].1.push((d.key.clone(), d.range_end.clone())),
+            RequestOp::Txn(t) => {
+                let (then_puts, then_dels) = check_txn_intervals(&t.success)?;
+                let (else_puts, else_dels) = check_txn_intervals(&t.failure)?;
+                let child_puts: BTreeSet<Vec<u8>> = then_puts.union(&else_puts).cloned().collect();
+                let mut child_dels = then_dels;
+                child_dels.extend(else_dels);
+                parts.push((child_puts, child_dels));
             }
-            puts.extend(puts_then);
-            puts.extend(puts_else);
-            dels.extend(dels_then);
-            dels.extend(dels_else);
+            RequestOp::Range(_) => {}
         }
     }
-    for op in ops {
-        if let RequestOp::Put(p) = op {
-            if puts.contains(&p.key) || dels.iter().any(|(s, e)| in_range(&p.key, s, e)) {
+    // Within part 0, puts against its own deletes; across parts, puts against the other
+    // parts' puts and deletes.
+    for (i, (p_i, d_i)) in parts.iter().enumerate() {
+        for k in p_i {
+            if i == 0 && d_i.iter().any(|(s, e)| in_range(k, s, e)) {
                 return Err(Error::DuplicateKey);
             }
-            puts.insert(p.key.clone());
+            for (j, (p_j, d_j)) in parts.iter().enumerate() {
+                if i != j && (p_j.contains(k) || d_j.iter().any(|(s, e)| in_range(k, s, e))) {
+                    return Err(Error::DuplicateKey);
+                }
+            }
         }
+    }
+    for (p, d) in parts {
+        puts.extend(p);
+        dels.extend(d);
     }
     Ok((puts, dels))
 }
@@ -900,6 +910,10 @@ impl<'a> Exec<'a> {
     }
 
     fn put(&mut self, p: &PutRequest) -> Result<PutResponse> {
+        // One version per key per revision (the static check should have caught this).
+        if self.overlay.contains_key(&p.key) {
+            return Err(Error::DuplicateKey);
+        }
         let prev = self.latest(&p.key)?;
         let value = if p.ignore_value {
             prev.as_ref().ok_or(Error::KeyNotFound)?.1.value.clone()
@@ -948,6 +962,9 @@ impl<'a> Exec<'a> {
     }
 
     fn delete_key(&mut self, key: &[u8], prev: (i64, Record)) -> Result<KeyValue> {
+        if self.overlay.contains_key(key) {
+            return Err(Error::DuplicateKey);
+        }
         let rev = self.new_rev();
         let tomb = Record { tombstone: true, create_revision: 0, sub_revision: self.changes, version: 0, lease: 0, value: Vec::new() };
         self.write_version(key, &tomb, prev.1.lease)?;
@@ -960,8 +977,8 @@ impl<'a> Exec<'a> {
         Ok(prev_kv)
     }
 
-    /// The live keys in `[key, end)` as this request sees them, in key order.
-    fn live_in_range(&self, key: &[u8], end: &[u8]) -> Result<Vec<(Vec<u8>, i64, Record)>> {
+    /// The live keys in `[key, end)` before this request, in key order.
+    fn stored_live_in_range(&self, key: &[u8], end: &[u8]) -> Result<Vec<(Vec<u8>, i64, Record)>> {
         let mut stored: Vec<(Vec<u8>, i64, Record)> = Vec::new();
         crate::read::scan_latest(&self.inner.db, self.inner.cf(CF_KV), key, end, self.base_rev, &mut |k, m, raw| {
             let r = Record::decode(raw)?;
@@ -970,6 +987,12 @@ impl<'a> Exec<'a> {
             }
             Ok(true)
         })?;
+        Ok(stored)
+    }
+
+    /// The live keys in `[key, end)` as this request sees them (its own writes included).
+    fn live_in_range(&self, key: &[u8], end: &[u8]) -> Result<Vec<(Vec<u8>, i64, Record)>> {
+        let stored = self.stored_live_in_range(key, end)?;
         if self.overlay.is_empty() {
             return Ok(stored);
         }
@@ -1006,10 +1029,12 @@ impl<'a> Exec<'a> {
 
     fn range(&self, r: &RangeRequest) -> Result<RangeResponse> {
         let view = self.view_rev();
-        let rev = if r.revision <= 0 { view } else { r.revision };
-        if rev > view {
-            return Err(Error::FutureRevision { current_revision: Revision(view) });
+        // An explicit revision must exist before this request (etcd checks txn ranges against
+        // the store's revision); revision 0 reads this request's own writes too.
+        if r.revision > self.base_rev {
+            return Err(Error::FutureRevision { current_revision: Revision(self.base_rev) });
         }
+        let rev = if r.revision <= 0 { view } else { r.revision };
         if rev < self.compact_rev {
             return Err(Error::Compacted { compact_revision: Revision(self.compact_rev) });
         }
@@ -1021,8 +1046,10 @@ impl<'a> Exec<'a> {
         crate::read::range_at(&self.inner.db, self.inner.cf(CF_KV), r, rev, view)
     }
 
+    /// Compares see the state before this request, nested txns' compares included (etcd
+    /// evaluates them all up front).
     fn compare(&self, c: &Compare) -> Result<bool> {
-        let items = self.live_in_range(&c.key, &c.range_end)?;
+        let items = self.stored_live_in_range(&c.key, &c.range_end)?;
         if items.is_empty() {
             if matches!(c.target, CompareTarget::Value(_)) {
                 return Ok(false);

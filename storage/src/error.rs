@@ -7,7 +7,7 @@ use crate::types::Revision;
 /// The first group are expected outcomes of a request (the client asked for something the
 /// store cannot give); they never change state. `Corrupted` and `Rocks` are fatal for the
 /// replica: the engine stops serving rather than serve damaged data.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Error {
     /// The revision asked for has been compacted away.
     #[error("mvcc: required revision has been compacted (compact revision {compact_revision})")]

@@ -1,19 +1,21 @@
 //! The Raft log: entries, vote and other small Raft state, in their own column families
-//! of the same RocksDB, written by one group-commit thread.
+//! of the same RocksDB, with group commit.
 //!
-//! Every operation (append, truncate, purge, state save) goes through one bounded queue
-//! to the `berth-raft-log` thread, which drains everything waiting into one WriteBatch and
-//! writes it with fsync: many appends share one fsync, and operations stay in order. A
-//! callback runs once its operation is durable. Entry payloads are opaque bytes here; the
-//! replication layer encodes them. Keys are big-endian indexes, and the families are not
-//! compressed (entries are written once and dropped soon).
+//! Each operation (append, truncate, purge, state save) is written to RocksDB at once by
+//! the caller, unsynced, so it is visible to readers as soon as the call returns (openraft
+//! reads entries back before they are durable). Its completion callback then goes through
+//! one bounded queue to the `berth-raft-log` thread, which takes everything waiting and
+//! issues one WAL fsync for all of it before running the callbacks: many appends share one
+//! fsync, and a callback runs only once its operation is durable. Entry payloads are opaque
+//! bytes here; the replication layer encodes them. Keys are big-endian indexes, and the
+//! families are not compressed (entries are written once and dropped soon).
 
 use crate::codec;
 use crate::engine::{Engine, Inner, CF_RAFT_LOG, CF_RAFT_STATE};
 use crate::error::{Error, Result};
-use rocksdb::{WriteBatch, WriteOptions};
+use rocksdb::WriteBatch;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
 /// Runs once the operation is durable (or failed).
@@ -21,7 +23,6 @@ pub type FlushCallback = Box<dyn FnOnce(Result<()>) + Send>;
 
 const QUEUE_LEN: usize = 4096;
 const MAX_GROUP_OPS: usize = 1024;
-const MAX_GROUP_BYTES: usize = 32 << 20;
 /// The raft_state key holding the highest purged index.
 pub const STATE_PURGED: &[u8] = b"purged";
 
@@ -29,8 +30,8 @@ enum Op {
     Append(Vec<(u64, Vec<u8>)>),
     /// Delete entries >= index.
     Truncate(u64),
-    /// Delete entries <= index and record it as purged.
-    Purge(u64),
+    /// Delete entries <= index and record it as purged, with a piece of state.
+    Purge(u64, Option<(Vec<u8>, Vec<u8>)>),
     SaveState(Vec<u8>, Vec<u8>),
 }
 
@@ -45,7 +46,7 @@ pub struct LogStats {
 
 pub struct RaftLog {
     inner: Arc<Inner>,
-    tx: SyncSender<(Op, FlushCallback)>,
+    tx: SyncSender<(u64, FlushCallback)>,
     stats: Arc<LogStats>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -77,12 +78,45 @@ impl Drop for RaftLog {
 }
 
 impl RaftLog {
+    /// Writes `op` now (unsynced) and queues `done` for the next group fsync.
     fn submit(&self, op: Op, done: FlushCallback) {
+        let n_entries = match &op {
+            Op::Append(es) => es.len() as u64,
+            _ => 0,
+        };
+        if let Err(e) = self.write(op) {
+            done(Err(e));
+            return;
+        }
         // A full queue applies back-pressure: the caller waits for room.
-        if let Err(e) = self.tx.send((op, done)) {
+        if let Err(e) = self.tx.send((n_entries, done)) {
             let (_, done) = e.0;
             done(Err(Error::Stopped));
         }
+    }
+
+    fn write(&self, op: Op) -> Result<()> {
+        let log = self.inner.cf(CF_RAFT_LOG);
+        let state = self.inner.cf(CF_RAFT_STATE);
+        let mut batch = WriteBatch::default();
+        match op {
+            Op::Append(entries) => {
+                for (index, payload) in &entries {
+                    batch.put_cf(log, codec::log_key(*index), payload);
+                }
+            }
+            Op::Truncate(from) => batch.delete_range_cf(log, codec::log_key(from), codec::log_key(u64::MAX)),
+            Op::Purge(upto, extra) => {
+                batch.delete_range_cf(log, codec::log_key(0), codec::log_key(upto.saturating_add(1)));
+                batch.put_cf(state, STATE_PURGED, upto.to_be_bytes());
+                if let Some((k, v)) = extra {
+                    batch.put_cf(state, k, v);
+                }
+            }
+            Op::SaveState(k, v) => batch.put_cf(state, k, v),
+        }
+        self.inner.db.write(batch)?;
+        Ok(())
     }
 
     fn submit_wait(&self, op: Op) -> Result<()> {
@@ -103,19 +137,19 @@ impl RaftLog {
         self.submit_wait(Op::Append(entries))
     }
 
-    /// Tries to queue an append without waiting for room; false if the queue is full.
-    pub fn try_append(&self, entries: Vec<(u64, Vec<u8>)>, done: FlushCallback) -> bool {
-        match self.tx.try_send((Op::Append(entries), done)) {
-            Ok(()) => true,
-            Err(TrySendError::Full((_, done))) => {
-                drop(done);
-                false
-            }
-            Err(TrySendError::Disconnected((_, done))) => {
-                done(Err(Error::Stopped));
-                false
-            }
-        }
+    /// Deletes every entry at or after `index`; `done` runs when durable.
+    pub fn truncate_from_then(&self, index: u64, done: FlushCallback) {
+        self.submit(Op::Truncate(index), done);
+    }
+
+    /// Purges up to `index`, saving `key = value` in the same write; `done` runs when durable.
+    pub fn purge_upto_then(&self, index: u64, key: &[u8], value: &[u8], done: FlushCallback) {
+        self.submit(Op::Purge(index, Some((key.to_vec(), value.to_vec()))), done);
+    }
+
+    /// Saves `key = value` in the Raft state family; `done` runs when durable.
+    pub fn save_state_then(&self, key: &[u8], value: &[u8], done: FlushCallback) {
+        self.submit(Op::SaveState(key.to_vec(), value.to_vec()), done);
     }
 
     /// Deletes every entry at or after `index` (a conflicting suffix) and waits.
@@ -125,7 +159,13 @@ impl RaftLog {
 
     /// Deletes every entry at or before `index`, records it as purged, and waits.
     pub fn purge_upto(&self, index: u64) -> Result<()> {
-        self.submit_wait(Op::Purge(index))
+        self.submit_wait(Op::Purge(index, None))
+    }
+
+    /// Like `purge_upto`, also saving `key = value` in the same atomic write (the
+    /// replication layer records the purged entry's full id this way).
+    pub fn purge_upto_with_state(&self, index: u64, key: &[u8], value: &[u8]) -> Result<()> {
+        self.submit_wait(Op::Purge(index, Some((key.to_vec(), value.to_vec()))))
     }
 
     /// Saves a small piece of Raft state (vote, committed, membership) durably.
@@ -182,51 +222,24 @@ impl RaftLog {
     }
 }
 
-fn write_loop(inner: Arc<Inner>, rx: Receiver<(Op, FlushCallback)>, stats: Arc<LogStats>) {
-    let log = inner.cf(CF_RAFT_LOG);
-    let state = inner.cf(CF_RAFT_STATE);
-    let mut wo = WriteOptions::default();
-    wo.set_sync(true);
+fn write_loop(inner: Arc<Inner>, rx: Receiver<(u64, FlushCallback)>, stats: Arc<LogStats>) {
     while let Ok(first) = rx.recv() {
+        // Everything queued now was written before it was queued: one fsync covers it all.
         let mut group = vec![first];
-        let mut bytes = 0usize;
-        while group.len() < MAX_GROUP_OPS && bytes < MAX_GROUP_BYTES {
+        while group.len() < MAX_GROUP_OPS {
             match rx.try_recv() {
-                Ok(op) => {
-                    if let Op::Append(es) = &op.0 {
-                        bytes += es.iter().map(|(_, e)| e.len() + 8).sum::<usize>();
-                    }
-                    group.push(op);
-                }
+                Ok(op) => group.push(op),
                 Err(_) => break,
             }
         }
-        let mut batch = WriteBatch::default();
-        let mut n_entries = 0u64;
-        for (op, _) in &group {
-            match op {
-                Op::Append(entries) => {
-                    for (index, payload) in entries {
-                        batch.put_cf(log, codec::log_key(*index), payload);
-                    }
-                    n_entries += entries.len() as u64;
-                }
-                Op::Truncate(from) => batch.delete_range_cf(log, codec::log_key(*from), codec::log_key(u64::MAX)),
-                Op::Purge(upto) => {
-                    batch.delete_range_cf(log, codec::log_key(0), codec::log_key(upto.saturating_add(1)));
-                    batch.put_cf(state, STATE_PURGED, upto.to_be_bytes());
-                }
-                Op::SaveState(k, v) => batch.put_cf(state, k, v),
-            }
-        }
         let started = std::time::Instant::now();
-        let result = inner.db.write_opt(batch, &wo).map_err(Error::from);
+        let result = inner.db.flush_wal(true).map_err(Error::from);
         stats.fsync_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         stats.fsyncs.fetch_add(1, Ordering::Relaxed);
         stats.ops.fetch_add(group.len() as u64, Ordering::Relaxed);
-        stats.entries.fetch_add(n_entries, Ordering::Relaxed);
+        stats.entries.fetch_add(group.iter().map(|(n, _)| n).sum::<u64>(), Ordering::Relaxed);
         if let Err(e) = &result {
-            tracing::error!(error = %e, "raft log write failed");
+            tracing::error!(error = %e, "raft log fsync failed");
         }
         for (_, done) in group {
             done(result.clone());

@@ -132,11 +132,7 @@ fn range_with(it: &mut DBRawIterator, r: &RangeRequest, rev: i64, header_rev: i6
         }
         count += 1;
         if !r.count_only && kvs.len() < keep {
-            let mut rec = Record::decode(raw)?;
-            if r.keys_only {
-                rec.value.clear();
-            }
-            kvs.push(rec.into_kv(k.to_vec(), m));
+            kvs.push(Record::decode(raw)?.into_kv(k.to_vec(), m));
         }
         Ok(true)
     })?;
@@ -144,14 +140,8 @@ fn range_with(it: &mut DBRawIterator, r: &RangeRequest, rev: i64, header_rev: i6
 }
 
 /// Shapes an in-memory list of live kvs (key order) as a range response.
-pub(crate) fn shape_range(r: &RangeRequest, header_rev: i64, mut kvs: Vec<KeyValue>) -> RangeResponse {
+pub(crate) fn shape_range(r: &RangeRequest, header_rev: i64, kvs: Vec<KeyValue>) -> RangeResponse {
     let count = kvs.len() as i64;
-    if r.keys_only {
-        kvs.iter_mut().for_each(|kv| kv.value.clear());
-    }
-    if r.count_only {
-        kvs.clear();
-    }
     finish_range(r, header_rev, kvs, count)
 }
 
@@ -161,7 +151,8 @@ fn effective_sort(r: &RangeRequest) -> (SortOrder, SortTarget) {
     (order, r.sort_target)
 }
 
-/// etcd's order of operations: count before filters; filter by revisions; sort; limit.
+/// etcd's order of operations: count before filters; filter by revisions; sort; limit;
+/// then drop values for keys_only (a sort by value must see them).
 fn finish_range(r: &RangeRequest, header_rev: i64, mut kvs: Vec<KeyValue>, count: i64) -> RangeResponse {
     if r.count_only {
         return RangeResponse { revision: header_rev, kvs: Vec::new(), more: false, count };
@@ -192,6 +183,9 @@ fn finish_range(r: &RangeRequest, header_rev: i64, mut kvs: Vec<KeyValue>, count
     if r.limit > 0 && kvs.len() > r.limit as usize {
         kvs.truncate(r.limit as usize);
         more = true;
+    }
+    if r.keys_only {
+        kvs.iter_mut().for_each(|kv| kv.value = Vec::new());
     }
     RangeResponse { revision: header_rev, kvs, more, count }
 }
@@ -340,8 +334,9 @@ impl Inner {
             }
             let (&kind, key) = v.split_first().ok_or_else(|| Error::Corrupted("empty history entry".into()))?;
             let (_, rec) = get_at(&mut kv, key, main)?.ok_or_else(|| Error::Corrupted(format!("history names a missing version at {main}")))?;
-            // The previous version: the next entry of the same key in the kv family.
-            let prev_kv = if main > 1 {
+            // The previous version, unless it is below the compact revision (then it is gone,
+            // or about to be: never served, whatever physical compaction's progress).
+            let prev_kv = if main - 1 >= compact {
                 match get_at(&mut kv, key, main - 1)? {
                     Some((pm, prev)) if !prev.tombstone => Some(prev.into_kv(key.to_vec(), pm)),
                     _ => None,

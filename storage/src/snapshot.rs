@@ -10,7 +10,7 @@
 //! redoes the install from the file before serving anything.
 
 use crate::codec;
-use crate::engine::{Engine, CF_KV, CF_LEASE, CF_META, CF_REV, META_APPLIED, META_COMPACT_DONE, META_INSTALLING, META_REV};
+use crate::engine::{Engine, CF_KV, CF_LEASE, CF_META, CF_REV, META_APPLIED, META_COMPACT_DONE, META_INSTALLING, META_RAFT, META_REV};
 use crate::error::{Error, Result};
 use rocksdb::{ReadOptions, WriteBatch, WriteOptions};
 use std::fs::File;
@@ -25,12 +25,14 @@ const MAX_RECORD_BYTES: u64 = 64 << 20;
 const INSTALL_BATCH_BYTES: usize = 4 << 20;
 
 /// What a snapshot holds, read from its own meta records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
     pub applied_index: u64,
     pub revision: i64,
     pub size_bytes: u64,
     pub crc32: u32,
+    /// The replication layer's applied state as of this snapshot (see `apply_with_state`).
+    pub replication_state: Option<Vec<u8>>,
 }
 
 /// Meta keys that describe this replica's local progress, not replicated state.
@@ -61,6 +63,7 @@ impl Engine {
         w.put(MAGIC)?;
         let mut applied_index = 0;
         let mut revision = 0;
+        let mut replication_state = None;
         for (idx, name) in FAMILIES.iter().enumerate() {
             let mut ro = ReadOptions::default();
             ro.set_snapshot(&snap);
@@ -78,6 +81,8 @@ impl Engine {
                         applied_index = be_u64(v)?;
                     } else if k == META_REV {
                         revision = be_u64(v)? as i64;
+                    } else if k == META_RAFT {
+                        replication_state = Some(v.to_vec());
                     }
                 }
                 let mut head = Vec::with_capacity(12);
@@ -97,7 +102,7 @@ impl Engine {
         let crc32 = w.hasher.clone().finalize();
         w.out.write_all(&crc32.to_le_bytes()).map_err(|e| Error::Rocks(format!("failed to write snapshot: {e}")))?;
         w.out.flush().map_err(|e| Error::Rocks(format!("failed to write snapshot: {e}")))?;
-        Ok(SnapshotInfo { applied_index, revision, size_bytes: w.written + 4, crc32 })
+        Ok(SnapshotInfo { applied_index, revision, size_bytes: w.written + 4, crc32, replication_state })
     }
 
     /// Writes a snapshot file durably (temp file, fsync, rename).
@@ -130,13 +135,15 @@ impl Engine {
 /// Reads a whole snapshot file and checks its structure and checksum.
 pub fn verify_snapshot(path: &Path) -> Result<SnapshotInfo> {
     let file = File::open(path).map_err(|e| Error::Rocks(format!("failed to open snapshot {}: {e}", path.display())))?;
-    let mut info = SnapshotInfo { applied_index: 0, revision: 0, size_bytes: 0, crc32: 0 };
+    let mut info = SnapshotInfo { applied_index: 0, revision: 0, size_bytes: 0, crc32: 0, replication_state: None };
     let crc = read_records(BufReader::with_capacity(1 << 20, file), &mut |fam, k, v| {
         if FAMILIES[fam] == CF_META {
             if k == META_APPLIED {
                 info.applied_index = be_u64(v)?;
             } else if k == META_REV {
                 info.revision = be_u64(v)? as i64;
+            } else if k == META_RAFT {
+                info.replication_state = Some(v.to_vec());
             }
         }
         Ok(())
