@@ -1,11 +1,5 @@
 #!/usr/bin/env bash
-# The main job, as far as it exists today: loads the storage engine with real work (100k keys,
-# puts with and without fsync, watch fan-out to 1,000 watchers) and prints the figures next
-# to a reference etcd 3.4 started on loopback in the same run. `--full` uses 1M keys.
+# The main job: a local 3-replica Berth cluster on loopback (mTLS everywhere) doing real
+# work with the real etcdctl, then serving until Ctrl-C. See scripts/cluster.sh.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/berth-target}"
-mode=--quick
-[[ ${1:-} == --full ]] && mode=
-cargo bench --locked -p berth-benches --bench storage -- $mode
+exec "$(dirname "$0")/cluster.sh" "$@"

@@ -82,6 +82,15 @@ impl Default for EngineConfig {
     }
 }
 
+/// Receives timings from the engine (the binary turns them into metrics; storage knows
+/// nothing of Prometheus). Called on the writing thread: keep it cheap.
+pub trait Observer: Send + Sync {
+    /// One WAL fsync of the Raft log writer (etcd's `etcd_disk_wal_fsync_duration_seconds`).
+    fn wal_fsync(&self, _took: Duration) {}
+    /// One apply's RocksDB write (etcd's `etcd_disk_backend_commit_duration_seconds`).
+    fn backend_commit(&self, _took: Duration) {}
+}
+
 /// A handle to an open store. Cheap to clone; all clones share one RocksDB. When the last
 /// handle goes, the background threads stop and the store closes (once watchers and the
 /// Raft log, which hold it too, are gone).
@@ -134,6 +143,7 @@ pub(crate) struct Inner {
     pub(crate) compactor_wake: Arc<Wake>,
     /// Held by each physical compaction batch and by snapshot install.
     pub(crate) compactor_lock: Mutex<()>,
+    pub(crate) observer: parking_lot::RwLock<Option<Arc<dyn Observer>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +194,7 @@ impl Engine {
             background: Mutex::new(Vec::new()),
             compactor_wake: Arc::new(Wake::default()),
             compactor_lock: Mutex::new(()),
+            observer: parking_lot::RwLock::new(None),
         });
         let engine = Engine { _owner: Arc::new(Owner(inner.clone())), inner };
         engine.init_meta()?;
@@ -218,6 +229,7 @@ impl Engine {
             background: Mutex::new(Vec::new()),
             compactor_wake: Arc::new(Wake::default()),
             compactor_lock: Mutex::new(()),
+            observer: parking_lot::RwLock::new(None),
         });
         let engine = Engine { _owner: Arc::new(Owner(inner.clone())), inner };
         if engine.inner.get_meta(META_FORMAT)?.is_none() {
@@ -314,6 +326,11 @@ impl Engine {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Sets the receiver of the engine's timings.
+    pub fn set_observer(&self, observer: Arc<dyn Observer>) {
+        *self.inner.observer.write() = Some(observer);
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -545,7 +562,11 @@ impl Inner {
         let written = batch.size_in_bytes() as u64;
         let mut wo = WriteOptions::default();
         wo.set_sync(self.config.sync_apply);
+        let started = Instant::now();
         self.db.write_opt(batch, &wo)?;
+        if let Some(o) = self.observer.read().as_ref() {
+            o.backend_commit(started.elapsed());
+        }
         self.size.written_since_bytes.fetch_add(written, Ordering::Relaxed);
 
         // Committed: publish to the in-memory mirrors, then to watchers (in revision order,

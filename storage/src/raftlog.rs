@@ -9,6 +9,9 @@
 //! fsync, and a callback runs only once its operation is durable. Entry payloads are opaque
 //! bytes here; the replication layer encodes them. Keys are big-endian indexes, and the
 //! families are not compressed (entries are written once and dropped soon).
+//!
+//! [`RaftLogReader`] reads the same families without a writer thread, for offline
+//! inspection of a stopped replica's store opened read-only.
 
 use crate::codec;
 use crate::engine::{Engine, Inner, CF_RAFT_LOG, CF_RAFT_STATE};
@@ -234,7 +237,11 @@ fn write_loop(inner: Arc<Inner>, rx: Receiver<(u64, FlushCallback)>, stats: Arc<
         }
         let started = std::time::Instant::now();
         let result = inner.db.flush_wal(true).map_err(Error::from);
-        stats.fsync_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let took = started.elapsed();
+        if let Some(o) = inner.observer.read().as_ref() {
+            o.wal_fsync(took);
+        }
+        stats.fsync_micros_total.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         stats.fsyncs.fetch_add(1, Ordering::Relaxed);
         stats.ops.fetch_add(group.len() as u64, Ordering::Relaxed);
         stats.entries.fetch_add(group.iter().map(|(n, _)| n).sum::<u64>(), Ordering::Relaxed);
@@ -244,5 +251,84 @@ fn write_loop(inner: Arc<Inner>, rx: Receiver<(u64, FlushCallback)>, stats: Arc<
         for (_, done) in group {
             done(result.clone());
         }
+    }
+}
+
+/// A read-only view of a store's Raft log and Raft state, for offline inspection of a
+/// stopped replica (`kvctl offline raft`): no writer thread, no writes. Works on an engine
+/// opened with [`Engine::open_read_only`].
+pub struct RaftLogReader {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// A read-only handle on the Raft log (see [`RaftLogReader`]); unlike
+    /// [`Engine::raft_log`], it starts no thread and never writes.
+    pub fn raft_log_reader(&self) -> RaftLogReader {
+        RaftLogReader { inner: self.inner.clone() }
+    }
+}
+
+impl RaftLogReader {
+    /// A value of the Raft state family (`vote`, `committed`, ... as the replication layer
+    /// names them), opaque bytes.
+    pub fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.inner.db.get_cf(self.inner.cf(CF_RAFT_STATE), key)?)
+    }
+
+    /// Every key and value of the Raft state family, in key order.
+    pub fn state_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_STATE));
+        it.seek_to_first();
+        let mut out = Vec::new();
+        while it.valid() {
+            let (k, v) = it.item().expect("valid iterator");
+            out.push((k.to_vec(), v.to_vec()));
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    /// The highest purged index (0 if none).
+    pub fn purged(&self) -> Result<u64> {
+        match self.state(STATE_PURGED)? {
+            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| Error::Corrupted("bad purged index".into()))?)),
+            None => Ok(0),
+        }
+    }
+
+    /// Entries with `start <= index < end`, in order, at most `max_entries` of them.
+    pub fn entries(&self, start: u64, end: u64, max_entries: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.set_iterate_upper_bound(codec::log_key(end).to_vec());
+        let mut it = self.inner.db.raw_iterator_cf_opt(self.inner.cf(CF_RAFT_LOG), ro);
+        it.seek(codec::log_key(start));
+        let mut out = Vec::new();
+        while it.valid() && out.len() < max_entries {
+            let (k, v) = it.item().expect("valid iterator");
+            out.push((codec::log_index(k)?, v.to_vec()));
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    /// The first entry's index, `None` when the log is empty.
+    pub fn first_index(&self) -> Result<Option<u64>> {
+        let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_LOG));
+        it.seek_to_first();
+        let first = if it.valid() { Some(codec::log_index(it.key().expect("valid"))?) } else { None };
+        it.status()?;
+        Ok(first)
+    }
+
+    /// The last entry's index, `None` when the log is empty.
+    pub fn last_index(&self) -> Result<Option<u64>> {
+        let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_LOG));
+        it.seek_to_last();
+        let last = if it.valid() { Some(codec::log_index(it.key().expect("valid"))?) } else { None };
+        it.status()?;
+        Ok(last)
     }
 }

@@ -132,6 +132,29 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// `kvctl snapshot restore`: a store for a *new* cluster from a snapshot file. Installs
+    /// the snapshot into this (fresh) store, then forgets the old cluster's Raft position:
+    /// the applied index goes back to 0 and the replication state is dropped, so the new
+    /// cluster's entries 1, 2, ... apply. Keys, revisions, history and leases stay.
+    pub fn restore_snapshot(&self, path: &Path) -> Result<SnapshotInfo> {
+        if self.applied_index() != 0 || self.current_revision().0 != 1 {
+            return Err(Error::Rocks(format!("restore needs an empty store; {} holds data", self.path().display())));
+        }
+        let info = self.install_snapshot(path)?;
+        let inner = &self.inner;
+        let mut w = inner.writer.lock();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(inner.cf(CF_META), META_APPLIED, 0u64.to_be_bytes());
+        batch.delete_cf(inner.cf(CF_META), META_RAFT);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        inner.db.write_opt(batch, &wo)?;
+        self.load_state_locked(&mut w)?;
+        Ok(info)
+    }
+}
+
 /// Reads a whole snapshot file and checks its structure and checksum.
 pub fn verify_snapshot(path: &Path) -> Result<SnapshotInfo> {
     let file = File::open(path).map_err(|e| Error::Rocks(format!("failed to open snapshot {}: {e}", path.display())))?;

@@ -176,3 +176,23 @@ fn raft_log_group_commit_shares_fsyncs() {
     assert!(fsyncs < n / 4, "{fsyncs} fsyncs for {n} appends: no group commit");
     assert_eq!(log.entries(1, n + 1).unwrap().len() as u64, n);
 }
+
+#[test]
+fn restore_keeps_the_data_and_forgets_the_old_raft_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Engine::open(dir.path().join("src"), EngineConfig::default()).unwrap();
+    fill(&src, "k", 100);
+    src.apply_with_state(src.applied_index() + 1, &WriteRequest::Noop, b"old cluster").unwrap();
+    let file = dir.path().join("snap");
+    src.save_snapshot(&file).unwrap();
+    let dst = Engine::open(dir.path().join("dst"), EngineConfig::default()).unwrap();
+    dst.restore_snapshot(&file).unwrap();
+    assert_eq!(dst.applied_index(), 0);
+    assert_eq!(dst.replication_state().unwrap(), None);
+    assert_eq!(dst.current_revision(), src.current_revision());
+    assert_eq!(dst.hash_kv(0).unwrap(), src.hash_kv(0).unwrap());
+    // The new cluster's first entry applies.
+    assert!(matches!(dst.apply(1, &WriteRequest::Put(PutRequest::new("new", "v"))).unwrap(), WriteResponse::Put(_)));
+    // Restoring into a store that holds data is refused.
+    assert!(dst.restore_snapshot(&file).is_err());
+}

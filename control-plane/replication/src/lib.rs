@@ -11,5 +11,6 @@ mod store;
 pub mod types;
 
 pub use local::{LocalStore, ETCD_COMPAT_VERSION};
-pub use replica::{ClusterState, Replica, ReplicaConfig};
+pub use replica::{ClusterState, Replica, ReplicaConfig, STORE_DIR};
+pub use state_machine::AppliedState;
 pub use store::*;

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use storage::{Engine, EngineConfig, HashKv, LeaseId, LeaseInfo, RangeRequest, RangeResponse, RaftLog, WatchRequest, Watcher, WriteRequest, WriteResponse};
 use tonic::transport::ClientTlsConfig;
 
+/// The storage engine's directory inside a replica's data dir.
+pub const STORE_DIR: &str = "store";
 const KEY_MEMBER_ID: &[u8] = b"member_id";
 const KEY_CLUSTER_ID: &[u8] = b"cluster_id";
 /// How often a retry of leader-bound work looks for a leader again.
@@ -93,6 +95,8 @@ struct ReplicaInner {
     clients: PeerClients,
     config: ReplicaConfig,
     started: Instant,
+    /// Proposals this replica made as leader that failed (refused, or outcome unknown).
+    proposals_failed: AtomicU64,
 }
 
 fn cluster_id_of(token: &str, initial: &[(String, String)]) -> u64 {
@@ -111,7 +115,7 @@ impl Replica {
     /// replica and the peer service to serve on the peer listener.
     pub async fn start(config: ReplicaConfig) -> StoreResult<(Replica, PeerService)> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| internal(format!("failed to create data dir {}: {e}", config.data_dir.display())))?;
-        let engine = Engine::open(config.data_dir.join("store"), config.engine.clone())?;
+        let engine = Engine::open(config.data_dir.join(STORE_DIR), config.engine.clone())?;
         let log = Arc::new(engine.raft_log());
         let clients = PeerClients::new(config.peer_tls.clone());
 
@@ -161,7 +165,7 @@ impl Replica {
             }
         }
 
-        let inner = Arc::new(ReplicaInner { id, cluster_id, raft: raft.clone(), engine, _log: log, clients, config: config.clone(), started: Instant::now() });
+        let inner = Arc::new(ReplicaInner { id, cluster_id, raft: raft.clone(), engine, _log: log, clients, config: config.clone(), started: Instant::now(), proposals_failed: AtomicU64::new(0) });
         let replica = Replica { inner };
         replica.spawn_leader_duties();
         replica.spawn_publish();
@@ -189,7 +193,7 @@ impl Replica {
                         // The cluster id is whatever the existing members use.
                         let header = clients.forward(url, &ForwardRequest::ClusterId, Duration::from_secs(2)).await;
                         let cid = match header {
-                            Ok(ForwardResponse::ReadIndex(cid)) => cid,
+                            Ok(ForwardResponse::ClusterId(cid)) => cid,
                             _ => return Err(StoreError::Internal("existing cluster did not tell its cluster id".into())),
                         };
                         return Ok((m.id, cid));
@@ -206,6 +210,11 @@ impl Replica {
 
     pub fn id(&self) -> u64 {
         self.inner.id
+    }
+
+    /// Proposals made here as leader that failed (etcd's proposals_failed_total).
+    pub fn proposals_failed(&self) -> u64 {
+        self.inner.proposals_failed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn raft(&self) -> &Raft {
@@ -308,7 +317,10 @@ impl Replica {
         }
         match self.inner.raft.client_write(Proposal(req)).await {
             Ok(resp) => Ok(resp.data.0?),
-            Err(e) => Err(write_error(e)),
+            Err(e) => {
+                self.inner.proposals_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err(write_error(e))
+            }
         }
     }
 
@@ -347,7 +359,7 @@ impl Replica {
         let raft = &self.inner.raft;
         match req {
             ForwardRequest::MemberList => return Ok(ForwardResponse::Members(self.members())),
-            ForwardRequest::ClusterId => return Ok(ForwardResponse::ReadIndex(self.inner.cluster_id)),
+            ForwardRequest::ClusterId => return Ok(ForwardResponse::ClusterId(self.inner.cluster_id)),
             _ => {}
         }
         if !raft.is_leader() {

@@ -70,7 +70,7 @@ pub enum ForwardRequest {
     MemberPromote(u64),
     /// A starting member asks for the member list to find its own id...
     MemberList,
-    /// ... and for the cluster id (answered as `ReadIndex(cluster_id)`).
+    /// ... and for the cluster id.
     ClusterId,
     /// A started member records its name and client URLs in the membership.
     Publish { id: u64, node: PeerNode },
@@ -85,6 +85,7 @@ pub enum ForwardResponse {
     LeaseInfo(LeaseInfo),
     Member(Member),
     Members(Vec<Member>),
+    ClusterId(u64),
     Done,
 }
 

@@ -1,0 +1,178 @@
+//! Command-line flags, named like etcd's, and the parsing of URL lists.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "control-plane", version, about = "A Berth control-plane replica: the replicated store behind the etcd v3 API")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub server: ServerFlags,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a cluster CA and certificates: ca.crt ca.key server.crt server.key client.crt client.key.
+    Certs(CertsFlags),
+}
+
+#[derive(Args, Debug)]
+pub struct CertsFlags {
+    /// Directory to write into (created if missing).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Comma-separated IP addresses and DNS names the server certificate is valid for.
+    #[arg(long, default_value = "127.0.0.1,localhost")]
+    pub hosts: String,
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ServerFlags {
+    /// Human-readable name of this member.
+    #[arg(long, default_value = "default")]
+    pub name: String,
+    /// Path to the data directory.
+    #[arg(long, default_value = "default.berth")]
+    pub data_dir: PathBuf,
+    /// URLs to listen on for client traffic (http or https).
+    #[arg(long, default_value = "http://127.0.0.1:2379")]
+    pub listen_client_urls: String,
+    /// Client URLs to advertise to the cluster (default: the listen URLs).
+    #[arg(long)]
+    pub advertise_client_urls: Option<String>,
+    /// URLs to listen on for peer traffic.
+    #[arg(long, default_value = "http://127.0.0.1:2380")]
+    pub listen_peer_urls: String,
+    /// This member's peer URLs to advertise (default: its entry in --initial-cluster).
+    #[arg(long)]
+    pub initial_advertise_peer_urls: Option<String>,
+    /// Initial cluster configuration: name=peer-url,name=peer-url,...
+    #[arg(long, default_value = "default=http://127.0.0.1:2380")]
+    pub initial_cluster: String,
+    /// new (bootstrap) or existing (join a cluster that added this member).
+    #[arg(long, default_value = "new")]
+    pub initial_cluster_state: String,
+    /// Initial cluster token; distinguishes clusters bootstrapped from the same configuration.
+    #[arg(long, default_value = "etcd-cluster")]
+    pub initial_cluster_token: String,
+    /// Client server TLS certificate file.
+    #[arg(long)]
+    pub cert_file: Option<PathBuf>,
+    /// Client server TLS key file.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// CA that client certificates must chain to.
+    #[arg(long)]
+    pub trusted_ca_file: Option<PathBuf>,
+    /// Require client certificates (from --trusted-ca-file).
+    #[arg(long)]
+    pub client_cert_auth: bool,
+    /// Peer TLS certificate file (used as both client and server certificate).
+    #[arg(long)]
+    pub peer_cert_file: Option<PathBuf>,
+    /// Peer TLS key file.
+    #[arg(long)]
+    pub peer_key_file: Option<PathBuf>,
+    /// CA for peer certificates.
+    #[arg(long)]
+    pub peer_trusted_ca_file: Option<PathBuf>,
+    /// Require peer client certificates (from --peer-trusted-ca-file).
+    #[arg(long)]
+    pub peer_client_cert_auth: bool,
+    /// Heartbeat interval in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub heartbeat_interval: u64,
+    /// Election timeout in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub election_timeout: u64,
+    /// Backend size limit in bytes; past it, writes fail with NOSPACE.
+    #[arg(long, default_value_t = 8 << 30)]
+    pub quota_backend_bytes: u64,
+    /// Maximum client request size in bytes.
+    #[arg(long, default_value_t = 3 << 19)]
+    pub max_request_bytes: usize,
+    /// Auto-compaction retention in hours (periodic mode); 0 disables it.
+    #[arg(long, default_value_t = 0)]
+    pub auto_compaction_retention: u64,
+    /// Applied entries between snapshots.
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_count: u64,
+    /// Entries kept behind a snapshot for slow followers.
+    #[arg(long, default_value_t = 5_000)]
+    pub snapshot_catchup_entries: u64,
+    /// Extra plain-HTTP URLs serving /metrics and /health.
+    #[arg(long)]
+    pub listen_metrics_urls: Option<String>,
+    /// Log level (trace, debug, info, warn, error); RUST_LOG overrides it.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+}
+
+pub fn split(s: &str) -> Vec<String> {
+    s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+}
+
+/// Parses `http(s)://host:port,...` into (url, socket address, is https).
+pub fn parse_urls(s: &str) -> Result<Vec<(String, SocketAddr, bool)>, String> {
+    let mut out = Vec::new();
+    for url in split(s) {
+        let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(format!("{url}: expected http:// or https://"));
+        };
+        let hostport = rest.trim_end_matches('/');
+        let addr: SocketAddr = match hostport.parse() {
+            Ok(a) => a,
+            Err(_) => std::net::ToSocketAddrs::to_socket_addrs(hostport).map_err(|e| format!("{url}: {e}"))?.next().ok_or_else(|| format!("{url}: no address"))?,
+        };
+        out.push((url.clone(), addr, https));
+    }
+    if out.is_empty() {
+        return Err("no URL given".into());
+    }
+    Ok(out)
+}
+
+/// Parses `name=url,name=url,...`.
+pub fn parse_initial_cluster(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for part in split(s) {
+        let (name, url) = part.split_once('=').ok_or_else(|| format!("{part}: expected name=peer-url"))?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("{part}: the peer URL must be http:// or https://"));
+        }
+        out.push((name.to_string(), url.to_string()));
+    }
+    if out.is_empty() {
+        return Err("empty initial cluster".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_initial_cluster_parse_like_etcd() {
+        let u = parse_urls("https://127.0.0.1:2379, http://127.0.0.1:22379").unwrap();
+        assert_eq!(u.len(), 2);
+        assert!(u[0].2 && !u[1].2);
+        assert_eq!(u[1].1, "127.0.0.1:22379".parse().unwrap());
+        assert!(parse_urls("tcp://x:1").is_err());
+        assert!(parse_urls("").is_err());
+        let c = parse_initial_cluster("n1=https://127.0.0.1:2380,n2=https://127.0.0.1:12380").unwrap();
+        assert_eq!(c[1], ("n2".to_string(), "https://127.0.0.1:12380".to_string()));
+        assert!(parse_initial_cluster("n1").is_err());
+        assert!(parse_initial_cluster("n1=127.0.0.1:2380").is_err());
+    }
+}
