@@ -34,7 +34,9 @@ fn main() {
     let mut table = Table::default();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
 
-    // etcd first, in its own process, so its load does not share this process's heap.
+    // Berth's keyspace first, while this process's heap holds nothing else (its RSS is the
+    // figure); etcd runs in its own process, and its loader generates values as it goes.
+    let berth = berth_keyspace(&p);
     let etcd = match rt.block_on(etcd_side(&p)) {
         Ok(r) => Some(r),
         Err(e) => {
@@ -44,7 +46,6 @@ fn main() {
     };
     let e = |f: &dyn Fn(&EtcdFigures) -> String| etcd.as_ref().map(f).unwrap_or_else(|| "n/a".into());
 
-    let berth = berth_keyspace(&p);
     table.row(&format!("RSS with {} keys", p.n_keys), format!("{:.0} MiB", berth.rss_mib), e(&|f| format!("{:.0} MiB", f.rss_mib)), "whole process after load and reads");
     table.row("on-disk size", format!("{:.0} MiB", berth.disk_mib), e(&|f| format!("{:.0} MiB", f.disk_mib)), "data dir after load");
     table.row("load (128 puts per txn)", format!("{:.0} keys/s", berth.load_keys_per_sec), e(&|f| format!("{:.0} keys/s", f.load_keys_per_sec)), "etcd: 8 clients over gRPC");
@@ -243,18 +244,22 @@ async fn etcd_side(p: &Params) -> Result<EtcdFigures, String> {
     let etcd = EtcdProcess::start(23790, 23800)?;
     let client = Client::connect([etcd.endpoint.clone()], None).await.map_err(|e| e.to_string())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    // Load with 8 concurrent clients, 128 puts per txn.
+    // Load with 8 concurrent clients, 128 puts per txn; each client generates its chunks.
     let started = Instant::now();
-    let chunks: Vec<Vec<(String, Vec<u8>)>> = (0..p.n_keys).step_by(128).map(|s| (s..(s + 128).min(p.n_keys)).map(|i| (key(i), value(&mut rng))).collect()).collect();
-    let chunks = Arc::new(std::sync::Mutex::new(chunks));
+    let next_chunk = Arc::new(AtomicU64::new(0));
+    let n_keys = p.n_keys;
     let mut loaders = Vec::new();
-    for _ in 0..8 {
+    for l in 0..8u64 {
         let mut c = client.clone();
-        let chunks = chunks.clone();
+        let next_chunk = next_chunk.clone();
         loaders.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(100 + l);
             loop {
-                let Some(chunk) = chunks.lock().expect("chunks").pop() else { return Ok::<(), String>(()) };
-                let ops: Vec<TxnOp> = chunk.into_iter().map(|(k, v)| TxnOp::put(k, v, None)).collect();
+                let start = next_chunk.fetch_add(128, Ordering::Relaxed) as usize;
+                if start >= n_keys {
+                    return Ok::<(), String>(());
+                }
+                let ops: Vec<TxnOp> = (start..(start + 128).min(n_keys)).map(|i| TxnOp::put(key(i), value(&mut rng), None)).collect();
                 c.txn(Txn::new().and_then(ops)).await.map_err(|e| e.to_string())?;
             }
         }));

@@ -176,48 +176,31 @@ impl RaftLog {
         self.submit_wait(Op::SaveState(key.to_vec(), value.to_vec()))
     }
 
+    /// The read side (also available without a writer: [`Engine::raft_log_reader`]).
+    pub fn reader(&self) -> RaftLogReader {
+        RaftLogReader { inner: self.inner.clone() }
+    }
+
     pub fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.inner.db.get_cf(self.inner.cf(CF_RAFT_STATE), key)?)
+        self.reader().state(key)
     }
 
     /// The highest purged index (0 if none).
     pub fn purged(&self) -> Result<u64> {
-        match self.state(STATE_PURGED)? {
-            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| Error::Corrupted("bad purged index".into()))?)),
-            None => Ok(0),
-        }
+        self.reader().purged()
     }
 
     /// Entries with `start <= index < end`, in order.
     pub fn entries(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>> {
-        let mut ro = rocksdb::ReadOptions::default();
-        ro.set_iterate_upper_bound(codec::log_key(end).to_vec());
-        let mut it = self.inner.db.raw_iterator_cf_opt(self.inner.cf(CF_RAFT_LOG), ro);
-        it.seek(codec::log_key(start));
-        let mut out = Vec::new();
-        while it.valid() {
-            let (k, v) = it.item().expect("valid iterator");
-            out.push((codec::log_index(k)?, v.to_vec()));
-            it.next();
-        }
-        it.status()?;
-        Ok(out)
+        self.reader().entries(start, end, usize::MAX)
     }
 
     pub fn first_index(&self) -> Result<Option<u64>> {
-        let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_LOG));
-        it.seek_to_first();
-        let first = if it.valid() { Some(codec::log_index(it.key().expect("valid"))?) } else { None };
-        it.status()?;
-        Ok(first)
+        self.reader().first_index()
     }
 
     pub fn last_index(&self) -> Result<Option<u64>> {
-        let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_LOG));
-        it.seek_to_last();
-        let last = if it.valid() { Some(codec::log_index(it.key().expect("valid"))?) } else { None };
-        it.status()?;
-        Ok(last)
+        self.reader().last_index()
     }
 
     pub fn stats(&self) -> &LogStats {

@@ -52,8 +52,20 @@ fn run(cli: Cli) -> Result<()> {
         }
         online_cmd => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("failed to start the async runtime")?;
-            rt.block_on(run_online(&g, online_cmd))
+            rt.block_on(run_online(&g, online_cmd)).map_err(|e| client_cert_hint(&g, e))
         }
+    }
+}
+
+/// A TLS server that requires client certificates drops connections without one, which
+/// clients only see as a cancelled or unavailable request: say what is probably missing.
+fn client_cert_hint(g: &cli::Global, e: anyhow::Error) -> anyhow::Error {
+    let msg = format!("{e:#}");
+    let dropped = ["Cancelled", "Unavailable", "transport error"].iter().any(|m| msg.contains(m));
+    if g.cacert.is_some() && g.cert.is_none() && dropped {
+        anyhow::anyhow!("{msg} (if the server requires client certificates, pass --cert and --key)")
+    } else {
+        e
     }
 }
 

@@ -607,7 +607,9 @@ pub struct MemberChangeReport {
     pub id: u64,
     #[serde(serialize_with = "ser_hex")]
     pub cluster_id: u64,
-    /// For `add`: the flags to start the new member with.
+    /// For `add`: the new member's name and the `--initial-cluster` to start it with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_cluster: Option<String>,
     pub members: Vec<MemberOut>,
@@ -621,8 +623,11 @@ impl Report for MemberChangeReport {
             "update" => format!("Member {} updated in cluster {}\n", hex(self.id), hex(self.cluster_id)),
             _ => format!("Member {} promoted in cluster {}\n", hex(self.id), hex(self.cluster_id)),
         };
-        if let Some(ic) = &self.initial_cluster {
-            s.push_str(&format!("\nStart it with:\n  control-plane --initial-cluster {ic} --initial-cluster-state existing ...\n\n"));
+        if let (Some(name), Some(ic)) = (&self.name, &self.initial_cluster) {
+            let urls = self.members.iter().find(|m| m.id == self.id).map(|m| m.peer_urls.join(",")).unwrap_or_default();
+            s.push_str(&format!(
+                "\nStart it with:\n  control-plane --name {name} --initial-advertise-peer-urls {urls} --initial-cluster {ic} --initial-cluster-state existing ...\n\n"
+            ));
         }
         s.push_str(&members_table(&self.members));
         s
@@ -656,20 +661,20 @@ pub async fn member(c: &mut Client, g: &Global, cmd: &MemberCommand) -> Result<(
             let r = call(g.timeout, c.member_add(peer_urls.clone(), o)).await.with_context(|| format!("failed to add member {name}"))?;
             let id = r.member().map(|m| m.id()).ok_or_else(|| anyhow!("the server did not return the new member"))?;
             let members: Vec<MemberOut> = r.member_list().iter().map(member_out).collect();
-            let report = MemberChangeReport { action: "add", id, cluster_id: cluster_id(r.header()), initial_cluster: Some(initial_cluster(&members, id, name)), members };
+            let report = MemberChangeReport { action: "add", id, cluster_id: cluster_id(r.header()), name: Some(name.clone()), initial_cluster: Some(initial_cluster(&members, id, name)), members };
             emit(&report, g.output);
         }
         MemberCommand::Remove { id } => {
             let r = call(g.timeout, c.member_remove(*id)).await.with_context(|| format!("failed to remove member {}", hex(*id)))?;
-            emit(&MemberChangeReport { action: "remove", id: *id, cluster_id: cluster_id(r.header()), initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
+            emit(&MemberChangeReport { action: "remove", id: *id, cluster_id: cluster_id(r.header()), name: None, initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
         }
         MemberCommand::Update { id, peer_urls } => {
             let r = call(g.timeout, c.member_update(*id, peer_urls.clone())).await.with_context(|| format!("failed to update member {}", hex(*id)))?;
-            emit(&MemberChangeReport { action: "update", id: *id, cluster_id: cluster_id(r.header()), initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
+            emit(&MemberChangeReport { action: "update", id: *id, cluster_id: cluster_id(r.header()), name: None, initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
         }
         MemberCommand::Promote { id } => {
             let r = call(g.timeout, c.member_promote(*id)).await.with_context(|| format!("failed to promote member {}", hex(*id)))?;
-            emit(&MemberChangeReport { action: "promote", id: *id, cluster_id: cluster_id(r.header()), initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
+            emit(&MemberChangeReport { action: "promote", id: *id, cluster_id: cluster_id(r.header()), name: None, initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
         }
     }
     Ok(())
@@ -834,4 +839,29 @@ pub async fn defrag(g: &Global) -> Result<()> {
         emit(&report, g.output);
     }
     fail_if_any(&report.failed, "defragment")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: u64, name: &str, urls: &[&str]) -> MemberOut {
+        MemberOut { id, name: name.into(), status: "started", peer_urls: urls.iter().map(|u| u.to_string()).collect(), client_urls: Vec::new(), is_learner: false }
+    }
+
+    #[test]
+    fn initial_cluster_names_started_members_and_the_new_one() {
+        let members = [member(1, "n0", &["http://a:2380"]), member(2, "", &["http://b:2380"]), member(3, "", &["http://c:2380", "http://c2:2380"])];
+        assert_eq!(initial_cluster(&members, 3, "n2"), "n0=http://a:2380,n2=http://c:2380,n2=http://c2:2380");
+    }
+
+    #[test]
+    fn endpoints_are_checked() {
+        assert_eq!(authority("https://10.0.0.1:2379/path"), "10.0.0.1:2379");
+        assert_eq!(authority("127.0.0.1:2379"), "127.0.0.1:2379");
+        assert_eq!(check_endpoints(&[" http://a:1 ".into(), "b:2".into()]).unwrap(), vec!["http://a:1".to_string(), "b:2".to_string()]);
+        assert!(check_endpoints(&["".into()]).is_err());
+        assert!(check_endpoints(&["unix://sock:1".into()]).is_err());
+        assert!(check_endpoints(&["http://host".into()]).is_err());
+    }
 }

@@ -12,11 +12,7 @@ use storage::{Engine, RaftLogReader, RequestOp, WriteRequest, STATE_PURGED};
 
 // The Raft state keys the replication layer writes (`log_store.rs`, `replica.rs`), each
 // a bincode value (`types::encode`).
-const KEY_VOTE: &[u8] = b"vote";
-const KEY_COMMITTED: &[u8] = b"committed";
-const KEY_LAST_PURGED: &[u8] = b"last_purged_log_id";
-const KEY_MEMBER_ID: &[u8] = b"member_id";
-const KEY_CLUSTER_ID: &[u8] = b"cluster_id";
+use berth_replication::state_keys::{CLUSTER_ID as KEY_CLUSTER_ID, COMMITTED as KEY_COMMITTED, LAST_PURGED_LOG_ID as KEY_LAST_PURGED, MEMBER_ID as KEY_MEMBER_ID, VOTE as KEY_VOTE};
 
 /// A log id: the term and member of the leader that proposed it, and its index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

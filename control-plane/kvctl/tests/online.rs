@@ -231,6 +231,6 @@ fn tls_with_a_client_certificate() {
     assert_eq!(v["endpoints"][0]["endpoint"], ep);
 
     // Without the client certificate the server refuses; plain http to a TLS port fails.
-    fails(&["--endpoints", &ep, "--cacert", &ca, "--timeout", "2s", "get", "secure"], "failed to get secure");
+    fails(&["--endpoints", &ep, "--cacert", &ca, "--timeout", "2s", "get", "secure"], "pass --cert and --key");
     fails(&["--endpoints", &format!("http://127.0.0.1:{}", s.port), "--timeout", "2s", "get", "secure"], "failed to get secure");
 }

@@ -11,9 +11,7 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use storage::RaftLog;
 
-const KEY_VOTE: &[u8] = b"vote";
-const KEY_COMMITTED: &[u8] = b"committed";
-const KEY_LAST_PURGED: &[u8] = b"last_purged_log_id";
+use crate::state_keys::{COMMITTED as KEY_COMMITTED, LAST_PURGED_LOG_ID as KEY_LAST_PURGED, VOTE as KEY_VOTE};
 
 #[derive(Clone)]
 pub struct LogStore {

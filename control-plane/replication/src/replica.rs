@@ -22,8 +22,7 @@ use tonic::transport::ClientTlsConfig;
 
 /// The storage engine's directory inside a replica's data dir.
 pub const STORE_DIR: &str = "store";
-const KEY_MEMBER_ID: &[u8] = b"member_id";
-const KEY_CLUSTER_ID: &[u8] = b"cluster_id";
+use crate::state_keys::{CLUSTER_ID as KEY_CLUSTER_ID, MEMBER_ID as KEY_MEMBER_ID};
 /// How often a retry of leader-bound work looks for a leader again.
 const RETRY_INTERVAL: Duration = Duration::from_millis(50);
 
