@@ -2,7 +2,8 @@
 //! Raft log group commit, range latency and RSS over 1M keys, and watch fan-out, printed
 //! next to a one-member etcd 3.4 measured in the same run on the same disk.
 //!
-//! `cargo bench -p berth-benches --bench storage [-- --quick]` (`--quick`: 100k keys).
+//! `cargo bench -p berth-benches --bench storage [-- --quick] [--only-keyspace]` (`--quick`:
+//! 100k keys; `--only-keyspace`: just Berth's load and reads, for profiling).
 //! Berth's side is the engine in-process; etcd's side goes through gRPC on loopback and
 //! its own Raft. The table says which rows compare like with like.
 
@@ -37,6 +38,11 @@ fn main() {
     // Berth's keyspace first, while this process's heap holds nothing else (its RSS is the
     // figure); etcd runs in its own process, and its loader generates values as it goes.
     let berth = berth_keyspace(&p);
+    if std::env::args().any(|a| a == "--only-keyspace") {
+        // For profiling the load and reads alone (`perf record ... -- --only-keyspace`).
+        println!("keyspace only: load {:.0} keys/s, RSS {:.0} MiB", berth.load_keys_per_sec, berth.rss_mib);
+        return;
+    }
     let etcd = match rt.block_on(etcd_side(&p)) {
         Ok(r) => Some(r),
         Err(e) => {

@@ -136,8 +136,11 @@ impl Replica {
         let raft_config = Config {
             cluster_name: config.initial_cluster_token.clone(),
             heartbeat_interval: config.heartbeat_interval_ms,
-            election_timeout_min: config.election_timeout_ms,
-            election_timeout_max: config.election_timeout_ms * 2,
+            // etcd's --election-timeout T means a follower stands for election after T to 2T
+            // of silence. openraft waits out a leader lease of `election_timeout_max` and
+            // then a random timeout in [min, max): max = T, min = T/2 gives 1.5T to 2T.
+            election_timeout_min: (config.election_timeout_ms / 2).max(config.heartbeat_interval_ms + 1),
+            election_timeout_max: config.election_timeout_ms.max(config.heartbeat_interval_ms + 2),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_count),
             max_in_snapshot_log_to_keep: config.snapshot_catchup_entries,
             install_snapshot_timeout: 60_000,
