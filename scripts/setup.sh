@@ -8,6 +8,7 @@ PACKAGES=(
   libclang-dev                  # bindgen for librocksdb-sys
   protobuf-compiler libprotobuf-dev  # gRPC code generation and the well-known .proto types
   etcd-server etcd-client       # the reference etcd 3.4 for side-by-side benches; etcdctl
+  prometheus                    # promtool, to check /metrics in the system tests
 )
 
 missing=()
@@ -20,10 +21,17 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # Packages like etcd-server and prometheus would start system services (etcd on :2379,
+  # Prometheus on :9090); Berth's tests and benches start their own, so forbid that.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0; [[ -e $policy ]] && had_policy=1
+  if ((!had_policy)); then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; fi
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
-  # Debian's etcd-server package starts a system etcd on :2379; Berth's benches start their own.
-  if systemctl is-active --quiet etcd 2>/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
+  if ((!had_policy)); then rm -f "$policy"; fi
+  for svc in etcd prometheus; do
+    if systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+  done
 fi
 
 if ! command -v cargo >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/cargo" ]]; then

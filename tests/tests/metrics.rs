@@ -1,4 +1,5 @@
-//! Metrics: /metrics on `--listen-metrics-urls` is valid Prometheus text with etcd's metric
+//! Metrics: /metrics on `--listen-metrics-urls` passes `promtool check metrics` and is valid
+//! Prometheus text (own parser too) with etcd's metric
 //! names and sane values on every replica, and /health answers etcd's JSON (true with a
 //! leader, false once quorum is lost).
 
@@ -15,7 +16,41 @@ fn scrape(c: &Cluster, i: usize) -> Result<Exposition, String> {
     if !content_type.starts_with("text/plain") {
         return Err(format!("/metrics content-type is {content_type:?}"));
     }
+    promtool_check(&r.body).map_err(|e| format!("replica {i}: {e}"))?;
     parse_exposition(&r.body).map_err(|e| format!("replica {i}: invalid exposition: {e}"))
+}
+
+/// Gauges whose names etcd chose with a `_total` suffix; Berth keeps etcd's names (users'
+/// dashboards use them), so promtool's naming lint on exactly these is expected.
+const ETCD_TOTAL_GAUGES: [&str; 2] = ["etcd_debugging_mvcc_keys_total", "etcd_debugging_mvcc_watcher_total"];
+
+/// `promtool check metrics` (Debian's prometheus package, installed by scripts/setup.sh)
+/// must accept the scrape: valid format, and no lint problem other than the `_total`
+/// suffix of etcd's two gauges.
+fn promtool_check(body: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("failed to run promtool (scripts/setup.sh installs it): {e}"))?;
+    child.stdin.take().expect("piped stdin").write_all(body.as_bytes()).map_err(|e| format!("failed to feed promtool: {e}"))?;
+    let out = child.wait_with_output().map_err(|e| format!("promtool did not finish: {e}"))?;
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let unexpected: Vec<&str> = report
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !ETCD_TOTAL_GAUGES.iter().any(|g| l.starts_with(&format!("{g} non-counter metrics should not have \"_total\" suffix"))))
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(format!("promtool check metrics found problems:\n{}", unexpected.join("\n")));
+    }
+    if !out.status.success() && report.lines().filter(|l| !l.trim().is_empty()).count() == 0 {
+        return Err("promtool check metrics failed without a report".into());
+    }
+    Ok(())
 }
 
 fn value(exp: &Exposition, name: &str) -> Result<f64, String> {
@@ -55,8 +90,10 @@ fn metrics_have_etcd_names_and_sane_values_and_health_follows_quorum() {
         assert!(value(&exp, "etcd_mvcc_db_total_size_in_bytes").unwrap() > 0.0, "replica {i}");
         assert!(value(&exp, "etcd_server_leader_changes_seen_total").unwrap() >= 1.0, "replica {i}");
         assert!(value(&exp, "process_resident_memory_bytes").unwrap() > 0.0, "replica {i}: no process metrics");
-        for (name, kind) in [("etcd_server_proposals_committed_total", "gauge"), ("etcd_server_has_leader", "gauge"), ("etcd_disk_wal_fsync_duration_seconds", "histogram")] {
-            assert_eq!(exp.types.get(name).map(String::as_str), Some(kind), "replica {i}: TYPE of {name} (etcd's type)");
+        // etcd's types, except that the proposal totals, gauges in etcd, are counters here:
+        // they only rise, and promtool refuses a `_total` gauge.
+        for (name, kind) in [("etcd_server_proposals_committed_total", "counter"), ("etcd_server_proposals_applied_total", "counter"), ("etcd_debugging_mvcc_keys_total", "gauge"), ("etcd_server_has_leader", "gauge"), ("etcd_disk_wal_fsync_duration_seconds", "histogram")] {
+            assert_eq!(exp.types.get(name).map(String::as_str), Some(kind), "replica {i}: TYPE of {name}");
         }
         let health = http_get(c.metrics_addr(i), "/health").expect("GET /health");
         assert_eq!(health.status, 200, "replica {i}: {}", health.body);

@@ -16,8 +16,8 @@ pub struct Metrics {
     has_leader: IntGauge,
     is_leader: IntGauge,
     leader_changes: IntCounter,
-    committed: IntGauge,
-    applied: IntGauge,
+    committed: IntCounter,
+    applied: IntCounter,
     pending: IntGauge,
     failed: IntCounter,
     db_size: IntGauge,
@@ -57,8 +57,10 @@ impl Metrics {
             has_leader: gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.")?,
             is_leader: gauge("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.")?,
             leader_changes: counter("etcd_server_leader_changes_seen_total", "The number of leader changes seen.")?,
-            committed: gauge("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.")?,
-            applied: gauge("etcd_server_proposals_applied_total", "The total number of consensus proposals applied.")?,
+            // Gauges in etcd; counters here, since they only rise (and promtool's lint
+            // refuses a `_total` gauge).
+            committed: counter("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.")?,
+            applied: counter("etcd_server_proposals_applied_total", "The total number of consensus proposals applied.")?,
             pending: gauge("etcd_server_proposals_pending", "The current number of pending proposals to commit.")?,
             failed: counter("etcd_server_proposals_failed_total", "The total number of failed proposals seen.")?,
             db_size: gauge("etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.")?,
@@ -106,9 +108,9 @@ impl Metrics {
                 m.has_leader.set(i64::from(leader.is_some()));
                 m.is_leader.set(i64::from(leader == Some(m.replica.id())));
                 let committed = r.cluster_committed.as_ref().or(r.local_committed.as_ref()).map(|l| l.index).unwrap_or(0) as i64;
-                m.committed.set(committed);
+                m.committed.inc_by((committed as u64).saturating_sub(m.committed.get()));
                 let engine = m.replica.engine();
-                m.applied.set(engine.applied_index() as i64);
+                m.applied.inc_by(engine.applied_index().saturating_sub(m.applied.get()));
                 m.pending.set((r.last_log_index.unwrap_or(0) as i64 - committed).max(0));
                 let failed = m.replica.proposals_failed();
                 m.failed.inc_by(failed.saturating_sub(m.failed.get()));
