@@ -8,7 +8,8 @@ use futures::StreamExt;
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::network::v2::RaftNetworkV2;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse};
+use openraft::base::{BoxFuture, BoxStream};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse};
 use openraft::OptionalSend;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -133,6 +134,30 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
         self.call(req, &option, |mut c, r| Box::pin(async move { c.append_entries(r).await })).await
     }
 
+    /// Pipelined appends over one bidirectional gRPC stream: requests are sent as openraft
+    /// produces them, without waiting for each answer.
+    fn stream_append<'s, S>(&'s mut self, input: S, _option: RPCOption) -> BoxFuture<'s, Result<BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>>
+    where
+        S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
+    {
+        Box::pin(async move {
+            let mut client = self.client()?;
+            // A request that cannot be encoded ends the stream; openraft then retries.
+            let requests = input.map(|r| encode(&r).ok().map(|data| Blob { data })).take_while(|b| std::future::ready(b.is_some())).filter_map(std::future::ready);
+            let target = self.target;
+            let responses = client.stream_append(requests).await.map_err(|s| match s.code() {
+                tonic::Code::Unavailable => unreachable(format!("peer {target}: {}", s.message())),
+                _ => network_error(format!("peer {target}: {s}")),
+            })?;
+            let out = responses.into_inner().map(move |item| {
+                let blob = item.map_err(|s| network_error(format!("peer {target}: {s}")))?;
+                let result: Result<StreamAppendResult<TypeConfig>, String> = decode(&blob.data).map_err(network_error)?;
+                result.map_err(network_error)
+            });
+            Ok(Box::pin(out) as BoxStream<'s, _>)
+        })
+    }
+
     async fn vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         let req = encode(&rpc).map_err(network_error)?;
         self.call(req, &option, |mut c, r| Box::pin(async move { c.vote(r).await })).await
@@ -211,6 +236,23 @@ fn bad_request(e: impl std::fmt::Display) -> tonic::Status {
 
 #[tonic::async_trait]
 impl pb::peer_server::Peer for PeerService {
+    type StreamAppendStream = Pin<Box<dyn futures::Stream<Item = Result<Blob, tonic::Status>> + Send>>;
+
+    async fn stream_append(&self, request: tonic::Request<tonic::Streaming<Blob>>) -> Result<tonic::Response<Self::StreamAppendStream>, tonic::Status> {
+        // Undecodable input ends the request stream (and so the answers) instead of being
+        // skipped, so no answer is ever matched with the wrong request.
+        let requests = request
+            .into_inner()
+            .map(|item| item.ok().and_then(|b| decode::<AppendEntriesRequest<TypeConfig>>(&b.data).ok()))
+            .take_while(|r| std::future::ready(r.is_some()))
+            .filter_map(std::future::ready);
+        let answers = self.raft.stream_append(requests).map(|r| {
+            let r: Result<StreamAppendResult<TypeConfig>, String> = r.map_err(|e| e.to_string());
+            encode(&r).map(|data| Blob { data }).map_err(|e| tonic::Status::internal(e.to_string()))
+        });
+        Ok(tonic::Response::new(Box::pin(answers)))
+    }
+
     async fn append_entries(&self, request: tonic::Request<Blob>) -> Result<tonic::Response<Blob>, tonic::Status> {
         let rpc: AppendEntriesRequest<TypeConfig> = decode(&request.into_inner().data).map_err(bad_request)?;
         reply(self.raft.append_entries(rpc).await)
