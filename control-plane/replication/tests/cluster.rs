@@ -255,3 +255,32 @@ async fn leader_failover_loses_no_acknowledged_write_and_a_lagging_follower_catc
     }
     assert!(c.replica(leader).metrics().snapshot.is_some(), "the restarted replica installed a snapshot");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn removing_the_leader_hands_over_to_the_others() {
+    let c = Cluster::new(3, 10_000).await;
+    let leader = c.leader().await;
+    let follower = (leader + 1) % 3;
+    let leader_id = c.replica(leader).id();
+    put(c.replica(follower), "before", "1").await.expect("write before removal");
+    c.replica(follower).member_remove(leader_id).await.expect("remove the leader");
+    // A new leader among the two left, within a few election timeouts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let new_leader = loop {
+        let m = c.replica(follower).metrics();
+        if let Some(l) = m.current_leader {
+            if l != leader_id {
+                break l;
+            }
+        }
+        assert!(Instant::now() < deadline, "no new leader after removing the old one");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let members = c.replica(follower).member_list().await.unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(members.iter().all(|m| m.id != leader_id));
+    assert!(members.iter().any(|m| m.id == new_leader));
+    put(c.replica(follower), "after", "2").await.expect("write after removal");
+    let other = (leader + 2) % 3;
+    assert_eq!(get(c.replica(other), "after", ReadConsistency::Linearizable).await.as_deref(), Some("2"));
+}
