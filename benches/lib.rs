@@ -126,6 +126,100 @@ impl Drop for EtcdProcess {
     }
 }
 
+/// A 3-process cluster (etcd or Berth) on loopback, plain HTTP, killed on drop.
+pub struct ClusterProcesses {
+    pub children: Vec<Child>,
+    pub endpoints: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl ClusterProcesses {
+    /// Three etcd 3.4 members (`etcd` from Debian's etcd-server), client ports base..base+2.
+    pub fn etcd(base_port: u16) -> Result<ClusterProcesses, String> {
+        Self::start(base_port, |i, dir, client, peer, initial| {
+            let mut c = Command::new("etcd");
+            c.args(["--name", &format!("e{i}"), "--data-dir"]).arg(dir.join(format!("e{i}")));
+            c.args(["--listen-client-urls", client, "--advertise-client-urls", client]);
+            c.args(["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer]);
+            c.args(["--initial-cluster", initial, "--initial-cluster-state", "new", "--quota-backend-bytes", &(8u64 << 30).to_string(), "--log-level", "error"]);
+            c
+        }, "e")
+    }
+
+    /// Three Berth replicas (`control-plane`, built next to this bench), same settings.
+    pub fn berth(base_port: u16) -> Result<ClusterProcesses, String> {
+        let bin = std::env::current_exe().map_err(|e| e.to_string())?.parent().and_then(|d| d.parent()).map(|d| d.join("control-plane")).ok_or("no target dir")?;
+        if !bin.exists() {
+            return Err(format!("{} is missing: cargo build --release -p berth-control-plane", bin.display()));
+        }
+        Self::start(base_port, move |i, dir, client, peer, initial| {
+            let mut c = Command::new(&bin);
+            c.args(["--name", &format!("b{i}"), "--data-dir"]).arg(dir.join(format!("b{i}")));
+            c.args(["--listen-client-urls", client, "--advertise-client-urls", client]);
+            c.args(["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer]);
+            c.args(["--initial-cluster", initial, "--initial-cluster-state", "new", "--log-level", "warn"]);
+            c
+        }, "b")
+    }
+
+    fn start(base_port: u16, command: impl Fn(usize, &Path, &str, &str, &str) -> Command, prefix: &str) -> Result<ClusterProcesses, String> {
+        let dir = tempfile::Builder::new().prefix("berth-bench-cluster").tempdir_in(bench_tmp()).map_err(|e| e.to_string())?;
+        let clients: Vec<String> = (0..3).map(|i| format!("http://127.0.0.1:{}", base_port + i)).collect();
+        let peers: Vec<String> = (0..3).map(|i| format!("http://127.0.0.1:{}", base_port + 100 + i)).collect();
+        let initial = (0..3).map(|i| format!("{prefix}{i}={}", peers[i])).collect::<Vec<_>>().join(",");
+        let mut children = Vec::new();
+        for i in 0..3 {
+            let child = command(i, dir.path(), &clients[i], &peers[i], &initial)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("failed to start member {i}: {e}"))?;
+            children.push(child);
+        }
+        let cluster = ClusterProcesses { children, endpoints: clients, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for i in 0..3 {
+            while std::net::TcpStream::connect(("127.0.0.1", base_port + i as u16)).is_err() {
+                if Instant::now() > deadline {
+                    return Err("cluster did not start listening within 30 s".into());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// (CPU seconds, peak RSS MiB) of each member so far.
+    pub fn usage(&self) -> Vec<(f64, f64)> {
+        self.children.iter().map(|c| (cpu_secs(c.id()), peak_rss_mib(c.id()))).collect()
+    }
+}
+
+impl Drop for ClusterProcesses {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// User + system CPU seconds of a process (from /proc/PID/stat, clock ticks of 1/100 s).
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident set size (VmHWM) of a process in MiB.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).map(|kb| kb / 1024.0).unwrap_or(0.0)
+}
+
 /// Where benches put their data: the same disk for Berth and the reference.
 pub fn bench_tmp() -> PathBuf {
     std::env::var_os("BERTH_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir)

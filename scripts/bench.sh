@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# The storage benchmark next to a reference etcd 3.4 started on loopback in the same run.
-# `--full` uses 1M keys (the figures in benches/RESULTS.md); default 100k keys.
+# Benchmarks next to a reference etcd 3.4 started on loopback in the same run:
+#   scripts/bench.sh [--full]            the storage engine (`--full`: 1M keys)
+#   scripts/bench.sh cluster [--secs N]  3-replica Berth vs 3-member etcd, same etcd client
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/berth-target}"
+if [[ ${1:-} == cluster ]]; then
+  shift
+  cargo build --release --locked -p berth-control-plane
+  exec cargo bench --locked -p berth-benches --bench cluster -- "$@"
+fi
 mode=--quick
 [[ ${1:-} == --full ]] && mode=
 cargo bench --locked -p berth-benches --bench storage -- $mode

@@ -113,7 +113,14 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
         let svc = PeerServer::from_arc(peer_service.clone()).max_decoding_message_size(MAX_PEER_MESSAGE_BYTES).max_encoding_message_size(MAX_PEER_MESSAGE_BYTES);
         let mut stop = shutdown_rx.clone();
         tasks.spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            // Raft messages are small request/response pairs: without TCP_NODELAY, Nagle's
+            // algorithm and delayed ACKs add ~40 ms to many of them.
+            let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |conn| {
+                if let Ok(c) = &conn {
+                    let _ = c.set_nodelay(true);
+                }
+                conn
+            });
             builder.add_service(svc).serve_with_incoming_shutdown(incoming, async move { let _ = stop.wait_for(|s| *s).await; }).await.map_err(|e| anyhow::anyhow!("peer server on {url}: {e}"))
         });
     }
