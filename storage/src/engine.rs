@@ -748,17 +748,20 @@ fn validate_txn(t: &TxnRequest, config: &EngineConfig, depth: usize) -> Result<(
     Ok(())
 }
 
+/// The keys a txn branch puts and the ranges it deletes.
+type TxnWrites = (BTreeSet<Vec<u8>>, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// etcd's rule, made order-insensitive: within one branch, a key may be put at most once
 /// and may not be both put and deleted; the two branches of a nested txn exclude each other,
 /// but sibling nested txns and the ops around them do not. (etcd checks a nested txn's puts
 /// only against deletes that come before it; a put and a delete of one key in two sibling
 /// nested txns would write the key twice in one revision, so Berth refuses that too.)
-fn check_txn_intervals(ops: &[RequestOp]) -> Result<(BTreeSet<Vec<u8>>, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn check_txn_intervals(ops: &[RequestOp]) -> Result<TxnWrites> {
     let mut puts: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut dels: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     // (puts, dels) of each part that can run together with the others: this level's own ops
     // (part 0), and each nested txn (both of its branches, which exclude each other).
-    let mut parts: Vec<(BTreeSet<Vec<u8>>, Vec<(Vec<u8>, Vec<u8>)>)> = vec![(BTreeSet::new(), Vec::new())];
+    let mut parts: Vec<TxnWrites> = vec![(BTreeSet::new(), Vec::new())];
     for op in ops {
         match op {
             RequestOp::Put(p) => {
@@ -812,6 +815,9 @@ pub fn in_range(k: &[u8], start: &[u8], end: &[u8]) -> bool {
 }
 
 // ---- the executor ----------------------------------------------------------------------
+
+/// Live keys of a range with their mod revision and record, in key order.
+type LiveKeys = Vec<(Vec<u8>, i64, Record)>;
 
 enum LeaseOp {
     Grant { id: i64, ttl_secs: i64 },
@@ -999,8 +1005,8 @@ impl<'a> Exec<'a> {
     }
 
     /// The live keys in `[key, end)` before this request, in key order.
-    fn stored_live_in_range(&self, key: &[u8], end: &[u8]) -> Result<Vec<(Vec<u8>, i64, Record)>> {
-        let mut stored: Vec<(Vec<u8>, i64, Record)> = Vec::new();
+    fn stored_live_in_range(&self, key: &[u8], end: &[u8]) -> Result<LiveKeys> {
+        let mut stored: LiveKeys = Vec::new();
         crate::read::scan_latest(&self.inner.db, self.inner.cf(CF_KV), key, end, self.base_rev, &mut |k, m, raw| {
             let r = Record::decode(raw)?;
             if !r.tombstone {
@@ -1012,7 +1018,7 @@ impl<'a> Exec<'a> {
     }
 
     /// The live keys in `[key, end)` as this request sees them (its own writes included).
-    fn live_in_range(&self, key: &[u8], end: &[u8]) -> Result<Vec<(Vec<u8>, i64, Record)>> {
+    fn live_in_range(&self, key: &[u8], end: &[u8]) -> Result<LiveKeys> {
         let stored = self.stored_live_in_range(key, end)?;
         if self.overlay.is_empty() {
             return Ok(stored);

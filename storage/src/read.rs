@@ -13,6 +13,9 @@ use std::sync::Arc;
 /// Versions of one key to step over with `next()` before seeking past the rest.
 const SKIP_BY_NEXT: usize = 3;
 
+/// A scan's callback: (user key, mod revision, raw record) -> continue?
+type ScanFn<'a> = dyn FnMut(&[u8], i64, &[u8]) -> Result<bool> + 'a;
+
 fn is_tombstone(raw: &[u8]) -> bool {
     raw.first().is_some_and(|f| f & 1 != 0)
 }
@@ -59,13 +62,13 @@ pub(crate) fn scan_latest(
     key: &[u8],
     end: &[u8],
     rev: i64,
-    f: &mut dyn FnMut(&[u8], i64, &[u8]) -> Result<bool>,
+    f: &mut ScanFn,
 ) -> Result<()> {
     let mut it = kv_iter(db, cf, end, None);
     scan_with(&mut it, key, end, rev, f)
 }
 
-fn scan_with(it: &mut DBRawIterator, key: &[u8], end: &[u8], rev: i64, f: &mut dyn FnMut(&[u8], i64, &[u8]) -> Result<bool>) -> Result<()> {
+fn scan_with(it: &mut DBRawIterator, key: &[u8], end: &[u8], rev: i64, f: &mut ScanFn) -> Result<()> {
     if end.is_empty() {
         let prefix = codec::kv_key_first(key);
         it.seek(codec::kv_key(key, rev));
@@ -175,7 +178,7 @@ fn finish_range(r: &RangeRequest, header_rev: i64, mut kvs: Vec<KeyValue>, count
             }
         };
         match order {
-            SortOrder::Descend => kvs.sort_by(|a, b| key_of(b).cmp(&key_of(a))),
+            SortOrder::Descend => kvs.sort_by_key(|kv| std::cmp::Reverse(key_of(kv))),
             _ => kvs.sort_by_key(key_of),
         }
     }
@@ -336,7 +339,7 @@ impl Inner {
             let (_, rec) = get_at(&mut kv, key, main)?.ok_or_else(|| Error::Corrupted(format!("history names a missing version at {main}")))?;
             // The previous version, unless it is below the compact revision (then it is gone,
             // or about to be: never served, whatever physical compaction's progress).
-            let prev_kv = if main - 1 >= compact {
+            let prev_kv = if main > compact {
                 match get_at(&mut kv, key, main - 1)? {
                     Some((pm, prev)) if !prev.tombstone => Some(prev.into_kv(key.to_vec(), pm)),
                     _ => None,

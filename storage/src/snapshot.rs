@@ -178,7 +178,10 @@ pub fn verify_snapshot(path: &Path) -> Result<SnapshotInfo> {
 
 /// Parses records, calling `f(family, key, value)`; fails on any structural error or a
 /// checksum mismatch. Returns (crc, total size).
-fn read_records(mut r: impl Read, f: &mut dyn FnMut(usize, &[u8], &[u8]) -> Result<()>) -> Result<(u32, u64)> {
+/// A snapshot reader's callback: (family index, key, value).
+type RecordFn<'a> = dyn FnMut(usize, &[u8], &[u8]) -> Result<()> + 'a;
+
+fn read_records(mut r: impl Read, f: &mut RecordFn) -> Result<(u32, u64)> {
     let mut hasher = crc32fast::Hasher::new();
     let mut total = 0u64;
     let mut read = |buf: &mut [u8], hasher: &mut crc32fast::Hasher, total: &mut u64| -> Result<()> {

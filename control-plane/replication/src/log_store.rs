@@ -82,7 +82,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
             None => None,
         };
-        Ok(LogState { last_log_id: last.or_else(|| last_purged.clone()), last_purged_log_id: last_purged })
+        Ok(LogState { last_log_id: last.or(last_purged), last_purged_log_id: last_purged })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {

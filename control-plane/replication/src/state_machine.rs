@@ -81,11 +81,6 @@ impl StateMachine {
         }
         Ok(db)
     }
-
-    /// Where the peer server writes an incoming snapshot.
-    pub fn incoming_path(&self) -> PathBuf {
-        self.snapshot_dir.join(format!("incoming-{}.db", std::process::id()))
-    }
 }
 
 fn read_applied(engine: &Engine) -> io::Result<AppliedState> {
@@ -137,11 +132,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Blank => WriteRequest::Noop,
                 EntryPayload::Normal(Proposal(req)) => req,
                 EntryPayload::Membership(m) => {
-                    self.membership = StoredMembership::new(Some(log_id.clone()), m);
+                    self.membership = StoredMembership::new(Some(log_id), m);
                     WriteRequest::Noop
                 }
             };
-            let state = encode(&AppliedState { last_applied: Some(log_id.clone()), membership: self.membership.clone() }).map_err(io_err)?;
+            let state = encode(&AppliedState { last_applied: Some(log_id), membership: self.membership.clone() }).map_err(io_err)?;
             batch.push((log_id.index(), request, state, responder));
         }
         if batch.is_empty() {

@@ -99,9 +99,8 @@ impl Metrics {
                 let Some(m) = m.upgrade() else { return };
                 let r = m.replica.metrics();
                 let leader = r.current_leader;
-                if leader.is_some() && leader != last_leader && last_leader.is_some() {
-                    m.leader_changes.inc();
-                } else if last_leader.is_none() && leader.is_some() && m.leader_changes.get() == 0 {
+                // Each leader seen that differs from the last one known (the first one too).
+                if leader.is_some() && leader != last_leader {
                     m.leader_changes.inc();
                 }
                 last_leader = leader.or(last_leader);
