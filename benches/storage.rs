@@ -90,9 +90,15 @@ fn value(rng: &mut impl Rng) -> Vec<u8> {
     (0..VALUE_BYTES).map(|_| rng.random_range(b'a'..=b'z')).collect()
 }
 
-fn berth_keyspace(p: &Params) -> Keyspace {
+/// A fresh engine in the bench directory (removed with the returned TempDir).
+fn bench_engine(config: EngineConfig) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::Builder::new().prefix("berth-bench").tempdir_in(bench_tmp()).expect("temp dir");
-    let engine = Engine::open(dir.path(), EngineConfig::default()).expect("open engine");
+    let engine = Engine::open(dir.path(), config).expect("open engine");
+    (dir, engine)
+}
+
+fn berth_keyspace(p: &Params) -> Keyspace {
+    let (dir, engine) = bench_engine(EngineConfig::default());
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let started = Instant::now();
     for chunk_start in (0..p.n_keys).step_by(128) {
@@ -122,8 +128,7 @@ fn berth_keyspace(p: &Params) -> Keyspace {
 }
 
 fn berth_puts(n: usize, sync: bool) -> (f64, Latencies) {
-    let dir = tempfile::Builder::new().prefix("berth-bench").tempdir_in(bench_tmp()).expect("temp dir");
-    let engine = Engine::open(dir.path(), EngineConfig { sync_apply: sync, ..EngineConfig::default() }).expect("open engine");
+    let (_dir, engine) = bench_engine(EngineConfig { sync_apply: sync, ..EngineConfig::default() });
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
     let mut lat = Latencies::default();
     let started = Instant::now();
@@ -137,8 +142,7 @@ fn berth_puts(n: usize, sync: bool) -> (f64, Latencies) {
 }
 
 fn berth_batched(n_batches: usize, sync: bool) -> (f64, Latencies) {
-    let dir = tempfile::Builder::new().prefix("berth-bench").tempdir_in(bench_tmp()).expect("temp dir");
-    let engine = Engine::open(dir.path(), EngineConfig { sync_apply: sync, ..EngineConfig::default() }).expect("open engine");
+    let (_dir, engine) = bench_engine(EngineConfig { sync_apply: sync, ..EngineConfig::default() });
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let mut lat = Latencies::default();
     let started = Instant::now();
@@ -152,8 +156,7 @@ fn berth_batched(n_batches: usize, sync: bool) -> (f64, Latencies) {
 }
 
 fn berth_log_group_commit(in_flight: usize, duration: Duration) -> (f64, f64) {
-    let dir = tempfile::Builder::new().prefix("berth-bench").tempdir_in(bench_tmp()).expect("temp dir");
-    let engine = Engine::open(dir.path(), EngineConfig::default()).expect("open engine");
+    let (_dir, engine) = bench_engine(EngineConfig::default());
     let log = Arc::new(engine.raft_log());
     let next = Arc::new(AtomicU64::new(1));
     let deadline = Instant::now() + duration;
@@ -181,8 +184,7 @@ fn berth_log_group_commit(in_flight: usize, duration: Duration) -> (f64, f64) {
 }
 
 async fn berth_watch(n_watchers: usize, secs: u64) -> Latencies {
-    let dir = tempfile::Builder::new().prefix("berth-bench").tempdir_in(bench_tmp()).expect("temp dir");
-    let engine = Engine::open(dir.path(), EngineConfig::default()).expect("open engine");
+    let (_dir, engine) = bench_engine(EngineConfig::default());
     let n_puts = secs as i64 * 1000;
     let first_rev = engine.current_revision().0 + 1;
     let last_rev = first_rev + n_puts - 1;

@@ -179,24 +179,7 @@ impl Engine {
     pub fn open(path: impl AsRef<Path>, config: EngineConfig) -> Result<Engine> {
         let path = path.as_ref().to_path_buf();
         let db = open_db(&path, &config, false)?;
-        let inner = Arc::new(Inner {
-            db,
-            path,
-            hub: WatchHub::new(),
-            config,
-            writer: Mutex::new(WriterState { applied_index: 0, rev: 1, compact_rev: 0, live_keys: 0, alarms: BTreeSet::new() }),
-            current_rev: AtomicI64::new(1),
-            compact_rev: AtomicI64::new(0),
-            applied_index: AtomicU64::new(0),
-            leases: Mutex::new(LeaseTable::default()),
-            size: SizeEstimate { measured_bytes: AtomicU64::new(0), written_since_bytes: AtomicU64::new(0), measured_at: Mutex::new(Instant::now() - Duration::from_secs(1)) },
-            shutdown: AtomicBool::new(false),
-            background: Mutex::new(Vec::new()),
-            compactor_wake: Arc::new(Wake::default()),
-            compactor_lock: Mutex::new(()),
-            observer: parking_lot::RwLock::new(None),
-        });
-        let engine = Engine { _owner: Arc::new(Owner(inner.clone())), inner };
+        let engine = Engine::with_db(db, path, config, false);
         engine.init_meta()?;
         if let Some(file) = engine.inner.get_meta(META_INSTALLING)? {
             let file = PathBuf::from(String::from_utf8_lossy(&file).into_owned());
@@ -214,6 +197,17 @@ impl Engine {
         let path = path.as_ref().to_path_buf();
         let config = EngineConfig::default();
         let db = open_db(&path, &config, true)?;
+        let engine = Engine::with_db(db, path, config, true);
+        if engine.inner.get_meta(META_FORMAT)?.is_none() {
+            return Err(Error::Corrupted(format!("{} holds no Berth store", engine.inner.path.display())));
+        }
+        engine.load_state()?;
+        Ok(engine)
+    }
+
+    /// The in-memory state around an open RocksDB (filled by `load_state`). A read-only
+    /// engine starts shut down: it never runs background work.
+    fn with_db(db: DB, path: PathBuf, config: EngineConfig, read_only: bool) -> Engine {
         let inner = Arc::new(Inner {
             db,
             path,
@@ -224,19 +218,14 @@ impl Engine {
             compact_rev: AtomicI64::new(0),
             applied_index: AtomicU64::new(0),
             leases: Mutex::new(LeaseTable::default()),
-            size: SizeEstimate { measured_bytes: AtomicU64::new(0), written_since_bytes: AtomicU64::new(0), measured_at: Mutex::new(Instant::now()) },
-            shutdown: AtomicBool::new(true),
+            size: SizeEstimate { measured_bytes: AtomicU64::new(0), written_since_bytes: AtomicU64::new(0), measured_at: Mutex::new(Instant::now() - Duration::from_secs(1)) },
+            shutdown: AtomicBool::new(read_only),
             background: Mutex::new(Vec::new()),
             compactor_wake: Arc::new(Wake::default()),
             compactor_lock: Mutex::new(()),
             observer: parking_lot::RwLock::new(None),
         });
-        let engine = Engine { _owner: Arc::new(Owner(inner.clone())), inner };
-        if engine.inner.get_meta(META_FORMAT)?.is_none() {
-            return Err(Error::Corrupted(format!("{} holds no Berth store", engine.inner.path.display())));
-        }
-        engine.load_state()?;
-        Ok(engine)
+        Engine { _owner: Arc::new(Owner(inner.clone())), inner }
     }
 
     fn init_meta(&self) -> Result<()> {

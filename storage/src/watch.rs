@@ -143,10 +143,7 @@ impl WatcherState {
     }
 
     fn wants(&self, ev: &Event) -> bool {
-        match ev.kind {
-            EventKind::Put => !self.no_put,
-            EventKind::Delete => !self.no_delete,
-        }
+        passes_filters(ev, self.no_put, self.no_delete)
     }
 }
 
@@ -373,6 +370,14 @@ pub(crate) fn run_sync(inner: Weak<Inner>) {
     }
 }
 
+/// etcd's NOPUT / NODELETE watch filters.
+fn passes_filters(ev: &Event, no_put: bool, no_delete: bool) -> bool {
+    match ev.kind {
+        EventKind::Put => !no_put,
+        EventKind::Delete => !no_delete,
+    }
+}
+
 struct CatchUp {
     id: i64,
     key: Vec<u8>,
@@ -463,11 +468,7 @@ fn catch_up(inner: &Inner, c: &mut CatchUp, config: &WatchConfig) -> Result<bool
         for (rev, events) in batch {
             let mine: Vec<Arc<Event>> = events
                 .into_iter()
-                .filter(|e| in_range(&e.kv.key, &c.key, &c.range_end))
-                .filter(|e| match e.kind {
-                    EventKind::Put => !c.no_put,
-                    EventKind::Delete => !c.no_delete,
-                })
+                .filter(|e| in_range(&e.kv.key, &c.key, &c.range_end) && passes_filters(e, c.no_put, c.no_delete))
                 .collect();
             if !mine.is_empty() {
                 if msg_events.len() + mine.len() > config.max_catchup_events && !msg_events.is_empty() {
