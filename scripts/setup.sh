@@ -9,6 +9,9 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev  # gRPC code generation and the well-known .proto types
   etcd-server etcd-client       # the reference etcd 3.4 for side-by-side benches; etcdctl
   prometheus                    # promtool, to check /metrics in the system tests
+  containerd runc containernetworking-plugins  # the node agent's runtime (CRI) and pod network
+  nftables iproute2             # Service rules; network namespaces for chaos and multi-node tests
+  busybox-static                # test images are built locally from it (nothing can be pulled)
 )
 
 missing=()
@@ -22,14 +25,15 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   # Packages like etcd-server and prometheus would start system services (etcd on :2379,
-  # Prometheus on :9090); Berth's tests and benches start their own, so forbid that.
+  # Prometheus on :9090, containerd on its system socket); Berth's tests and benches start
+  # their own with their own state dirs, so forbid that.
   policy=/usr/sbin/policy-rc.d
   had_policy=0; [[ -e $policy ]] && had_policy=1
   if ((!had_policy)); then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; fi
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
   if ((!had_policy)); then rm -f "$policy"; fi
-  for svc in etcd prometheus; do
+  for svc in etcd prometheus containerd; do
     if systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
   done
 fi
