@@ -552,6 +552,9 @@ impl Inner {
         let mut wo = WriteOptions::default();
         wo.set_sync(self.config.sync_apply);
         let started = Instant::now();
+        // Failpoint: a slow (`sleep(ms)`) or failing (`return`) apply write.
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("engine-before-apply-write", |_| Err(Error::Rocks("failpoint engine-before-apply-write".into())));
         self.db.write_opt(batch, &wo)?;
         if let Some(o) = self.observer.read().as_ref() {
             o.backend_commit(started.elapsed());

@@ -219,7 +219,15 @@ fn write_loop(inner: Arc<Inner>, rx: Receiver<(u64, FlushCallback)>, stats: Arc<
             }
         }
         let started = std::time::Instant::now();
-        let result = inner.db.flush_wal(true).map_err(Error::from);
+        // Failpoint: a slow (`sleep(ms)`) or failing (`return`) fsync of the Raft log.
+        #[cfg(feature = "failpoints")]
+        let injected = fail::eval("raftlog-before-fsync", |_| Error::Rocks("failpoint raftlog-before-fsync".into()));
+        #[cfg(not(feature = "failpoints"))]
+        let injected: Option<Error> = None;
+        let result = match injected {
+            Some(e) => Err(e),
+            None => inner.db.flush_wal(true).map_err(Error::from),
+        };
         let took = started.elapsed();
         if let Some(o) = inner.observer.read().as_ref() {
             o.wal_fsync(took);

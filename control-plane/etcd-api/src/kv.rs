@@ -32,7 +32,7 @@ impl<S> KvService<S> {
 
 impl<S: Store> KvService<S> {
     async fn do_range(&self, r: PbRangeRequest) -> Result<PbRangeResponse, Status> {
-        let consistency = if r.serializable { ReadConsistency::Serializable } else { ReadConsistency::Linearizable };
+        let consistency = if r.serializable || cfg!(feature = "chaos-bug-stale-reads") { ReadConsistency::Serializable } else { ReadConsistency::Linearizable };
         let req = convert::range_request(r)?;
         let resp = self.store.range(req, consistency).await.map_err(to_status)?;
         Ok(convert::range_response(resp, self.store.header()))

@@ -73,6 +73,12 @@ impl PeerClients {
         match client.forward(request).await {
             Ok(resp) => decode::<ForwardResult>(&resp.into_inner().data)?,
             Err(status) if status.code() == tonic::Code::DeadlineExceeded => Err(crate::store::StoreError::Timeout),
+            // A write the leader may have received (the connection broke after sending,
+            // e.g. it was killed) has an unknown outcome: retrying it elsewhere could apply
+            // it twice (found by the chaos harness). Only a failed connect is safe to retry.
+            Err(status) if matches!(req, ForwardRequest::Write(_)) && !(status.code() == tonic::Code::Unavailable && status.message().contains("connect")) => {
+                Err(crate::store::StoreError::LeaderChanged).inspect_err(|_| tracing::debug!(%url, %status, "forwarded write failed after sending"))
+            }
             Err(status) => Err(crate::store::StoreError::NoLeader).inspect_err(|_| tracing::debug!(%url, %status, "forward failed")),
         }
     }

@@ -373,7 +373,14 @@ impl Replica {
                 let linearizer = raft.get_read_linearizer(ReadPolicy::ReadIndex).await.map_err(|e| if e.forward_to_leader().is_some() { StoreError::NoLeader } else { internal(e) })?;
                 Ok(ForwardResponse::ReadIndex(linearizer.read_log_id().index()))
             }
-            ForwardRequest::LeaseKeepAlive(id) => Ok(ForwardResponse::LeaseTtl(self.inner.engine.lease_renew(LeaseId(id), self.now_ms())?)),
+            ForwardRequest::LeaseKeepAlive(id) => {
+                // A deposed leader (paused, partitioned) still believes it leads: renewing on
+                // that belief lets the real leader expire a lease the client saw renewed
+                // (found by the chaos harness; etcd's ensureLeadership). Confirm with a
+                // heartbeat round first.
+                let _leadership_confirmed = raft.get_read_linearizer(ReadPolicy::ReadIndex).await.map_err(|e| if e.forward_to_leader().is_some() { StoreError::NoLeader } else { internal(e) })?;
+                Ok(ForwardResponse::LeaseTtl(self.inner.engine.lease_renew(LeaseId(id), self.now_ms())?))
+            }
             ForwardRequest::LeaseTimeToLive { id, keys } => {
                 let engine = self.inner.engine.clone();
                 let now = self.now_ms();

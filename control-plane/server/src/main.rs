@@ -20,6 +20,9 @@ use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 fn main() -> anyhow::Result<()> {
     // One crypto provider for every TLS user in the process (tonic, rustls).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Failpoints from the FAILPOINTS variable (`name=action;...`), kept for the process's life.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Certs(c)) => certs::write(&c),
