@@ -148,7 +148,11 @@ impl ClusterProcesses {
 
     /// Three Berth replicas (`control-plane`, built next to this bench), same settings.
     pub fn berth(base_port: u16) -> Result<ClusterProcesses, String> {
-        let bin = std::env::current_exe().map_err(|e| e.to_string())?.parent().and_then(|d| d.parent()).map(|d| d.join("control-plane")).ok_or("no target dir")?;
+        // BERTH_BIN: another build to compare (e.g. the previous commit's).
+        let bin = match std::env::var_os("BERTH_BIN") {
+            Some(b) => PathBuf::from(b),
+            None => std::env::current_exe().map_err(|e| e.to_string())?.parent().and_then(|d| d.parent()).map(|d| d.join("control-plane")).ok_or("no target dir")?,
+        };
         if !bin.exists() {
             return Err(format!("{} is missing: cargo build --release -p berth-control-plane", bin.display()));
         }
@@ -187,6 +191,11 @@ impl ClusterProcesses {
             }
         }
         Ok(cluster)
+    }
+
+    /// The members' process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
     }
 
     /// (CPU seconds, peak RSS MiB) of each member so far.
