@@ -16,6 +16,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const VALUE_BYTES: usize = 256;
+/// Client ports base..base+2, peer ports base+100..: outside Linux's ephemeral range
+/// (32768-60999), where the 500 connections of `etcdctl check perf --load=l` left sockets
+/// on the next cluster's ports and etcd could not bind; and outside the system tests'
+/// ports (20000-32000).
+const BERTH_BASE_PORT: u16 = 15000;
+const ETCD_BASE_PORT: u16 = 16000;
 /// Watchers on one prefix in the watch load (the figure).
 const N_WATCHERS: usize = 1000;
 
@@ -238,18 +244,26 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     println!("replicated store bench: 3 members each, {secs} s per load, plain HTTP on loopback");
     let berth = {
-        let c = ClusterProcesses::berth(41000).unwrap_or_else(|e| panic!("failed to start Berth: {e}"));
+        let c = ClusterProcesses::berth(BERTH_BASE_PORT).unwrap_or_else(|e| panic!("failed to start Berth: {e}"));
         if let Ok(pause) = std::env::var("BENCH_PAUSE_SECS") {
             // Time to attach a profiler to the members (`perf record -p ...`).
             eprintln!("berth members started: {:?}; pausing {pause} s", c.pids());
             std::thread::sleep(Duration::from_secs(pause.parse().unwrap_or(0)));
         }
-        rt.block_on(measure(&c, secs, with_check_perf, &filter))
+        let figures = rt.block_on(measure(&c, secs, with_check_perf, &filter));
+        // Printed as soon as measured, so a failure later (etcd) does not lose them.
+        for (name, o) in &figures.rows {
+            eprintln!("berth: {name}: {}", o.cell());
+        }
+        for line in &figures.check_perf {
+            eprintln!("berth: etcdctl check perf {line}");
+        }
+        figures
     };
     let etcd = if berth_only {
         SystemFigures { rows: berth.rows.iter().map(|(n, _)| (n.clone(), Outcome::default())).collect(), usage: Vec::new(), check_perf: berth.check_perf.clone() }
     } else {
-        let c = ClusterProcesses::etcd(42000).unwrap_or_else(|e| panic!("failed to start etcd: {e}"));
+        let c = ClusterProcesses::etcd(ETCD_BASE_PORT).unwrap_or_else(|e| panic!("failed to start etcd: {e}"));
         rt.block_on(measure(&c, secs, with_check_perf, &filter))
     };
     println!("\n### Replicated store: 3-replica Berth vs 3-member etcd 3.4.23\n");

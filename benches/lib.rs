@@ -181,11 +181,11 @@ impl ClusterProcesses {
             children.push(child);
         }
         let cluster = ClusterProcesses { children, endpoints: clients, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(90);
         for i in 0..3 {
             while std::net::TcpStream::connect(("127.0.0.1", base_port + i as u16)).is_err() {
                 if Instant::now() > deadline {
-                    return Err("cluster did not start listening within 30 s".into());
+                    return Err("cluster did not start listening within 90 s".into());
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

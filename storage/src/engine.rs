@@ -693,7 +693,7 @@ impl Inner {
                 out.push(Ok(WriteResponse::AlreadyApplied));
                 continue;
             }
-            assert_eq!(e.index, group.applied_index + 1, "entries are applied in index order without gaps");
+            debug_assert_eq!(e.index, group.applied_index + 1, "openraft applies entries in index order without gaps");
             if !groupable(e.request) {
                 self.commit_group(w, &mut group)?;
                 let result = self.apply_locked(w, e.index, e.request, Some(e.state));
