@@ -115,10 +115,7 @@ impl Replica {
     /// replica and the peer service to serve on the peer listener.
     pub async fn start(config: ReplicaConfig) -> StoreResult<(Replica, PeerService)> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| internal(format!("failed to create data dir {}: {e}", config.data_dir.display())))?;
-        // The Raft log's group commit flushes the WAL at every fsync, so applies need no
-        // write(2) of their own (see `EngineConfig::buffer_wal`).
-        let engine_config = EngineConfig { buffer_wal: std::env::var_os("BERTH_UNBUFFERED_WAL").is_none(), ..config.engine.clone() };
-        let engine = Engine::open(config.data_dir.join(STORE_DIR), engine_config)?;
+        let engine = Engine::open(config.data_dir.join(STORE_DIR), config.engine.clone())?;
         let log = Arc::new(engine.raft_log());
         let clients = PeerClients::new(config.peer_tls.clone());
 
