@@ -16,6 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const VALUE_BYTES: usize = 256;
+/// Client ports base..base+2, peer ports base+100..: outside Linux's ephemeral range
+/// (32768-60999), where the 500 connections of `etcdctl check perf --load=l` left sockets
+/// on the next cluster's ports and etcd could not bind; and outside the system tests'
+/// ports (20000-32000).
+const BERTH_BASE_PORT: u16 = 15000;
+const ETCD_BASE_PORT: u16 = 16000;
+/// Watchers on one prefix in the watch load (the figure).
+const N_WATCHERS: usize = 1000;
 
 #[derive(Default)]
 struct Outcome {
@@ -174,7 +182,17 @@ struct SystemFigures {
     check_perf: Vec<String>,
 }
 
-async fn measure(cluster: &ClusterProcesses, secs: u64, with_check_perf: bool) -> SystemFigures {
+/// Which loads a run measures: `--only 'a;b'` keeps the rows whose name contains one of them.
+#[derive(Clone, Default)]
+struct Filter(Vec<String>);
+
+impl Filter {
+    fn wants(&self, row: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|f| row.contains(f.as_str()))
+    }
+}
+
+async fn measure(cluster: &ClusterProcesses, secs: u64, with_check_perf: bool, filter: &Filter) -> SystemFigures {
     let ep = &cluster.endpoints;
     // Let the cluster elect a leader and answer.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -189,13 +207,25 @@ async fn measure(cluster: &ClusterProcesses, secs: u64, with_check_perf: bool) -
     }
     let mut rows = Vec::new();
     for n in [1, 16, 64, 256] {
-        rows.push((format!("put 256 B, {n} clients"), run(ep, Load::Put, n, secs).await));
+        let name = format!("put 256 B, {n} clients");
+        if filter.wants(&name) {
+            rows.push((name, run(ep, Load::Put, n, secs).await));
+        }
     }
     for (name, serializable, prefix) in [("get 1 key, linearizable", false, false), ("get 1 key, serializable", true, false), ("get 100-key prefix, linearizable", false, true), ("get 100-key prefix, serializable", true, true)] {
-        rows.push((format!("{name}, 16 clients"), run(ep, Load::Get { serializable, prefix }, 16, secs).await));
+        let name = format!("{name}, 16 clients");
+        if filter.wants(&name) {
+            rows.push((name, run(ep, Load::Get { serializable, prefix }, 16, secs).await));
+        }
     }
-    rows.push(("txn compare-and-swap on 8 keys, 16 clients".to_string(), run(ep, Load::Cas, 16, secs).await));
-    rows.push(("watch: 200 watchers, 1,000 puts/s (ack -> event)".to_string(), watch_latency(ep, 200, secs.min(3)).await));
+    let name = "txn compare-and-swap on 8 keys, 16 clients".to_string();
+    if filter.wants(&name) {
+        rows.push((name, run(ep, Load::Cas, 16, secs).await));
+    }
+    let name = format!("watch: {N_WATCHERS} watchers, 1,000 puts/s (ack -> event)");
+    if filter.wants(&name) {
+        rows.push((name, watch_latency(ep, N_WATCHERS, secs.min(3)).await));
+    }
     let mut check = Vec::new();
     if with_check_perf {
         for load in ["m", "l"] {
@@ -209,15 +239,32 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let secs = args.iter().position(|a| a == "--secs").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(5u64);
     let with_check_perf = args.iter().any(|a| a == "--check-perf");
+    let filter = Filter(args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|s| s.split(';').map(str::to_string).collect()).unwrap_or_default());
+    let berth_only = args.iter().any(|a| a == "--berth-only");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     println!("replicated store bench: 3 members each, {secs} s per load, plain HTTP on loopback");
     let berth = {
-        let c = ClusterProcesses::berth(41000).unwrap_or_else(|e| panic!("failed to start Berth: {e}"));
-        rt.block_on(measure(&c, secs, with_check_perf))
+        let c = ClusterProcesses::berth(BERTH_BASE_PORT).unwrap_or_else(|e| panic!("failed to start Berth: {e}"));
+        if let Ok(pause) = std::env::var("BENCH_PAUSE_SECS") {
+            // Time to attach a profiler to the members (`perf record -p ...`).
+            eprintln!("berth members started: {:?}; pausing {pause} s", c.pids());
+            std::thread::sleep(Duration::from_secs(pause.parse().unwrap_or(0)));
+        }
+        let figures = rt.block_on(measure(&c, secs, with_check_perf, &filter));
+        // Printed as soon as measured, so a failure later (etcd) does not lose them.
+        for (name, o) in &figures.rows {
+            eprintln!("berth: {name}: {}", o.cell());
+        }
+        for line in &figures.check_perf {
+            eprintln!("berth: etcdctl check perf {line}");
+        }
+        figures
     };
-    let etcd = {
-        let c = ClusterProcesses::etcd(42000).unwrap_or_else(|e| panic!("failed to start etcd: {e}"));
-        rt.block_on(measure(&c, secs, with_check_perf))
+    let etcd = if berth_only {
+        SystemFigures { rows: berth.rows.iter().map(|(n, _)| (n.clone(), Outcome::default())).collect(), usage: Vec::new(), check_perf: berth.check_perf.clone() }
+    } else {
+        let c = ClusterProcesses::etcd(ETCD_BASE_PORT).unwrap_or_else(|e| panic!("failed to start etcd: {e}"));
+        rt.block_on(measure(&c, secs, with_check_perf, &filter))
     };
     println!("\n### Replicated store: 3-replica Berth vs 3-member etcd 3.4.23\n");
     println!("| load | Berth | etcd | Berth/etcd throughput |");

@@ -148,7 +148,11 @@ impl ClusterProcesses {
 
     /// Three Berth replicas (`control-plane`, built next to this bench), same settings.
     pub fn berth(base_port: u16) -> Result<ClusterProcesses, String> {
-        let bin = std::env::current_exe().map_err(|e| e.to_string())?.parent().and_then(|d| d.parent()).map(|d| d.join("control-plane")).ok_or("no target dir")?;
+        // BERTH_BIN: another build to compare (e.g. the previous commit's).
+        let bin = match std::env::var_os("BERTH_BIN") {
+            Some(b) => PathBuf::from(b),
+            None => std::env::current_exe().map_err(|e| e.to_string())?.parent().and_then(|d| d.parent()).map(|d| d.join("control-plane")).ok_or("no target dir")?,
+        };
         if !bin.exists() {
             return Err(format!("{} is missing: cargo build --release -p berth-control-plane", bin.display()));
         }
@@ -177,16 +181,21 @@ impl ClusterProcesses {
             children.push(child);
         }
         let cluster = ClusterProcesses { children, endpoints: clients, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(90);
         for i in 0..3 {
             while std::net::TcpStream::connect(("127.0.0.1", base_port + i as u16)).is_err() {
                 if Instant::now() > deadline {
-                    return Err("cluster did not start listening within 30 s".into());
+                    return Err("cluster did not start listening within 90 s".into());
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
         Ok(cluster)
+    }
+
+    /// The members' process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
     }
 
     /// (CPU seconds, peak RSS MiB) of each member so far.

@@ -64,6 +64,11 @@ pub enum Error {
     /// The engine is shutting down or a watcher was closed.
     #[error("storage engine stopped")]
     Stopped,
+    /// Internal to batched apply: a request reads a range that an earlier request of the
+    /// same run wrote; the run is written first and the request retried. Never returned.
+    #[doc(hidden)]
+    #[error("internal: request reads the pending run's writes")]
+    GroupConflict,
 }
 
 impl Error {

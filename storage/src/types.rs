@@ -265,6 +265,14 @@ impl WriteRequest {
     }
 }
 
+impl TxnRequest {
+    /// True when every operation (in both branches) is a range: etcd serves such a txn on
+    /// the read path, without a log entry (`isTxnReadonly`; a nested txn is not read-only).
+    pub fn is_read_only(&self) -> bool {
+        self.success.iter().chain(&self.failure).all(|op| matches!(op, RequestOp::Range(_)))
+    }
+}
+
 fn txn_has_put(t: &TxnRequest) -> bool {
     t.success.iter().chain(&t.failure).any(|op| match op {
         RequestOp::Put(_) => true,

@@ -1,8 +1,10 @@
 //! The KV service: Range (and RangeStream), Put, DeleteRange, Txn, Compact.
 //!
-//! Differences from etcd: a read-only Txn goes through `Store::write` like any txn
-//! (linearizable, but it costs a log entry); `Compact { physical: true }` does not wait for
-//! physical compaction (reads below the compact revision fail at once either way).
+//! A Txn whose operations are all ranges takes the read path (no log entry), like etcd's
+//! read-only txns: serializable when every range asks for it, else linearizable.
+//!
+//! Difference from etcd: `Compact { physical: true }` does not wait for physical
+//! compaction (reads below the compact revision fail at once either way).
 
 use crate::call::{unexpected, write};
 use crate::convert;
@@ -93,7 +95,15 @@ impl<S: Store> PbKvService for KvService<S> {
     }
 
     async fn txn(&self, request: Request<PbTxnRequest>) -> Result<Response<PbTxnResponse>, Status> {
-        let req = convert::txn_request(request.into_inner())?;
+        let pb = request.into_inner();
+        // etcd's isTxnSerializable: every op is a range that asks for it (an empty txn too).
+        let serializable = pb.success.iter().chain(&pb.failure).all(|op| matches!(&op.request, Some(etcd_client::proto::PbTxnOpRequest::RequestRange(r)) if r.serializable));
+        let req = convert::txn_request(pb)?;
+        if req.is_read_only() {
+            let consistency = if serializable { ReadConsistency::Serializable } else { ReadConsistency::Linearizable };
+            let resp = self.store.read_txn(req, consistency).await.map_err(to_status)?;
+            return Ok(Response::new(convert::txn_response(resp, self.store.header())));
+        }
         match write(&self.store, WriteRequest::Txn(req)).await? {
             WriteResponse::Txn(t) => Ok(Response::new(convert::txn_response(t, self.store.header()))),
             other => Err(unexpected(other)),

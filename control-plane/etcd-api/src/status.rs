@@ -80,6 +80,8 @@ fn storage_status(e: E) -> Status {
             tracing::error!(error = %what, "storage backend error");
             Status::internal(format!("etcdserver: storage backend error: {what}"))
         }
+        // The engine retries these itself; one reaching a client is a bug.
+        E::GroupConflict => Status::internal(format!("etcdserver: {e}")),
     }
 }
 

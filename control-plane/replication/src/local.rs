@@ -5,7 +5,7 @@
 use crate::store::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use storage::{Engine, EngineConfig, HashKv, LeaseInfo, LeaseId, RangeRequest, RangeResponse, WatchRequest, Watcher, WriteRequest, WriteResponse};
+use storage::{Engine, EngineConfig, HashKv, LeaseInfo, LeaseId, RangeRequest, RangeResponse, TxnRequest, TxnResponse, WatchRequest, Watcher, WriteRequest, WriteResponse};
 
 /// The version string Status reports (etcdctl prints it; clients gate features on it).
 pub const ETCD_COMPAT_VERSION: &str = "3.4.23";
@@ -74,6 +74,11 @@ impl Store for LocalStore {
     async fn range(&self, req: RangeRequest, _consistency: ReadConsistency) -> StoreResult<RangeResponse> {
         let engine = self.inner.engine.clone();
         blocking(move || engine.range(&req)).await
+    }
+
+    async fn read_txn(&self, req: TxnRequest, _consistency: ReadConsistency) -> StoreResult<TxnResponse> {
+        let engine = self.inner.engine.clone();
+        blocking(move || engine.read_txn(&req)).await
     }
 
     fn watch(&self, req: WatchRequest) -> StoreResult<Watcher> {

@@ -13,6 +13,9 @@ use storage::RaftLog;
 
 use crate::state_keys::{COMMITTED as KEY_COMMITTED, LAST_PURGED_LOG_ID as KEY_LAST_PURGED, VOTE as KEY_VOTE};
 
+/// Log reads of at most this many entries run on the calling task.
+const INLINE_READ_ENTRIES: u64 = 256;
+
 #[derive(Clone)]
 pub struct LogStore {
     log: Arc<RaftLog>,
@@ -52,8 +55,14 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(x) => *x,
             Bound::Unbounded => u64::MAX,
         };
-        let log = self.log.clone();
-        let raw = tokio::task::spawn_blocking(move || log.entries(start, end)).await.map_err(io_err)?.map_err(io_err)?;
+        // Replication reads a few recent entries (in the memtable) at a time: read those on
+        // this task, since a hand-off to a blocking thread costs more than the read itself.
+        let raw = if end.saturating_sub(start) <= INLINE_READ_ENTRIES {
+            self.log.entries(start, end).map_err(io_err)?
+        } else {
+            let log = self.log.clone();
+            tokio::task::spawn_blocking(move || log.entries(start, end)).await.map_err(io_err)?.map_err(io_err)?
+        };
         raw.iter()
             .map(|(index, bytes)| {
                 let entry: Entry = decode(bytes).map_err(io_err)?;

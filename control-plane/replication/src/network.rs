@@ -84,6 +84,155 @@ impl PeerClients {
     }
 }
 
+/// Forwarded requests in one `ForwardBatch` at most.
+const MAX_FORWARD_BATCH: usize = 256;
+/// `ForwardBatch` RPCs in flight per peer; requests arriving meanwhile wait for the next.
+const FORWARD_BATCHES_IN_FLIGHT: usize = 2;
+/// Forwarded requests queued per peer before senders wait.
+const FORWARD_QUEUE_LEN: usize = 4096;
+
+struct PendingForward {
+    req: ForwardRequest,
+    done: tokio::sync::oneshot::Sender<ForwardResult>,
+}
+
+/// Sends forwarded requests to peers in batches: every request that arrives while a
+/// peer's batches are in flight goes in its next `ForwardBatch`, so under load a
+/// follower pays one round trip, one encode and one wake-up per batch instead of per
+/// request. Requests keep their own answers and errors.
+#[derive(Clone)]
+pub struct Forwarder {
+    clients: PeerClients,
+    /// The deadline of one batch RPC.
+    rpc_timeout: Duration,
+    queues: Arc<Mutex<HashMap<String, tokio::sync::mpsc::Sender<PendingForward>>>>,
+}
+
+impl Forwarder {
+    pub fn new(clients: PeerClients, rpc_timeout: Duration) -> Forwarder {
+        Forwarder { clients, rpc_timeout, queues: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    /// Sends `req` to the member at `url` in the next batch and waits for its answer, at
+    /// most `timeout`. `NoLeader` means it was not done (retry); `Timeout` that its fate is
+    /// unknown.
+    pub async fn forward(&self, url: &str, req: ForwardRequest, timeout: Duration) -> ForwardResult {
+        let queue = {
+            let mut queues = self.queues.lock();
+            queues
+                .entry(url.to_string())
+                .or_insert_with(|| {
+                    let (tx, rx) = tokio::sync::mpsc::channel(FORWARD_QUEUE_LEN);
+                    tokio::spawn(send_batches(self.clients.clone(), url.to_string(), self.rpc_timeout, rx));
+                    tx
+                })
+                .clone()
+        };
+        let (done, answer) = tokio::sync::oneshot::channel();
+        if queue.send(PendingForward { req, done }).await.is_err() {
+            return Err(crate::store::StoreError::NoLeader);
+        }
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(crate::store::StoreError::Internal("forwarder stopped".into())),
+            Err(_) => Err(crate::store::StoreError::Timeout),
+        }
+    }
+}
+
+/// One peer's batching loop: takes whatever is queued (up to the batch limit) as soon as
+/// a batch slot is free.
+async fn send_batches(clients: PeerClients, url: String, rpc_timeout: Duration, mut queue: tokio::sync::mpsc::Receiver<PendingForward>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(FORWARD_BATCHES_IN_FLIGHT));
+    while let Some(first) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_FORWARD_BATCH {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let (clients, url) = (clients.clone(), url.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let (reqs, dones): (Vec<ForwardRequest>, Vec<_>) = batch.into_iter().map(|p| (p.req, p.done)).unzip();
+            let results = clients.forward_batch(&url, &reqs, rpc_timeout).await;
+            for ((req, done), result) in reqs.iter().zip(dones).zip(results) {
+                let result = match result {
+                    // The batch may have reached the leader: a request that must not run
+                    // twice gets "unknown", the others may be retried.
+                    Err(ForwardFailure::MaybeSent) if !req.is_idempotent() => Err(crate::store::StoreError::Timeout),
+                    Err(ForwardFailure::MaybeSent | ForwardFailure::NotSent) => Err(crate::store::StoreError::NoLeader),
+                    Ok(r) => r,
+                };
+                let _ = done.send(result);
+            }
+        });
+    }
+}
+
+/// Why a forwarded request has no answer from the peer.
+#[derive(Debug, Clone, Copy)]
+enum ForwardFailure {
+    /// The connection could not be made: nothing was sent.
+    NotSent,
+    /// The RPC failed after it may have been sent.
+    MaybeSent,
+}
+
+/// Whether a failed RPC certainly never reached the peer (the connection was refused).
+fn never_sent(status: &tonic::Status) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
+}
+
+impl PeerClients {
+    /// Sends forwarded requests to the member at `url` in one RPC; one result per request.
+    async fn forward_batch(&self, url: &str, reqs: &[ForwardRequest], timeout: Duration) -> Vec<Result<ForwardResult, ForwardFailure>> {
+        let failed = |f: ForwardFailure| vec![Err(f); reqs.len()];
+        let mut client = match self.client(url) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(%url, error = %e, "cannot forward");
+                return failed(ForwardFailure::NotSent);
+            }
+        };
+        let data = match encode(&reqs) {
+            Ok(d) => d,
+            Err(e) => return vec![Ok(Err(e)); reqs.len()],
+        };
+        let mut request = tonic::Request::new(Blob { data });
+        request.set_timeout(timeout);
+        match client.forward_batch(request).await {
+            Ok(resp) => match decode::<Vec<ForwardResult>>(&resp.into_inner().data) {
+                Ok(results) if results.len() == reqs.len() => results.into_iter().map(Ok).collect(),
+                Ok(results) => {
+                    tracing::error!(%url, sent = reqs.len(), answered = results.len(), "forward batch answered with the wrong count");
+                    failed(ForwardFailure::MaybeSent)
+                }
+                Err(e) => {
+                    tracing::error!(%url, error = %e, "undecodable forward batch answer");
+                    failed(ForwardFailure::MaybeSent)
+                }
+            },
+            Err(status) if never_sent(&status) => failed(ForwardFailure::NotSent),
+            Err(status) => {
+                tracing::debug!(%url, %status, "forward batch failed");
+                failed(ForwardFailure::MaybeSent)
+            }
+        }
+    }
+}
+
 pub fn peer_url(node: &PeerNode) -> Result<&str, String> {
     node.peer_urls.first().map(String::as_str).ok_or_else(|| "member has no peer URL".to_string())
 }
@@ -313,6 +462,17 @@ impl pb::peer_server::Peer for PeerService {
             let _ = tokio::fs::remove_file(&path).await;
         }
         reply(result)
+    }
+
+    async fn forward_batch(&self, request: tonic::Request<Blob>) -> Result<tonic::Response<Blob>, tonic::Status> {
+        let reqs: Vec<ForwardRequest> = decode(&request.into_inner().data).map_err(bad_request)?;
+        if reqs.len() > MAX_FORWARD_BATCH {
+            return Err(tonic::Status::invalid_argument(format!("forward batch of {} requests (limit {MAX_FORWARD_BATCH})", reqs.len())));
+        }
+        // Concurrently, so the writes of one batch share Raft entries and fsyncs.
+        let results: Vec<ForwardResult> = futures::future::join_all(reqs.into_iter().map(|r| self.forward.handle(r))).await;
+        let data = encode(&results).map_err(|e| tonic::Status::internal(e.to_string()))?;
+        Ok(tonic::Response::new(Blob { data }))
     }
 
     async fn forward(&self, request: tonic::Request<Blob>) -> Result<tonic::Response<Blob>, tonic::Status> {

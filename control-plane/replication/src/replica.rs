@@ -4,7 +4,7 @@
 //! expires leases, and a new leader first extends every lease by an election timeout.
 
 use crate::log_store::LogStore;
-use crate::network::{peer_url, ForwardHandler, PeerClients, PeerService};
+use crate::network::{peer_url, ForwardHandler, Forwarder, PeerClients, PeerService};
 use crate::state_machine::StateMachine;
 use crate::store::*;
 use crate::types::*;
@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use storage::{Engine, EngineConfig, HashKv, LeaseId, LeaseInfo, RangeRequest, RangeResponse, RaftLog, WatchRequest, Watcher, WriteRequest, WriteResponse};
+use storage::{Engine, EngineConfig, HashKv, LeaseId, LeaseInfo, RangeRequest, RangeResponse, RaftLog, TxnRequest, TxnResponse, WatchRequest, Watcher, WriteRequest, WriteResponse};
 use tonic::transport::ClientTlsConfig;
 
 /// The storage engine's directory inside a replica's data dir.
@@ -91,7 +91,8 @@ struct ReplicaInner {
     raft: Raft,
     engine: Engine,
     _log: Arc<RaftLog>,
-    clients: PeerClients,
+    forwarder: Forwarder,
+    read_barrier: ReadBarrier,
     config: ReplicaConfig,
     started: Instant,
     /// Proposals this replica made as leader that failed (refused, or outcome unknown).
@@ -167,7 +168,19 @@ impl Replica {
             }
         }
 
-        let inner = Arc::new(ReplicaInner { id, cluster_id, raft: raft.clone(), engine, _log: log, clients, config: config.clone(), started: Instant::now(), proposals_failed: AtomicU64::new(0) });
+        let forwarder = Forwarder::new(clients.clone(), config.request_timeout);
+        let inner = Arc::new(ReplicaInner {
+            id,
+            cluster_id,
+            raft: raft.clone(),
+            engine,
+            _log: log,
+            forwarder,
+            read_barrier: ReadBarrier::default(),
+            config: config.clone(),
+            started: Instant::now(),
+            proposals_failed: AtomicU64::new(0),
+        });
         let replica = Replica { inner };
         replica.spawn_leader_duties();
         replica.spawn_publish();
@@ -338,7 +351,7 @@ impl Replica {
                 Some(leader) => match m.membership_config.membership().get_node(&leader).map(peer_url) {
                     Some(Ok(url)) => {
                         let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
-                        Some(self.inner.clients.forward(url, &req, remaining).await)
+                        Some(self.inner.forwarder.forward(url, req.clone(), remaining).await)
                     }
                     _ => None,
                 },
@@ -369,16 +382,13 @@ impl Replica {
         }
         match req {
             ForwardRequest::Write(w) => Ok(ForwardResponse::Write(self.propose(w).await?)),
-            ForwardRequest::ReadIndex => {
-                let linearizer = raft.get_read_linearizer(ReadPolicy::ReadIndex).await.map_err(|e| if e.forward_to_leader().is_some() { StoreError::NoLeader } else { internal(e) })?;
-                Ok(ForwardResponse::ReadIndex(linearizer.read_log_id().index()))
-            }
+            ForwardRequest::ReadIndex => Ok(ForwardResponse::ReadIndex(self.inner.read_barrier.read_index(raft).await?)),
             ForwardRequest::LeaseKeepAlive(id) => {
                 // A deposed leader (paused, partitioned) still believes it leads: renewing on
                 // that belief lets the real leader expire a lease the client saw renewed
-                // (found by the chaos harness; etcd's ensureLeadership). Confirm with a
-                // heartbeat round first.
-                let _leadership_confirmed = raft.get_read_linearizer(ReadPolicy::ReadIndex).await.map_err(|e| if e.forward_to_leader().is_some() { StoreError::NoLeader } else { internal(e) })?;
+                // (found by the chaos harness; etcd's ensureLeadership). Confirm leadership
+                // first (a coalesced ReadIndex round).
+                self.inner.read_barrier.read_index(raft).await?;
                 Ok(ForwardResponse::LeaseTtl(self.inner.engine.lease_renew(LeaseId(id), self.now_ms())?))
             }
             ForwardRequest::LeaseTimeToLive { id, keys } => {
@@ -453,6 +463,18 @@ impl Replica {
         membership.nodes().map(|(id, node)| to_member(*id, node, !voters.contains(id))).collect()
     }
 
+    /// For a linearizable read: gets a read index from the leader (ReadIndex) and waits
+    /// until this replica has applied it. Nothing for a serializable read.
+    async fn read_barrier(&self, consistency: ReadConsistency) -> StoreResult<()> {
+        if consistency == ReadConsistency::Serializable {
+            return Ok(());
+        }
+        match self.leader_do(ForwardRequest::ReadIndex).await? {
+            ForwardResponse::ReadIndex(index) => self.wait_applied(index).await,
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Waits until this replica has applied `index` (for ReadIndex reads).
     async fn wait_applied(&self, index: u64) -> StoreResult<()> {
         if self.inner.engine.applied_index() >= index {
@@ -460,6 +482,60 @@ impl Replica {
         }
         self.inner.raft.wait(Some(self.inner.config.request_timeout)).applied_index_at_least(Some(index), "read index").await.map_err(|_| StoreError::Timeout)?;
         Ok(())
+    }
+}
+
+/// Coalesces ReadIndex requests on the leader: one leadership confirmation (openraft's
+/// ReadIndex) serves every request that arrived before it started; requests arriving
+/// while one runs wait for the next. Each answer is therefore a read index obtained after
+/// its request arrived, which is what linearizability needs.
+#[derive(Default)]
+struct ReadBarrier {
+    state: Arc<parking_lot::Mutex<BarrierState>>,
+}
+
+#[derive(Default)]
+struct BarrierState {
+    running: bool,
+    waiting: Vec<tokio::sync::oneshot::Sender<StoreResult<u64>>>,
+}
+
+impl ReadBarrier {
+    async fn read_index(&self, raft: &Raft) -> StoreResult<u64> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut st = self.state.lock();
+            st.waiting.push(tx);
+            !std::mem::replace(&mut st.running, true)
+        };
+        if start {
+            // A task of its own, not this caller's future: a caller that gives up must not
+            // strand the others.
+            tokio::spawn(Self::run_rounds(self.state.clone(), raft.clone()));
+        }
+        rx.await.unwrap_or(Err(StoreError::NoLeader))
+    }
+
+    /// Runs rounds until no one waits.
+    async fn run_rounds(state: Arc<parking_lot::Mutex<BarrierState>>, raft: Raft) {
+        loop {
+            let waiting = {
+                let mut st = state.lock();
+                if st.waiting.is_empty() {
+                    st.running = false;
+                    return;
+                }
+                std::mem::take(&mut st.waiting)
+            };
+            let result = match raft.get_read_linearizer(ReadPolicy::ReadIndex).await {
+                Ok(linearizer) => Ok(linearizer.read_log_id().index()),
+                Err(e) if e.forward_to_leader().is_some() => Err(StoreError::NoLeader),
+                Err(e) => Err(internal(e)),
+            };
+            for w in waiting {
+                let _ = w.send(result.clone());
+            }
+        }
     }
 }
 
@@ -495,14 +571,23 @@ impl Store for Replica {
     }
 
     async fn range(&self, req: RangeRequest, consistency: ReadConsistency) -> StoreResult<RangeResponse> {
-        if consistency == ReadConsistency::Linearizable {
-            match self.leader_do(ForwardRequest::ReadIndex).await? {
-                ForwardResponse::ReadIndex(index) => self.wait_applied(index).await?,
-                other => return Err(unexpected(other)),
-            }
+        self.read_barrier(consistency).await?;
+        if req.range_end.is_empty() {
+            // One key: a point lookup costs less than the hand-off to a blocking thread.
+            return self.inner.engine.range(&req).map_err(StoreError::from);
         }
         let engine = self.inner.engine.clone();
         tokio::task::spawn_blocking(move || engine.range(&req)).await.map_err(internal)?.map_err(StoreError::from)
+    }
+
+    async fn read_txn(&self, req: TxnRequest, consistency: ReadConsistency) -> StoreResult<TxnResponse> {
+        self.read_barrier(consistency).await?;
+        let single_keys = req.success.iter().chain(&req.failure).all(|op| matches!(op, storage::RequestOp::Range(r) if r.range_end.is_empty()));
+        if single_keys {
+            return self.inner.engine.read_txn(&req).map_err(StoreError::from);
+        }
+        let engine = self.inner.engine.clone();
+        tokio::task::spawn_blocking(move || engine.read_txn(&req)).await.map_err(internal)?.map_err(StoreError::from)
     }
 
     fn watch(&self, req: WatchRequest) -> StoreResult<Watcher> {

@@ -3,7 +3,7 @@
 //! membership and maintenance, in the storage engine's own types.
 
 use std::future::Future;
-use storage::{HashKv, LeaseInfo, RangeRequest, RangeResponse, WatchRequest, Watcher, WriteRequest, WriteResponse};
+use storage::{HashKv, LeaseInfo, RangeRequest, RangeResponse, TxnRequest, TxnResponse, WatchRequest, Watcher, WriteRequest, WriteResponse};
 
 /// How a read is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,9 @@ pub trait Store: Send + Sync + 'static {
     /// response once it is committed and applied here.
     fn write(&self, req: WriteRequest) -> impl Future<Output = StoreResult<WriteResponse>> + Send;
     fn range(&self, req: RangeRequest, consistency: ReadConsistency) -> impl Future<Output = StoreResult<RangeResponse>> + Send;
+    /// A txn whose operations are all ranges ([`TxnRequest::is_read_only`]), on the read
+    /// path like `range`: no log entry.
+    fn read_txn(&self, req: TxnRequest, consistency: ReadConsistency) -> impl Future<Output = StoreResult<TxnResponse>> + Send;
     /// Starts a watch on this replica's applied state.
     fn watch(&self, req: WatchRequest) -> StoreResult<Watcher>;
     /// Keep-alive: returns the lease's TTL.

@@ -77,6 +77,14 @@ pub enum ForwardRequest {
     MoveLeader(u64),
 }
 
+impl ForwardRequest {
+    /// Whether doing it twice is the same as doing it once, so that a request whose fate
+    /// is unknown (the connection broke after it was sent) may be sent again.
+    pub fn is_idempotent(&self) -> bool {
+        !matches!(self, ForwardRequest::Write(_) | ForwardRequest::MemberAdd { .. })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ForwardResponse {
     Write(WriteResponse),
