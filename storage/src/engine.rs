@@ -581,18 +581,7 @@ impl Inner {
                 batch.put_cf(meta, META_ALARMS, encode_alarms(&exec.alarms));
             }
         }
-        let written = batch.size_in_bytes() as u64;
-        let mut wo = WriteOptions::default();
-        wo.set_sync(self.config.sync_apply);
-        let started = Instant::now();
-        // Failpoint: a slow (`sleep(ms)`) or failing (`return`) apply write.
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!("engine-before-apply-write", |_| Err(Error::Rocks("failpoint engine-before-apply-write".into())));
-        self.db.write_opt(batch, &wo)?;
-        if let Some(o) = self.observer.read().as_ref() {
-            o.backend_commit(started.elapsed());
-        }
-        self.size.written_since_bytes.fetch_add(written, Ordering::Relaxed);
+        self.commit_apply_batch(batch)?;
 
         // Committed: publish to the in-memory mirrors, then to watchers (in revision order,
         // under the writer lock).
@@ -733,6 +722,24 @@ impl Inner {
         Ok(out)
     }
 
+    /// The one RocksDB write of an apply (single entry or run): timed for the observer and
+    /// counted for the quota estimate.
+    fn commit_apply_batch(&self, batch: WriteBatch) -> Result<()> {
+        let written = batch.size_in_bytes() as u64;
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.config.sync_apply);
+        let started = Instant::now();
+        // Failpoint: a slow (`sleep(ms)`) or failing (`return`) apply write.
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("engine-before-apply-write", |_| Err(Error::Rocks("failpoint engine-before-apply-write".into())));
+        self.db.write_opt(batch, &wo)?;
+        if let Some(o) = self.observer.read().as_ref() {
+            o.backend_commit(started.elapsed());
+        }
+        self.size.written_since_bytes.fetch_add(written, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Writes a run in one atomic write, then publishes it (mirrors, then watchers in
     /// revision order). Leaves `group` empty.
     fn commit_group(&self, w: &mut WriterState, group: &mut Group) -> Result<()> {
@@ -747,18 +754,7 @@ impl Inner {
             batch.put_cf(meta, META_REV, group.rev.to_be_bytes());
             batch.put_cf(meta, META_LIVE_KEYS, group.live_keys.to_be_bytes());
         }
-        let written = batch.size_in_bytes() as u64;
-        let mut wo = WriteOptions::default();
-        wo.set_sync(self.config.sync_apply);
-        let started = Instant::now();
-        // The same failpoint as the single apply's: a slow or failing apply write.
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!("engine-before-apply-write", |_| Err(Error::Rocks("failpoint engine-before-apply-write".into())));
-        self.db.write_opt(batch, &wo)?;
-        if let Some(o) = self.observer.read().as_ref() {
-            o.backend_commit(started.elapsed());
-        }
-        self.size.written_since_bytes.fetch_add(written, Ordering::Relaxed);
+        self.commit_apply_batch(batch)?;
         assert!(group.applied_index > w.applied_index, "a run advances the applied index");
         w.applied_index = group.applied_index;
         self.applied_index.store(group.applied_index, Ordering::Release);
