@@ -93,6 +93,9 @@ struct ReplicaInner {
     _log: Arc<RaftLog>,
     forwarder: Forwarder,
     read_barrier: ReadBarrier,
+    /// Held by the leader across one membership change: openraft refuses a change while
+    /// another is uncommitted, etcd queues them.
+    membership_lock: tokio::sync::Mutex<()>,
     config: ReplicaConfig,
     started: Instant,
     /// Proposals this replica made as leader that failed (refused, or outcome unknown).
@@ -177,6 +180,7 @@ impl Replica {
             _log: log,
             forwarder,
             read_barrier: ReadBarrier::default(),
+            membership_lock: tokio::sync::Mutex::new(()),
             config: config.clone(),
             started: Instant::now(),
             proposals_failed: AtomicU64::new(0),
@@ -380,6 +384,10 @@ impl Replica {
         if !raft.is_leader() {
             return Err(StoreError::NoLeader);
         }
+        let _turn = match req {
+            ForwardRequest::MemberAdd { .. } | ForwardRequest::MemberRemove(_) | ForwardRequest::MemberUpdate { .. } | ForwardRequest::Publish { .. } | ForwardRequest::MemberPromote(_) => Some(self.membership_change_turn().await?),
+            _ => None,
+        };
         match req {
             ForwardRequest::Write(w) => Ok(ForwardResponse::Write(self.propose(w).await?)),
             ForwardRequest::ReadIndex => Ok(ForwardResponse::ReadIndex(self.inner.read_barrier.read_index(raft).await?)),
@@ -473,6 +481,35 @@ impl Replica {
             ForwardResponse::ReadIndex(index) => self.wait_applied(index).await,
             other => Err(unexpected(other)),
         }
+    }
+
+    /// After a membership change the leader committed: waits until this replica's published
+    /// membership includes it, so the member list a change answers with (read locally, as
+    /// etcd does) shows the change even when a follower took the request. The wait is on
+    /// openraft's metrics, not the engine's applied index, because `members()` reads them.
+    async fn sync_membership(&self) -> StoreResult<()> {
+        let index = match self.leader_do(ForwardRequest::ReadIndex).await? {
+            ForwardResponse::ReadIndex(index) => index,
+            other => return Err(unexpected(other)),
+        };
+        self.wait_published(index, "membership change").await
+    }
+
+    /// The leader's turn to change the membership: one change at a time, and only once
+    /// this leader has committed an entry of its term (then every earlier membership entry
+    /// is committed too). Without it a change right after an election, or beside another,
+    /// fails with openraft's "already undergoing a configuration change".
+    async fn membership_change_turn(&self) -> StoreResult<tokio::sync::MutexGuard<'_, ()>> {
+        let turn = self.inner.membership_lock.lock().await;
+        let index = self.inner.read_barrier.read_index(&self.inner.raft).await?;
+        self.wait_published(index, "leader's first commit").await?;
+        Ok(turn)
+    }
+
+    /// Waits until openraft's published metrics show `index` applied.
+    async fn wait_published(&self, index: u64, why: &'static str) -> StoreResult<()> {
+        self.inner.raft.wait(Some(self.inner.config.request_timeout)).applied_index_at_least(Some(index), why).await.map_err(|_| StoreError::Timeout)?;
+        Ok(())
     }
 
     /// Waits until this replica has applied `index` (for ReadIndex reads).
@@ -660,22 +697,32 @@ impl Store for Replica {
     }
 
     async fn member_add(&self, peer_urls: Vec<String>, is_learner: bool) -> StoreResult<Member> {
-        match self.leader_do(ForwardRequest::MemberAdd { peer_urls, is_learner }).await? {
-            ForwardResponse::Member(m) => Ok(m),
-            other => Err(unexpected(other)),
-        }
+        let added = match self.leader_do(ForwardRequest::MemberAdd { peer_urls, is_learner }).await? {
+            ForwardResponse::Member(m) => m,
+            other => return Err(unexpected(other)),
+        };
+        self.sync_membership().await?;
+        Ok(added)
     }
 
     async fn member_remove(&self, id: u64) -> StoreResult<()> {
-        self.leader_do(ForwardRequest::MemberRemove(id)).await.map(|_| ())
+        self.leader_do(ForwardRequest::MemberRemove(id)).await?;
+        // A replica that removed itself has no leader to sync with; its answer lists the
+        // members it knew.
+        if id != self.inner.id {
+            self.sync_membership().await?;
+        }
+        Ok(())
     }
 
     async fn member_update(&self, id: u64, peer_urls: Vec<String>) -> StoreResult<()> {
-        self.leader_do(ForwardRequest::MemberUpdate { id, peer_urls }).await.map(|_| ())
+        self.leader_do(ForwardRequest::MemberUpdate { id, peer_urls }).await?;
+        self.sync_membership().await
     }
 
     async fn member_promote(&self, id: u64) -> StoreResult<()> {
-        self.leader_do(ForwardRequest::MemberPromote(id)).await.map(|_| ())
+        self.leader_do(ForwardRequest::MemberPromote(id)).await?;
+        self.sync_membership().await
     }
 
     async fn move_leader(&self, target_id: u64) -> StoreResult<()> {

@@ -284,3 +284,27 @@ async fn removing_the_leader_hands_over_to_the_others() {
     let other = (leader + 2) % 3;
     assert_eq!(get(c.replica(other), "after", ReadConsistency::Linearizable).await.as_deref(), Some("2"));
 }
+
+/// A membership change answered by a follower lists the change (etcdctl prints the
+/// new member's ETCD_INITIAL_CLUSTER from that list): the follower may not have the
+/// change in its log yet when the leader has committed it (a flake in CI found it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_membership_change_through_a_follower_answers_with_the_change() {
+    let c = Cluster::new(3, 10_000).await;
+    let leader = c.leader().await;
+    let mut added = Vec::new();
+    for round in 0..10 {
+        let via = (leader + 1 + round % 2) % 3;
+        let url = format!("http://127.0.0.1:{}", 1 + round);
+        let m = c.replica(via).member_add(vec![url.clone()], true).await.expect("add a learner");
+        let members = c.replica(via).member_list().await.unwrap();
+        assert!(members.iter().any(|x| x.id == m.id && x.peer_urls == [url.clone()]), "round {round}: {m:?} not in the list {via} answers with: {members:?}");
+        added.push(m.id);
+    }
+    for (round, id) in added.into_iter().enumerate() {
+        let via = (leader + 1 + round % 2) % 3;
+        c.replica(via).member_remove(id).await.expect("remove the learner");
+        let members = c.replica(via).member_list().await.unwrap();
+        assert!(members.iter().all(|x| x.id != id), "round {round}: {id:x} still in the list {via} answers with: {members:?}");
+    }
+}
