@@ -76,7 +76,14 @@ pub fn split_kv_key(k: &[u8]) -> Result<(Vec<u8>, i64)> {
 
 /// The encoded user-key part of a `kv` key (without the revision suffix).
 pub fn kv_key_user_part(k: &[u8]) -> &[u8] {
+    // (Also the `kv` family's prefix extractor: keep it a pure function of the key.)
     &k[..k.len().saturating_sub(8)]
+}
+
+/// Whether `k` can be a `kv` key (the prefix extractor's domain: an encoded user key
+/// of at least one byte, then 8 revision bytes).
+pub fn is_kv_key(k: &[u8]) -> bool {
+    k.len() > 8
 }
 
 /// The main revision of a `kv` key.

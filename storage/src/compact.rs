@@ -55,7 +55,7 @@ pub(crate) fn compact_step(inner: &Inner) -> Result<bool> {
     let kv_cf = inner.cf(CF_KV);
     let rev_cf = inner.cf(CF_REV);
     let mut hist = inner.db.raw_iterator_cf(rev_cf);
-    let mut kv = inner.db.raw_iterator_cf(kv_cf);
+    let mut kv = inner.db.raw_iterator_cf_opt(kv_cf, crate::read::kv_scan_options());
     hist.seek(codec::rev_key(done, 0));
     let mut batch = WriteBatch::default();
     let mut n_entries = 0usize;

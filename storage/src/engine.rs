@@ -16,7 +16,7 @@ use crate::lease::LeaseTable;
 use crate::types::*;
 use crate::watch::{WatchConfig, WatchHub};
 use parking_lot::Mutex;
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, SliceTransform, WriteBatch, WriteOptions, DB};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -790,14 +790,20 @@ fn open_db(path: &Path, config: &EngineConfig, read_only: bool) -> Result<DB> {
     // loses the WAL buffer while column families flushed to SST keep later applies, so the
     // families disagree after recovery (the chaos harness's slow-disk run diverged).
 
-    let state_cf = |compress: bool, bloom: bool| {
+    let state_cf = |compress: bool, prefix_bloom: bool| {
         let mut o = Options::default();
         let mut bb = BlockBasedOptions::default();
         bb.set_block_cache(&cache);
         bb.set_cache_index_and_filter_blocks(true);
         bb.set_pin_l0_filter_and_index_blocks_in_cache(true);
-        if bloom {
+        if prefix_bloom {
+            // Bloom filters on the user key (the `kv` key minus its 8-byte revision), so
+            // a seek for one key's versions skips the SSTs that never held it. Readers
+            // that scan across keys use total-order seeks (`read::kv_scan_options`).
             bb.set_bloom_filter(10.0, false);
+            bb.set_whole_key_filtering(false);
+            o.set_prefix_extractor(SliceTransform::create("berth.kv.user_key", codec::kv_key_user_part, Some(codec::is_kv_key)));
+            o.set_memtable_prefix_bloom_ratio(0.05);
         }
         o.set_block_based_table_factory(&bb);
         o.set_compression_type(if compress { DBCompressionType::Lz4 } else { DBCompressionType::None });
@@ -805,7 +811,7 @@ fn open_db(path: &Path, config: &EngineConfig, read_only: bool) -> Result<DB> {
         o
     };
     let cfs = vec![
-        ColumnFamilyDescriptor::new(CF_KV, state_cf(true, false)),
+        ColumnFamilyDescriptor::new(CF_KV, state_cf(true, true)),
         ColumnFamilyDescriptor::new(CF_REV, state_cf(true, false)),
         ColumnFamilyDescriptor::new(CF_LEASE, state_cf(true, false)),
         ColumnFamilyDescriptor::new(CF_META, state_cf(false, false)),

@@ -12,7 +12,7 @@
 use crate::codec;
 use crate::engine::{Engine, CF_KV, CF_LEASE, CF_META, CF_REV, META_APPLIED, META_COMPACT_DONE, META_INSTALLING, META_RAFT, META_REV};
 use crate::error::{Error, Result};
-use rocksdb::{ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{WriteBatch, WriteOptions};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -65,7 +65,7 @@ impl Engine {
         let mut revision = 0;
         let mut replication_state = None;
         for (idx, name) in FAMILIES.iter().enumerate() {
-            let mut ro = ReadOptions::default();
+            let mut ro = crate::read::kv_scan_options();
             ro.set_snapshot(&snap);
             ro.fill_cache(false);
             let mut it = inner.db.raw_iterator_cf_opt(inner.cf(name), ro);
@@ -244,7 +244,7 @@ pub(crate) fn install(engine: &Engine, path: &Path) -> Result<()> {
     let mut batch = WriteBatch::default();
     for name in [CF_KV, CF_REV, CF_LEASE] {
         let cf = inner.cf(name);
-        let mut it = inner.db.raw_iterator_cf(cf);
+        let mut it = inner.db.raw_iterator_cf_opt(cf, crate::read::kv_scan_options());
         it.seek_to_last();
         if it.valid() {
             let last = it.key().expect("valid iterator").to_vec();
