@@ -169,7 +169,9 @@ fn check_perf(endpoints: &[String], load: &str) -> String {
     match out {
         Ok(o) => {
             let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-            let summary: Vec<&str> = text.lines().filter(|l| l.contains("PASS") || l.contains("FAIL")).collect();
+            // etcdctl prints the failed latency checks without PASS/FAIL ("Slowest request
+            // took too long", "Stddev too high").
+            let summary: Vec<&str> = text.lines().filter(|l| ["PASS", "FAIL", "Slowest", "Stddev"].iter().any(|w| l.contains(w))).collect();
             summary.join("; ").replace('|', "/")
         }
         Err(e) => format!("etcdctl failed: {e}"),
