@@ -253,6 +253,20 @@ impl WriteRequest {
         }
     }
 
+    /// True when the work of applying it is bounded by its own size: puts, deletes of one
+    /// key, and txns made only of those, compares on one key and reads of one key. A range
+    /// delete, a range read in a txn, a lease revoke (its keys) or a compaction may touch
+    /// any number of keys.
+    pub fn is_point(&self) -> bool {
+        match self {
+            WriteRequest::Put(_) | WriteRequest::Noop => true,
+            WriteRequest::DeleteRange(d) => d.range_end.is_empty(),
+            WriteRequest::Txn(t) => txn_is_point(t),
+            WriteRequest::LeaseGrant { .. } | WriteRequest::AlarmActivate(_) | WriteRequest::AlarmDeactivate(_) => true,
+            WriteRequest::Compact { .. } | WriteRequest::LeaseRevoke { .. } => false,
+        }
+    }
+
     /// The request's size as the limit counts it: the bytes it carries plus a small
     /// per-op overhead, close to its protobuf encoding.
     pub fn size_bytes(&self) -> usize {
@@ -271,6 +285,16 @@ impl TxnRequest {
     pub fn is_read_only(&self) -> bool {
         self.success.iter().chain(&self.failure).all(|op| matches!(op, RequestOp::Range(_)))
     }
+}
+
+fn txn_is_point(t: &TxnRequest) -> bool {
+    t.compare.iter().all(|c| c.range_end.is_empty())
+        && t.success.iter().chain(&t.failure).all(|op| match op {
+            RequestOp::Put(_) => true,
+            RequestOp::Range(r) => r.range_end.is_empty(),
+            RequestOp::DeleteRange(d) => d.range_end.is_empty(),
+            RequestOp::Txn(inner) => txn_is_point(inner),
+        })
 }
 
 fn txn_has_put(t: &TxnRequest) -> bool {
@@ -350,4 +374,23 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
         end.pop();
     }
     vec![0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_requests_are_those_bounded_by_their_own_size() {
+        let put = || RequestOp::Put(PutRequest::new("k", "v"));
+        assert!(WriteRequest::Put(PutRequest::new("k", "v")).is_point());
+        assert!(WriteRequest::DeleteRange(DeleteRangeRequest::key("k")).is_point());
+        assert!(!WriteRequest::DeleteRange(DeleteRangeRequest::range("a", "z")).is_point());
+        assert!(!WriteRequest::LeaseRevoke { id: 1 }.is_point());
+        assert!(!WriteRequest::Compact { revision: 5 }.is_point());
+        let txn = |success: Vec<RequestOp>| WriteRequest::Txn(TxnRequest { compare: Vec::new(), success, failure: Vec::new() });
+        assert!(txn(vec![put(), RequestOp::Range(RangeRequest::key("k"))]).is_point());
+        assert!(!txn(vec![put(), RequestOp::Range(RangeRequest::range("a", "z"))]).is_point());
+        assert!(!txn(vec![RequestOp::Txn(TxnRequest { compare: Vec::new(), success: vec![RequestOp::DeleteRange(DeleteRangeRequest::range("a", "z"))], failure: Vec::new() })]).is_point());
+    }
 }

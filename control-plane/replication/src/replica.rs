@@ -70,7 +70,7 @@ impl ReplicaConfig {
             advertise_client_urls: Vec::new(),
             heartbeat_interval_ms: 100,
             election_timeout_ms: 1000,
-            snapshot_count: 10_000,
+            snapshot_count: 100_000,
             snapshot_catchup_entries: 5_000,
             request_timeout: Duration::from_secs(7),
             max_snapshot_bytes: 16 << 30,

@@ -100,8 +100,9 @@ pub struct ServerFlags {
     /// Auto-compaction retention in hours (periodic mode); 0 disables it.
     #[arg(long, default_value_t = 0)]
     pub auto_compaction_retention: u64,
-    /// Applied entries between snapshots.
-    #[arg(long, default_value_t = 10_000)]
+    /// Applied entries between snapshots (etcd 3.4's default). A snapshot is a full copy of
+    /// the state, so a small count costs a dump of the whole store every few seconds under load.
+    #[arg(long, default_value_t = 100_000)]
     pub snapshot_count: u64,
     /// Entries kept behind a snapshot for slow followers.
     #[arg(long, default_value_t = 5_000)]
