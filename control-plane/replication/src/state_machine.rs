@@ -131,8 +131,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // entries share one RocksDB write. Small batches of point requests run on this task
         // (a hand-off to a blocking thread costs more than they do); big ones, and any
         // request that may touch many keys, on a blocking thread: `etcdctl check perf`'s
-        // final delete of 170k keys, applied here, held an async worker for seconds, and
-        // heartbeats missed made the cluster elect a new leader.
+        // final delete of 170k keys takes seconds to apply, and on this task it would hold
+        // an async worker (heartbeats, client connections) all that time.
         let mut requests = Vec::new();
         let mut responders = Vec::new();
         while let Some((entry, responder)) = entries.try_next().await? {
