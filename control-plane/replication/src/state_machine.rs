@@ -131,7 +131,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // entries share one RocksDB write. Small batches of point requests run on this task
         // (a hand-off to a blocking thread costs more than they do); big ones, and any
         // request that may touch many keys, on a blocking thread: `etcdctl check perf`'s
-        // final delete of 170k keys takes seconds to apply, and on this task it would hold
+        // final delete of 170k keys may take seconds to apply, and on this task it would hold
         // an async worker (heartbeats, client connections) all that time.
         let mut requests = Vec::new();
         let mut responders = Vec::new();
