@@ -198,3 +198,20 @@ pub fn group_by_pod(sandboxes: Vec<ObservedSandbox>, containers: Vec<ObservedCon
     }
     pods
 }
+
+/// A pod for the pure cores' tests: uid `u`, `default/p`, grace period 7 s, image `img`.
+#[cfg(test)]
+pub(crate) fn test_pod(policy: RestartPolicy, init: &[&str], apps: &[&str]) -> DesiredPod {
+    let c = |n: &&str| ContainerSpec { name: n.to_string(), image: "img".into(), ..Default::default() };
+    DesiredPod {
+        uid: PodUid("u".into()),
+        namespace: "default".into(),
+        name: "p".into(),
+        restart_policy: policy,
+        grace_period_s: 7,
+        init_containers: init.iter().map(c).collect(),
+        containers: apps.iter().map(c).collect(),
+        manifest: Default::default(),
+        source: "test".into(),
+    }
+}

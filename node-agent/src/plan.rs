@@ -252,20 +252,7 @@ mod tests {
 
     const SEC: i64 = 1_000_000_000;
 
-    fn pod(policy: RestartPolicy, init: &[&str], apps: &[&str]) -> DesiredPod {
-        let c = |n: &&str| ContainerSpec { name: n.to_string(), image: "img".into(), ..Default::default() };
-        DesiredPod {
-            uid: PodUid("u".into()),
-            namespace: "default".into(),
-            name: "p".into(),
-            restart_policy: policy,
-            grace_period_s: 7,
-            init_containers: init.iter().map(c).collect(),
-            containers: apps.iter().map(c).collect(),
-            manifest: Default::default(),
-            source: "test".into(),
-        }
-    }
+    use crate::model::test_pod as pod;
 
     fn sandbox(id: &str, attempt: u32, ready: bool) -> ObservedSandbox {
         ObservedSandbox { id: id.into(), uid: PodUid("u".into()), namespace: "default".into(), name: "p".into(), attempt, ready, created_at_ns: attempt as i64, ip: None, grace_period_s: 7 }

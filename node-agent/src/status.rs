@@ -267,20 +267,7 @@ mod tests {
 
     const SEC: i64 = 1_000_000_000;
 
-    fn pod(policy: RestartPolicy, init: &[&str], apps: &[&str]) -> DesiredPod {
-        let c = |n: &&str| ContainerSpec { name: n.to_string(), image: "img".into(), ..Default::default() };
-        DesiredPod {
-            uid: PodUid("u".into()),
-            namespace: "default".into(),
-            name: "p".into(),
-            restart_policy: policy,
-            grace_period_s: 30,
-            init_containers: init.iter().map(c).collect(),
-            containers: apps.iter().map(c).collect(),
-            manifest: Default::default(),
-            source: "t".into(),
-        }
-    }
+    use crate::model::test_pod as pod;
 
     /// "running", "created", or "exited:<code>"; attempt given separately.
     fn c(name: &str, attempt: u32, state: &str) -> ObservedContainer {
