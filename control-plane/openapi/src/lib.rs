@@ -9,8 +9,9 @@
 //! This crate enables no k8s-openapi version feature; the binary linking it picks one.
 //!
 //! Architecture invariant: this crate knows nothing about HTTP or storage. It hands out bytes
-//! and the server decides content types (`v2_protobuf` for kubectl's
-//! `application/com.github.proto-openapi.spec.v2@v1.0+protobuf`, `v2` otherwise).
+//! and the server picks by the `Accept` header ([`v2_protobuf`] when it names
+//! `com.github.proto-openapi.spec.v2`, answered as [`V2_PROTOBUF_CONTENT_TYPE`]; [`v2`]
+//! otherwise).
 
 mod catalog;
 mod documents;
@@ -62,6 +63,11 @@ const EMPTY_V3_INDEX: &[u8] = br#"{"paths":{}}"#;
 pub fn v2() -> &'static [u8] {
     documents().as_ref().map(|d| d.v2_json.as_slice()).unwrap_or(EMPTY_V2)
 }
+
+/// The content type of [`v2_protobuf`] in responses. Clients ask with `Accept:
+/// application/com.github.proto-openapi.spec.v2@v1.0+protobuf` (or this spelling); Go's media
+/// type parser rejects the `@` spelling in a response, so kube-apiserver answers with this one.
+pub const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// The swagger 2.0 document as the protobuf message kubectl asks for.
 pub fn v2_protobuf() -> &'static [u8] {
