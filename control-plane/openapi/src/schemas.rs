@@ -211,3 +211,38 @@ pub(crate) fn closure<'a>(defs: &Map<String, Value>, roots: impl IntoIterator<It
     }
     seen
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::catalog;
+
+    /// Every marker names an existing list field (a typo would silently mark nothing).
+    #[test]
+    fn patch_markers_name_existing_list_fields() {
+        let catalog = catalog();
+        let defs = kubernetes_definitions(&catalog.kinds, catalog.definitions);
+        for meta in FIELDS {
+            let name = format!("io.k8s.{}", meta.definition);
+            let field = defs.get(&name).and_then(|d| d.get("properties")).and_then(|p| p.get(meta.field));
+            let Some(field) = field else { panic!("{name}.{} does not exist", meta.field) };
+            assert_eq!(field.get("type"), Some(&json!("array")), "{name}.{} is not a list", meta.field);
+            let item = field.get("items").and_then(|i| i.get("$ref")).and_then(Value::as_str);
+            for key in meta.list_map_keys {
+                let item = item.and_then(|r| defs.get(r.trim_start_matches(DEFINITIONS_PREFIX)));
+                let has_key = item.and_then(|i| i.get("properties")).and_then(|p| p.get(*key)).is_some();
+                assert!(has_key, "{name}.{}: items have no key field {key}", meta.field);
+            }
+        }
+        for definition in ATOMIC_STRUCTS {
+            let def = defs.get(&format!("io.k8s.{definition}"));
+            assert_eq!(def.and_then(|d| d.get("x-kubernetes-map-type")), Some(&json!("atomic")), "{definition}");
+        }
+    }
+
+    #[test]
+    fn list_definitions_are_named_after_their_package() {
+        assert_eq!(list_definition("io.k8s.api.core.v1.Pod", "PodList"), "io.k8s.api.core.v1.PodList");
+        assert_eq!(list_definition("Pod", "PodList"), "PodList");
+    }
+}
