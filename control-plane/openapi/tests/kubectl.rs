@@ -107,12 +107,16 @@ fn status(code: u16, reason: &str, message: &str) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-/// Serves one request; `log` records `METHOD target` lines.
-fn serve(mut stream: TcpStream, validation: FieldValidation, log: &Mutex<Vec<String>>) {
+/// Serves one request; `log` records `METHOD target` lines, and the body of PATCH requests.
+/// `existing` is the object that every GET of a named object returns, if any.
+fn serve(mut stream: TcpStream, validation: FieldValidation, existing: Option<&Value>, log: &Mutex<Vec<String>>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Some(req) = read_request(&mut stream) else { return };
     if let Ok(mut log) = log.lock() {
         log.push(format!("{} {}", req.method, req.target));
+        if req.method == "PATCH" {
+            log.push(String::from_utf8_lossy(&req.body).into_owned());
+        }
     }
     let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
     let json_type = "application/json";
@@ -153,6 +157,10 @@ fn serve(mut stream: TcpStream, validation: FieldValidation, log: &Mutex<Vec<Str
             let api_version = path.trim_start_matches("/api/").trim_start_matches("/apis/");
             respond(&mut stream, "200 OK", json_type, resource_list(api_version).to_string().as_bytes());
         }
+        _ if matches!(req.method.as_str(), "GET" | "PATCH") && existing.is_some() && path.contains("/namespaces/default/") => {
+            let body = existing.map(Value::to_string).unwrap_or_default();
+            respond(&mut stream, "200 OK", json_type, body.as_bytes());
+        }
         _ if req.method == "POST" => {
             // A create: check fields the way kube-apiserver does for fieldValidation=Strict.
             let obj: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
@@ -179,16 +187,18 @@ struct Server {
     log: Arc<Mutex<Vec<String>>>,
 }
 
-fn start(validation: FieldValidation) -> Server {
+fn start(validation: FieldValidation, existing: Option<Value>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     let log = Arc::new(Mutex::new(Vec::new()));
     let thread_log = Arc::clone(&log);
+    let existing = Arc::new(existing);
     // The accept loop lives as long as the test process.
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let log = Arc::clone(&thread_log);
-            std::thread::spawn(move || serve(stream, validation, &log));
+            let existing = Arc::clone(&existing);
+            std::thread::spawn(move || serve(stream, validation, existing.as_ref().as_ref(), &log));
         }
     });
     Server { url, log }
@@ -236,12 +246,12 @@ mod tempdir {
 }
 
 impl Kubectl {
-    fn new(name: &str, validation: FieldValidation) -> Option<Kubectl> {
+    fn new(name: &str, validation: FieldValidation, existing: Option<Value>) -> Option<Kubectl> {
         let Some(binary) = kubectl_binary() else {
             eprintln!("kubectl not found (set KUBECTL or PATH); skipping the kubectl checks");
             return None;
         };
-        let server = start(validation);
+        let server = start(validation, existing);
         let home = tempdir::Dir::new(name);
         let config = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: {}\n\
@@ -374,7 +384,7 @@ data: {k: v}
 
 #[test]
 fn kubectl_explain_and_client_side_validation() {
-    let Some(kubectl) = Kubectl::new("client", FieldValidation::Client) else { return };
+    let Some(kubectl) = Kubectl::new("client", FieldValidation::Client, None) else { return };
     let cases = [
         Case {
             args: &["explain", "pods.spec.containers"],
@@ -435,7 +445,7 @@ fn kubectl_explain_and_client_side_validation() {
 
 #[test]
 fn kubectl_leaves_validation_to_a_server_that_takes_field_validation() {
-    let Some(kubectl) = Kubectl::new("server", FieldValidation::Server) else { return };
+    let Some(kubectl) = Kubectl::new("server", FieldValidation::Server, None) else { return };
     let cases = [
         Case {
             args: &["create", "-f", "-"],
@@ -456,4 +466,46 @@ fn kubectl_leaves_validation_to_a_server_that_takes_field_validation() {
         "kubectl did not ask for strict validation: {:?}",
         kubectl.requests()
     );
+}
+
+/// Client-side `kubectl apply` to an existing object sends a strategic merge patch built from
+/// the v3 documents' patch markers: containers merge by name instead of being replaced.
+#[test]
+fn kubectl_apply_patches_lists_by_merge_key() {
+    let last_applied = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx:1.26"}, {"name": "side", "image": "busybox"}]}}},
+    });
+    let mut existing = last_applied.clone();
+    existing["metadata"]["annotations"] =
+        json!({"kubectl.kubernetes.io/last-applied-configuration": last_applied.to_string()});
+    existing["metadata"]["resourceVersion"] = json!("7");
+    let Some(kubectl) = Kubectl::new("patch", FieldValidation::Client, Some(existing)) else { return };
+    let update = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: "nginx:1.27"}
+      - {name: side, image: busybox}
+"#;
+    check(&kubectl, &Case { args: &["apply", "-f", "-"], stdin: update, succeeds: true, output: &["deployment.apps/web configured"] });
+    let requests = kubectl.requests();
+    let patch = requests
+        .iter()
+        .skip_while(|r| !r.starts_with("PATCH "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no PATCH sent: {requests:?}"));
+    let patch: Value = serde_json::from_str(patch).expect("the patch is JSON");
+    let spec = &patch["spec"]["template"]["spec"];
+    assert_eq!(spec["$setElementOrder/containers"], json!([{"name": "web"}, {"name": "side"}]), "{patch}");
+    assert_eq!(spec["containers"], json!([{"image": "nginx:1.27", "name": "web"}]), "{patch}");
 }
