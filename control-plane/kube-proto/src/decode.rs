@@ -140,7 +140,7 @@ fn decode_into(
                 let (bytes, offset) = expect_len(message.name, &wire)?;
                 decode_into(inner, bytes, offset, out, depth + 1)?;
             }
-            Shape::Repeated => {
+            Shape::Repeated | Shape::RepeatedOrNull => {
                 let entry = out.entry(field.json).or_insert_with(|| Value::Array(Vec::new()));
                 if !entry.is_array() {
                     *entry = Value::Array(Vec::new());
@@ -149,7 +149,7 @@ fn decode_into(
                     decode_repeated(message, field, &wire, items, depth)?;
                 }
             }
-            Shape::Map => {
+            Shape::Map | Shape::MapOrNull => {
                 let (key, value) = decode_map_entry(message, field, &wire, depth)?;
                 let entry = out.entry(field.json).or_insert_with(|| Value::Object(Map::new()));
                 if !entry.is_object() {
@@ -180,9 +180,14 @@ fn decode_into(
             }
         }
     }
-    for field in message.fields.iter().filter(|f| f.shape == Shape::Always) {
+    for field in message.fields {
+        let zero = match field.shape {
+            Shape::Always => zero_value(field.kind),
+            Shape::RepeatedOrNull | Shape::MapOrNull => Value::Null,
+            _ => continue,
+        };
         if !out.contains_key(field.json) {
-            out.insert(field.json.to_owned(), zero_value(field.kind));
+            out.insert(field.json.to_owned(), zero);
         }
     }
     Ok(())

@@ -80,18 +80,26 @@ fn encode_message(
             }
             continue;
         }
-        let Some(value) = object.get(field.json).filter(|v| !v.is_null()) else {
+        let Some(value) = object.get(field.json) else {
             continue;
         };
+        if value.is_null() {
+            // Go writes a zero Time (a struct, not a pointer) as null; it travels as an empty
+            // message, so that null survives the round trip.
+            if matches!(field.kind, Kind::Time | Kind::MicroTime) && field.shape == Shape::Keep {
+                out.bytes_field(field.number, &[]);
+            }
+            continue;
+        }
         let path = Path::Key(path, field.json);
         match field.shape {
-            Shape::Repeated => {
+            Shape::Repeated | Shape::RepeatedOrNull => {
                 let items = value.as_array().ok_or_else(|| type_error(&path, "an array"))?;
                 for (idx, item) in items.iter().enumerate() {
                     encode_value(out, field.number, field.kind, item, &Path::Index(&path, idx), depth)?;
                 }
             }
-            Shape::Map => {
+            Shape::Map | Shape::MapOrNull => {
                 let entries = value.as_object().ok_or_else(|| type_error(&path, "an object"))?;
                 for (key, item) in entries {
                     let mut entry = Writer::default();

@@ -68,8 +68,12 @@ pub(crate) enum Shape {
     Always,
     /// A repeated field: a JSON array, left out when empty.
     Repeated,
+    /// A repeated field without `omitempty`: null when empty.
+    RepeatedOrNull,
     /// A `map<string, V>` field: a JSON object, left out when empty.
     Map,
+    /// A map field without `omitempty`: null when empty.
+    MapOrNull,
     /// An embedded Go struct (`json:",inline"`): its fields sit in the parent object.
     Inline,
 }
@@ -94,6 +98,13 @@ const fn rep(number: u32, json: &'static str, kind: Kind) -> Field {
 }
 const fn map(number: u32, json: &'static str, kind: Kind) -> Field {
     field(number, json, kind, Shape::Map)
+}
+const fn rep_or_null(number: u32, json: &'static str, kind: Kind) -> Field {
+    field(number, json, kind, Shape::RepeatedOrNull)
+}
+#[allow(dead_code)]
+const fn map_or_null(number: u32, json: &'static str, kind: Kind) -> Field {
+    field(number, json, kind, Shape::MapOrNull)
 }
 const fn inline(number: u32, message: &'static Message) -> Field {
     field(number, "", Kind::Msg(message), Shape::Inline)

@@ -3,7 +3,7 @@
 //! shape of each field (omitempty, pointer, inline) follows the Go types' json tags.
 
 use super::Kind::*;
-use super::{always, inline, keep, map, msg, omit, one, rep, Message};
+use super::{always, inline, keep, map, msg, omit, one, rep, rep_or_null, Message};
 
 static APPS_V1_CONTROLLER_REVISION: Message = msg("apps/v1.ControllerRevision", &[
     one(1, "metadata", Msg(&META_V1_OBJECT_META)),
@@ -24,7 +24,7 @@ static APPS_V1_DAEMON_SET_CONDITION: Message = msg("apps/v1.DaemonSetCondition",
 ]);
 static APPS_V1_DAEMON_SET_LIST: Message = msg("apps/v1.DaemonSetList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&APPS_V1_DAEMON_SET)),
+    rep_or_null(2, "items", Msg(&APPS_V1_DAEMON_SET)),
 ]);
 static APPS_V1_DAEMON_SET_SPEC: Message = msg("apps/v1.DaemonSetSpec", &[
     one(1, "selector", Msg(&META_V1_LABEL_SELECTOR)),
@@ -64,7 +64,7 @@ static APPS_V1_DEPLOYMENT_CONDITION: Message = msg("apps/v1.DeploymentCondition"
 ]);
 static APPS_V1_DEPLOYMENT_LIST: Message = msg("apps/v1.DeploymentList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&APPS_V1_DEPLOYMENT)),
+    rep_or_null(2, "items", Msg(&APPS_V1_DEPLOYMENT)),
 ]);
 static APPS_V1_DEPLOYMENT_SPEC: Message = msg("apps/v1.DeploymentSpec", &[
     keep(1, "replicas", I32),
@@ -105,7 +105,7 @@ static APPS_V1_REPLICA_SET_CONDITION: Message = msg("apps/v1.ReplicaSetCondition
 ]);
 static APPS_V1_REPLICA_SET_LIST: Message = msg("apps/v1.ReplicaSetList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&APPS_V1_REPLICA_SET)),
+    rep_or_null(2, "items", Msg(&APPS_V1_REPLICA_SET)),
 ]);
 static APPS_V1_REPLICA_SET_SPEC: Message = msg("apps/v1.ReplicaSetSpec", &[
     keep(1, "replicas", I32),
@@ -148,7 +148,7 @@ static APPS_V1_STATEFUL_SET_CONDITION: Message = msg("apps/v1.StatefulSetConditi
 ]);
 static APPS_V1_STATEFUL_SET_LIST: Message = msg("apps/v1.StatefulSetList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&APPS_V1_STATEFUL_SET)),
+    rep_or_null(2, "items", Msg(&APPS_V1_STATEFUL_SET)),
 ]);
 static APPS_V1_STATEFUL_SET_ORDINALS: Message = msg("apps/v1.StatefulSetOrdinals", &[
     always(1, "start", I32),
@@ -205,7 +205,7 @@ static AUTHENTICATION_V1_TOKEN_REQUEST: Message = msg("authentication/v1.TokenRe
     one(3, "status", Msg(&AUTHENTICATION_V1_TOKEN_REQUEST_STATUS)),
 ]);
 static AUTHENTICATION_V1_TOKEN_REQUEST_SPEC: Message = msg("authentication/v1.TokenRequestSpec", &[
-    rep(1, "audiences", Str),
+    rep_or_null(1, "audiences", Str),
     keep(4, "expirationSeconds", I64),
     one(3, "boundObjectRef", Msg(&AUTHENTICATION_V1_BOUND_OBJECT_REFERENCE)),
     map(5, "attestations", StrList),
@@ -248,7 +248,7 @@ static AUTHORIZATION_V1_NON_RESOURCE_ATTRIBUTES: Message = msg("authorization/v1
     omit(2, "verb", Str),
 ]);
 static AUTHORIZATION_V1_NON_RESOURCE_RULE: Message = msg("authorization/v1.NonResourceRule", &[
-    rep(1, "verbs", Str),
+    rep_or_null(1, "verbs", Str),
     rep(2, "nonResourceURLs", Str),
 ]);
 static AUTHORIZATION_V1_RESOURCE_ATTRIBUTES: Message = msg("authorization/v1.ResourceAttributes", &[
@@ -263,7 +263,7 @@ static AUTHORIZATION_V1_RESOURCE_ATTRIBUTES: Message = msg("authorization/v1.Res
     one(9, "labelSelector", Msg(&AUTHORIZATION_V1_LABEL_SELECTOR_ATTRIBUTES)),
 ]);
 static AUTHORIZATION_V1_RESOURCE_RULE: Message = msg("authorization/v1.ResourceRule", &[
-    rep(1, "verbs", Str),
+    rep_or_null(1, "verbs", Str),
     rep(2, "apiGroups", Str),
     rep(3, "resources", Str),
     rep(4, "resourceNames", Str),
@@ -305,8 +305,8 @@ static AUTHORIZATION_V1_SUBJECT_ACCESS_REVIEW_STATUS: Message = msg("authorizati
     omit(3, "evaluationError", Str),
 ]);
 static AUTHORIZATION_V1_SUBJECT_RULES_REVIEW_STATUS: Message = msg("authorization/v1.SubjectRulesReviewStatus", &[
-    rep(1, "resourceRules", Msg(&AUTHORIZATION_V1_RESOURCE_RULE)),
-    rep(2, "nonResourceRules", Msg(&AUTHORIZATION_V1_NON_RESOURCE_RULE)),
+    rep_or_null(1, "resourceRules", Msg(&AUTHORIZATION_V1_RESOURCE_RULE)),
+    rep_or_null(2, "nonResourceRules", Msg(&AUTHORIZATION_V1_NON_RESOURCE_RULE)),
     always(3, "incomplete", Bool),
     omit(4, "evaluationError", Str),
 ]);
@@ -317,7 +317,7 @@ static BATCH_V1_CRON_JOB: Message = msg("batch/v1.CronJob", &[
 ]);
 static BATCH_V1_CRON_JOB_LIST: Message = msg("batch/v1.CronJobList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&BATCH_V1_CRON_JOB)),
+    rep_or_null(2, "items", Msg(&BATCH_V1_CRON_JOB)),
 ]);
 static BATCH_V1_CRON_JOB_SPEC: Message = msg("batch/v1.CronJobSpec", &[
     always(1, "schedule", Str),
@@ -349,7 +349,7 @@ static BATCH_V1_JOB_CONDITION: Message = msg("batch/v1.JobCondition", &[
 ]);
 static BATCH_V1_JOB_LIST: Message = msg("batch/v1.JobList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&BATCH_V1_JOB)),
+    rep_or_null(2, "items", Msg(&BATCH_V1_JOB)),
 ]);
 static BATCH_V1_JOB_SCHEDULING_CONFIGURATION: Message = msg("batch/v1.JobSchedulingConfiguration", &[]);
 static BATCH_V1_JOB_SPEC: Message = msg("batch/v1.JobSpec", &[
@@ -389,12 +389,12 @@ static BATCH_V1_JOB_TEMPLATE_SPEC: Message = msg("batch/v1.JobTemplateSpec", &[
     one(2, "spec", Msg(&BATCH_V1_JOB_SPEC)),
 ]);
 static BATCH_V1_POD_FAILURE_POLICY: Message = msg("batch/v1.PodFailurePolicy", &[
-    rep(1, "rules", Msg(&BATCH_V1_POD_FAILURE_POLICY_RULE)),
+    rep_or_null(1, "rules", Msg(&BATCH_V1_POD_FAILURE_POLICY_RULE)),
 ]);
 static BATCH_V1_POD_FAILURE_POLICY_ON_EXIT_CODES_REQUIREMENT: Message = msg("batch/v1.PodFailurePolicyOnExitCodesRequirement", &[
     keep(1, "containerName", Str),
     always(2, "operator", Str),
-    rep(3, "values", I32),
+    rep_or_null(3, "values", I32),
 ]);
 static BATCH_V1_POD_FAILURE_POLICY_ON_POD_CONDITIONS_PATTERN: Message = msg("batch/v1.PodFailurePolicyOnPodConditionsPattern", &[
     always(1, "type", Str),
@@ -406,7 +406,7 @@ static BATCH_V1_POD_FAILURE_POLICY_RULE: Message = msg("batch/v1.PodFailurePolic
     rep(3, "onPodConditions", Msg(&BATCH_V1_POD_FAILURE_POLICY_ON_POD_CONDITIONS_PATTERN)),
 ]);
 static BATCH_V1_SUCCESS_POLICY: Message = msg("batch/v1.SuccessPolicy", &[
-    rep(1, "rules", Msg(&BATCH_V1_SUCCESS_POLICY_RULE)),
+    rep_or_null(1, "rules", Msg(&BATCH_V1_SUCCESS_POLICY_RULE)),
 ]);
 static BATCH_V1_SUCCESS_POLICY_RULE: Message = msg("batch/v1.SuccessPolicyRule", &[
     keep(1, "succeededIndexes", Str),
@@ -422,7 +422,7 @@ static COORDINATION_V1_LEASE: Message = msg("coordination/v1.Lease", &[
 ]);
 static COORDINATION_V1_LEASE_LIST: Message = msg("coordination/v1.LeaseList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&COORDINATION_V1_LEASE)),
+    rep_or_null(2, "items", Msg(&COORDINATION_V1_LEASE)),
 ]);
 static COORDINATION_V1_LEASE_SPEC: Message = msg("coordination/v1.LeaseSpec", &[
     keep(1, "holderIdentity", Str),
@@ -481,7 +481,7 @@ static CORE_V1_CAPABILITIES: Message = msg("core/v1.Capabilities", &[
     rep(2, "drop", Str),
 ]);
 static CORE_V1_CEPH_FS_VOLUME_SOURCE: Message = msg("core/v1.CephFSVolumeSource", &[
-    rep(1, "monitors", Str),
+    rep_or_null(1, "monitors", Str),
     omit(2, "path", Str),
     omit(3, "user", Str),
     omit(4, "secretFile", Str),
@@ -522,7 +522,7 @@ static CORE_V1_CONFIG_MAP_KEY_SELECTOR: Message = msg("core/v1.ConfigMapKeySelec
 ]);
 static CORE_V1_CONFIG_MAP_LIST: Message = msg("core/v1.ConfigMapList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_CONFIG_MAP)),
+    rep_or_null(2, "items", Msg(&CORE_V1_CONFIG_MAP)),
 ]);
 static CORE_V1_CONFIG_MAP_NODE_CONFIG_SOURCE: Message = msg("core/v1.ConfigMapNodeConfigSource", &[
     always(1, "namespace", Str),
@@ -576,7 +576,7 @@ static CORE_V1_CONTAINER_EXTENDED_RESOURCE_REQUEST: Message = msg("core/v1.Conta
     always(3, "requestName", Str),
 ]);
 static CORE_V1_CONTAINER_IMAGE: Message = msg("core/v1.ContainerImage", &[
-    rep(1, "names", Str),
+    rep_or_null(1, "names", Str),
     omit(2, "sizeBytes", I64),
 ]);
 static CORE_V1_CONTAINER_PORT: Message = msg("core/v1.ContainerPort", &[
@@ -685,7 +685,7 @@ static CORE_V1_ENDPOINTS: Message = msg("core/v1.Endpoints", &[
 ]);
 static CORE_V1_ENDPOINTS_LIST: Message = msg("core/v1.EndpointsList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_ENDPOINTS)),
+    rep_or_null(2, "items", Msg(&CORE_V1_ENDPOINTS)),
 ]);
 static CORE_V1_ENV_FROM_SOURCE: Message = msg("core/v1.EnvFromSource", &[
     omit(1, "prefix", Str),
@@ -757,7 +757,7 @@ static CORE_V1_EVENT: Message = msg("core/v1.Event", &[
 ]);
 static CORE_V1_EVENT_LIST: Message = msg("core/v1.EventList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_EVENT)),
+    rep_or_null(2, "items", Msg(&CORE_V1_EVENT)),
 ]);
 static CORE_V1_EVENT_SERIES: Message = msg("core/v1.EventSeries", &[
     omit(1, "count", I32),
@@ -892,7 +892,7 @@ static CORE_V1_LIMIT_RANGE_ITEM: Message = msg("core/v1.LimitRangeItem", &[
     map(6, "maxLimitRequestRatio", Quantity),
 ]);
 static CORE_V1_LIMIT_RANGE_SPEC: Message = msg("core/v1.LimitRangeSpec", &[
-    rep(1, "limits", Msg(&CORE_V1_LIMIT_RANGE_ITEM)),
+    rep_or_null(1, "limits", Msg(&CORE_V1_LIMIT_RANGE_ITEM)),
 ]);
 static CORE_V1_LINUX_CONTAINER_USER: Message = msg("core/v1.LinuxContainerUser", &[
     always(1, "uid", I64),
@@ -934,7 +934,7 @@ static CORE_V1_NAMESPACE_CONDITION: Message = msg("core/v1.NamespaceCondition", 
 ]);
 static CORE_V1_NAMESPACE_LIST: Message = msg("core/v1.NamespaceList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_NAMESPACE)),
+    rep_or_null(2, "items", Msg(&CORE_V1_NAMESPACE)),
 ]);
 static CORE_V1_NAMESPACE_SPEC: Message = msg("core/v1.NamespaceSpec", &[
     rep(1, "finalizers", Str),
@@ -996,7 +996,7 @@ static CORE_V1_NODE_FEATURES: Message = msg("core/v1.NodeFeatures", &[
 ]);
 static CORE_V1_NODE_LIST: Message = msg("core/v1.NodeList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_NODE)),
+    rep_or_null(2, "items", Msg(&CORE_V1_NODE)),
 ]);
 static CORE_V1_NODE_POD_PREEMPTION_POLICY: Message = msg("core/v1.NodePodPreemptionPolicy", &[
     rep(1, "disableResizePreemption", Str),
@@ -1010,7 +1010,7 @@ static CORE_V1_NODE_RUNTIME_HANDLER_FEATURES: Message = msg("core/v1.NodeRuntime
     keep(2, "userNamespaces", Bool),
 ]);
 static CORE_V1_NODE_SELECTOR: Message = msg("core/v1.NodeSelector", &[
-    rep(1, "nodeSelectorTerms", Msg(&CORE_V1_NODE_SELECTOR_TERM)),
+    rep_or_null(1, "nodeSelectorTerms", Msg(&CORE_V1_NODE_SELECTOR_TERM)),
 ]);
 static CORE_V1_NODE_SELECTOR_REQUIREMENT: Message = msg("core/v1.NodeSelectorRequirement", &[
     always(1, "key", Str),
@@ -1091,7 +1091,7 @@ static CORE_V1_PERSISTENT_VOLUME_CLAIM_CONDITION: Message = msg("core/v1.Persist
 ]);
 static CORE_V1_PERSISTENT_VOLUME_CLAIM_LIST: Message = msg("core/v1.PersistentVolumeClaimList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_PERSISTENT_VOLUME_CLAIM)),
+    rep_or_null(2, "items", Msg(&CORE_V1_PERSISTENT_VOLUME_CLAIM)),
 ]);
 static CORE_V1_PERSISTENT_VOLUME_CLAIM_SPEC: Message = msg("core/v1.PersistentVolumeClaimSpec", &[
     rep(1, "accessModes", Str),
@@ -1177,7 +1177,7 @@ static CORE_V1_POD_DNS_CONFIG_OPTION: Message = msg("core/v1.PodDNSConfigOption"
     keep(2, "value", Str),
 ]);
 static CORE_V1_POD_EXTENDED_RESOURCE_CLAIM_STATUS: Message = msg("core/v1.PodExtendedResourceClaimStatus", &[
-    rep(1, "requestMappings", Msg(&CORE_V1_CONTAINER_EXTENDED_RESOURCE_REQUEST)),
+    rep_or_null(1, "requestMappings", Msg(&CORE_V1_CONTAINER_EXTENDED_RESOURCE_REQUEST)),
     always(2, "resourceClaimName", Str),
 ]);
 static CORE_V1_POD_IP: Message = msg("core/v1.PodIP", &[
@@ -1185,7 +1185,7 @@ static CORE_V1_POD_IP: Message = msg("core/v1.PodIP", &[
 ]);
 static CORE_V1_POD_LIST: Message = msg("core/v1.PodList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_POD)),
+    rep_or_null(2, "items", Msg(&CORE_V1_POD)),
 ]);
 static CORE_V1_POD_OS: Message = msg("core/v1.PodOS", &[
     always(1, "name", Str),
@@ -1226,7 +1226,7 @@ static CORE_V1_POD_SECURITY_CONTEXT: Message = msg("core/v1.PodSecurityContext",
 static CORE_V1_POD_SPEC: Message = msg("core/v1.PodSpec", &[
     rep(1, "volumes", Msg(&CORE_V1_VOLUME)),
     rep(20, "initContainers", Msg(&CORE_V1_CONTAINER)),
-    rep(2, "containers", Msg(&CORE_V1_CONTAINER)),
+    rep_or_null(2, "containers", Msg(&CORE_V1_CONTAINER)),
     rep(34, "ephemeralContainers", Msg(&CORE_V1_EPHEMERAL_CONTAINER)),
     omit(3, "restartPolicy", Str),
     keep(4, "terminationGracePeriodSeconds", I64),
@@ -1335,7 +1335,7 @@ static CORE_V1_PROBE_HANDLER: Message = msg("core/v1.ProbeHandler", &[
     one(4, "grpc", Msg(&CORE_V1_GRPC_ACTION)),
 ]);
 static CORE_V1_PROJECTED_VOLUME_SOURCE: Message = msg("core/v1.ProjectedVolumeSource", &[
-    rep(1, "sources", Msg(&CORE_V1_VOLUME_PROJECTION)),
+    rep_or_null(1, "sources", Msg(&CORE_V1_VOLUME_PROJECTION)),
     keep(2, "defaultMode", I32),
     keep(3, "defaultUser", I64),
 ]);
@@ -1348,7 +1348,7 @@ static CORE_V1_QUOBYTE_VOLUME_SOURCE: Message = msg("core/v1.QuobyteVolumeSource
     omit(6, "tenant", Str),
 ]);
 static CORE_V1_RBD_VOLUME_SOURCE: Message = msg("core/v1.RBDVolumeSource", &[
-    rep(1, "monitors", Str),
+    rep_or_null(1, "monitors", Str),
     always(2, "image", Str),
     omit(3, "fsType", Str),
     omit(4, "pool", Str),
@@ -1378,7 +1378,7 @@ static CORE_V1_RESOURCE_QUOTA: Message = msg("core/v1.ResourceQuota", &[
 ]);
 static CORE_V1_RESOURCE_QUOTA_LIST: Message = msg("core/v1.ResourceQuotaList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_RESOURCE_QUOTA)),
+    rep_or_null(2, "items", Msg(&CORE_V1_RESOURCE_QUOTA)),
 ]);
 static CORE_V1_RESOURCE_QUOTA_SPEC: Message = msg("core/v1.ResourceQuotaSpec", &[
     map(1, "hard", Quantity),
@@ -1446,7 +1446,7 @@ static CORE_V1_SECRET_KEY_SELECTOR: Message = msg("core/v1.SecretKeySelector", &
 ]);
 static CORE_V1_SECRET_LIST: Message = msg("core/v1.SecretList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_SECRET)),
+    rep_or_null(2, "items", Msg(&CORE_V1_SECRET)),
 ]);
 static CORE_V1_SECRET_PROJECTION: Message = msg("core/v1.SecretProjection", &[
     inline(1, &CORE_V1_LOCAL_OBJECT_REFERENCE),
@@ -1487,7 +1487,7 @@ static CORE_V1_SERVICE_ACCOUNT: Message = msg("core/v1.ServiceAccount", &[
 ]);
 static CORE_V1_SERVICE_ACCOUNT_LIST: Message = msg("core/v1.ServiceAccountList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_SERVICE_ACCOUNT)),
+    rep_or_null(2, "items", Msg(&CORE_V1_SERVICE_ACCOUNT)),
 ]);
 static CORE_V1_SERVICE_ACCOUNT_TOKEN_PROJECTION: Message = msg("core/v1.ServiceAccountTokenProjection", &[
     omit(1, "audience", Str),
@@ -1497,7 +1497,7 @@ static CORE_V1_SERVICE_ACCOUNT_TOKEN_PROJECTION: Message = msg("core/v1.ServiceA
 ]);
 static CORE_V1_SERVICE_LIST: Message = msg("core/v1.ServiceList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&CORE_V1_SERVICE)),
+    rep_or_null(2, "items", Msg(&CORE_V1_SERVICE)),
 ]);
 static CORE_V1_SERVICE_PORT: Message = msg("core/v1.ServicePort", &[
     omit(1, "name", Str),
@@ -1686,7 +1686,7 @@ static CORE_V1_WINDOWS_SECURITY_CONTEXT_OPTIONS: Message = msg("core/v1.WindowsS
     keep(4, "hostProcess", Bool),
 ]);
 static DISCOVERY_V1_ENDPOINT: Message = msg("discovery/v1.Endpoint", &[
-    rep(1, "addresses", Str),
+    rep_or_null(1, "addresses", Str),
     one(2, "conditions", Msg(&DISCOVERY_V1_ENDPOINT_CONDITIONS)),
     keep(3, "hostname", Str),
     one(4, "targetRef", Msg(&CORE_V1_OBJECT_REFERENCE)),
@@ -1713,12 +1713,12 @@ static DISCOVERY_V1_ENDPOINT_PORT: Message = msg("discovery/v1.EndpointPort", &[
 static DISCOVERY_V1_ENDPOINT_SLICE: Message = msg("discovery/v1.EndpointSlice", &[
     one(1, "metadata", Msg(&META_V1_OBJECT_META)),
     always(4, "addressType", Str),
-    rep(2, "endpoints", Msg(&DISCOVERY_V1_ENDPOINT)),
-    rep(3, "ports", Msg(&DISCOVERY_V1_ENDPOINT_PORT)),
+    rep_or_null(2, "endpoints", Msg(&DISCOVERY_V1_ENDPOINT)),
+    rep_or_null(3, "ports", Msg(&DISCOVERY_V1_ENDPOINT_PORT)),
 ]);
 static DISCOVERY_V1_ENDPOINT_SLICE_LIST: Message = msg("discovery/v1.EndpointSliceList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&DISCOVERY_V1_ENDPOINT_SLICE)),
+    rep_or_null(2, "items", Msg(&DISCOVERY_V1_ENDPOINT_SLICE)),
 ]);
 static DISCOVERY_V1_FOR_NODE: Message = msg("discovery/v1.ForNode", &[
     always(1, "name", Str),
@@ -1852,7 +1852,7 @@ static NETWORKING_V1_HTTP_INGRESS_PATH: Message = msg("networking/v1.HTTPIngress
     one(2, "backend", Msg(&NETWORKING_V1_INGRESS_BACKEND)),
 ]);
 static NETWORKING_V1_HTTP_INGRESS_RULE_VALUE: Message = msg("networking/v1.HTTPIngressRuleValue", &[
-    rep(1, "paths", Msg(&NETWORKING_V1_HTTP_INGRESS_PATH)),
+    rep_or_null(1, "paths", Msg(&NETWORKING_V1_HTTP_INGRESS_PATH)),
 ]);
 static NETWORKING_V1_IP_BLOCK: Message = msg("networking/v1.IPBlock", &[
     always(1, "cidr", Str),
@@ -1884,7 +1884,7 @@ static NETWORKING_V1_INGRESS_CLASS_SPEC: Message = msg("networking/v1.IngressCla
 ]);
 static NETWORKING_V1_INGRESS_LIST: Message = msg("networking/v1.IngressList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&NETWORKING_V1_INGRESS)),
+    rep_or_null(2, "items", Msg(&NETWORKING_V1_INGRESS)),
 ]);
 static NETWORKING_V1_INGRESS_LOAD_BALANCER_INGRESS: Message = msg("networking/v1.IngressLoadBalancerIngress", &[
     omit(1, "ip", Str),
@@ -1966,7 +1966,7 @@ static POLICY_V1_POD_DISRUPTION_BUDGET: Message = msg("policy/v1.PodDisruptionBu
 ]);
 static POLICY_V1_POD_DISRUPTION_BUDGET_LIST: Message = msg("policy/v1.PodDisruptionBudgetList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&POLICY_V1_POD_DISRUPTION_BUDGET)),
+    rep_or_null(2, "items", Msg(&POLICY_V1_POD_DISRUPTION_BUDGET)),
 ]);
 static POLICY_V1_POD_DISRUPTION_BUDGET_SPEC: Message = msg("policy/v1.PodDisruptionBudgetSpec", &[
     one(1, "minAvailable", IntOrString),
@@ -1988,7 +1988,7 @@ static RBAC_V1_AGGREGATION_RULE: Message = msg("rbac/v1.AggregationRule", &[
 ]);
 static RBAC_V1_CLUSTER_ROLE: Message = msg("rbac/v1.ClusterRole", &[
     one(1, "metadata", Msg(&META_V1_OBJECT_META)),
-    rep(2, "rules", Msg(&RBAC_V1_POLICY_RULE)),
+    rep_or_null(2, "rules", Msg(&RBAC_V1_POLICY_RULE)),
     one(3, "aggregationRule", Msg(&RBAC_V1_AGGREGATION_RULE)),
 ]);
 static RBAC_V1_CLUSTER_ROLE_BINDING: Message = msg("rbac/v1.ClusterRoleBinding", &[
@@ -1998,14 +1998,14 @@ static RBAC_V1_CLUSTER_ROLE_BINDING: Message = msg("rbac/v1.ClusterRoleBinding",
 ]);
 static RBAC_V1_CLUSTER_ROLE_BINDING_LIST: Message = msg("rbac/v1.ClusterRoleBindingList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&RBAC_V1_CLUSTER_ROLE_BINDING)),
+    rep_or_null(2, "items", Msg(&RBAC_V1_CLUSTER_ROLE_BINDING)),
 ]);
 static RBAC_V1_CLUSTER_ROLE_LIST: Message = msg("rbac/v1.ClusterRoleList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&RBAC_V1_CLUSTER_ROLE)),
+    rep_or_null(2, "items", Msg(&RBAC_V1_CLUSTER_ROLE)),
 ]);
 static RBAC_V1_POLICY_RULE: Message = msg("rbac/v1.PolicyRule", &[
-    rep(1, "verbs", Str),
+    rep_or_null(1, "verbs", Str),
     rep(2, "apiGroups", Str),
     rep(3, "resources", Str),
     rep(4, "resourceNames", Str),
@@ -2013,7 +2013,7 @@ static RBAC_V1_POLICY_RULE: Message = msg("rbac/v1.PolicyRule", &[
 ]);
 static RBAC_V1_ROLE: Message = msg("rbac/v1.Role", &[
     one(1, "metadata", Msg(&META_V1_OBJECT_META)),
-    rep(2, "rules", Msg(&RBAC_V1_POLICY_RULE)),
+    rep_or_null(2, "rules", Msg(&RBAC_V1_POLICY_RULE)),
 ]);
 static RBAC_V1_ROLE_BINDING: Message = msg("rbac/v1.RoleBinding", &[
     one(1, "metadata", Msg(&META_V1_OBJECT_META)),
@@ -2022,11 +2022,11 @@ static RBAC_V1_ROLE_BINDING: Message = msg("rbac/v1.RoleBinding", &[
 ]);
 static RBAC_V1_ROLE_BINDING_LIST: Message = msg("rbac/v1.RoleBindingList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&RBAC_V1_ROLE_BINDING)),
+    rep_or_null(2, "items", Msg(&RBAC_V1_ROLE_BINDING)),
 ]);
 static RBAC_V1_ROLE_LIST: Message = msg("rbac/v1.RoleList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&RBAC_V1_ROLE)),
+    rep_or_null(2, "items", Msg(&RBAC_V1_ROLE)),
 ]);
 static RBAC_V1_ROLE_REF: Message = msg("rbac/v1.RoleRef", &[
     always(1, "apiGroup", Str),
@@ -2048,7 +2048,7 @@ static SCHEDULING_V1_PRIORITY_CLASS: Message = msg("scheduling/v1.PriorityClass"
 ]);
 static SCHEDULING_V1_PRIORITY_CLASS_LIST: Message = msg("scheduling/v1.PriorityClassList", &[
     one(1, "metadata", Msg(&META_V1_LIST_META)),
-    rep(2, "items", Msg(&SCHEDULING_V1_PRIORITY_CLASS)),
+    rep_or_null(2, "items", Msg(&SCHEDULING_V1_PRIORITY_CLASS)),
 ]);
 
 /// Every top-level kind: (apiVersion, kind, message).
