@@ -543,3 +543,363 @@ fn deployment_with_a_full_pod_template() {
         }),
     );
 }
+
+#[test]
+fn pod_with_status_owner_and_managed_fields() {
+    let pod = core::Pod {
+        metadata: Some(meta::ObjectMeta {
+            name: s("web-1"),
+            namespace: s("prod"),
+            uid: s("2f1c"),
+            resource_version: s("42"),
+            deletion_timestamp: time(1_700_000_500),
+            deletion_grace_period_seconds: Some(30),
+            finalizers: strings(&["example.com/keep"]),
+            owner_references: vec![meta::OwnerReference {
+                api_version: s("apps/v1"),
+                kind: s("ReplicaSet"),
+                name: s("web-5d8f"),
+                uid: s("9a7b"),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }],
+            managed_fields: vec![meta::ManagedFieldsEntry {
+                manager: s("kubectl-create"),
+                operation: s("Update"),
+                api_version: s("v1"),
+                time: time(1_700_000_000),
+                fields_type: s("FieldsV1"),
+                fields_v1: Some(meta::FieldsV1 { raw: Some(br#"{"f:spec":{"f:nodeName":{}}}"#.to_vec()) }),
+                subresource: None,
+            }],
+            ..Default::default()
+        }),
+        spec: Some(core::PodSpec {
+            containers: vec![core::Container { name: s("c"), image: s("nginx"), ..Default::default() }],
+            node_name: s("node1"),
+            ..Default::default()
+        }),
+        status: Some(core::PodStatus {
+            phase: s("Running"),
+            conditions: vec![core::PodCondition {
+                r#type: s("Ready"),
+                status: s("True"),
+                last_transition_time: time(1_700_000_010),
+                ..Default::default()
+            }],
+            host_ip: s("10.0.0.5"),
+            pod_ip: s("10.1.0.7"),
+            pod_ips: vec![core::PodIp { ip: s("10.1.0.7") }],
+            start_time: time(1_700_000_001),
+            container_statuses: vec![core::ContainerStatus {
+                name: s("c"),
+                state: Some(core::ContainerState {
+                    running: Some(core::ContainerStateRunning { started_at: time(1_700_000_002) }),
+                    ..Default::default()
+                }),
+                last_state: Some(core::ContainerState {
+                    terminated: Some(core::ContainerStateTerminated {
+                        exit_code: Some(137),
+                        signal: Some(9),
+                        reason: s("OOMKilled"),
+                        finished_at: time(1_700_000_001),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ready: Some(true),
+                restart_count: Some(0),
+                image: s("nginx"),
+                image_id: s("sha256:abc"),
+                started: Some(true),
+                ..Default::default()
+            }],
+            qos_class: s("BestEffort"),
+            ..Default::default()
+        }),
+    };
+    check(
+        "v1",
+        "Pod",
+        &pod,
+        json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "web-1",
+                "namespace": "prod",
+                "uid": "2f1c",
+                "resourceVersion": "42",
+                "deletionTimestamp": "2023-11-14T22:21:40Z",
+                "deletionGracePeriodSeconds": 30,
+                "finalizers": ["example.com/keep"],
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "uid": "9a7b",
+                                     "controller": true, "blockOwnerDeletion": true}],
+                "managedFields": [{"manager": "kubectl-create", "operation": "Update", "apiVersion": "v1",
+                                   "time": "2023-11-14T22:13:20Z", "fieldsType": "FieldsV1",
+                                   "fieldsV1": {"f:spec": {"f:nodeName": {}}}}]
+            },
+            "spec": {"containers": [{"name": "c", "image": "nginx"}], "nodeName": "node1"},
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2023-11-14T22:13:30Z"}],
+                "hostIP": "10.0.0.5",
+                "podIP": "10.1.0.7",
+                "podIPs": [{"ip": "10.1.0.7"}],
+                "startTime": "2023-11-14T22:13:21Z",
+                "containerStatuses": [{
+                    "name": "c",
+                    "state": {"running": {"startedAt": "2023-11-14T22:13:22Z"}},
+                    // Go would also write `"startedAt": null`; prost does not send the unset struct.
+                    "lastState": {"terminated": {"exitCode": 137, "signal": 9, "reason": "OOMKilled",
+                                                 "finishedAt": "2023-11-14T22:13:21Z"}},
+                    "ready": true,
+                    "restartCount": 0,
+                    "image": "nginx",
+                    "imageID": "sha256:abc",
+                    "started": true
+                }],
+                "qosClass": "BestEffort"
+            }
+        }),
+    );
+}
+
+#[test]
+fn lease_keeps_microseconds() {
+    let lease = coordination::Lease {
+        metadata: Some(meta::ObjectMeta { name: s("kube-scheduler"), namespace: s("kube-system"), ..Default::default() }),
+        spec: Some(coordination::LeaseSpec {
+            holder_identity: s("node-a_1234"),
+            lease_duration_seconds: Some(15),
+            acquire_time: micro_time(1_700_000_000, 123_456_000),
+            renew_time: micro_time(1_700_000_010, 5_000),
+            lease_transitions: Some(0),
+            ..Default::default()
+        }),
+    };
+    check(
+        "coordination.k8s.io/v1",
+        "Lease",
+        &lease,
+        json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "kube-scheduler", "namespace": "kube-system"},
+            "spec": {
+                "holderIdentity": "node-a_1234",
+                "leaseDurationSeconds": 15,
+                "acquireTime": "2023-11-14T22:13:20.123456Z",
+                "renewTime": "2023-11-14T22:13:30.000005Z",
+                "leaseTransitions": 0
+            }
+        }),
+    );
+}
+
+#[test]
+fn core_event_with_micro_time_and_source() {
+    let event = core::Event {
+        metadata: Some(meta::ObjectMeta { name: s("web-1.17a"), namespace: s("prod"), ..Default::default() }),
+        involved_object: Some(core::ObjectReference {
+            kind: s("Pod"),
+            namespace: s("prod"),
+            name: s("web-1"),
+            field_path: s("spec.containers{c}"),
+            ..Default::default()
+        }),
+        reason: s("Pulled"),
+        message: s("Successfully pulled image"),
+        source: Some(core::EventSource { component: s("kubelet"), host: s("node1") }),
+        first_timestamp: time(1_700_000_000),
+        last_timestamp: time(1_700_000_060),
+        count: Some(2),
+        r#type: s("Normal"),
+        event_time: micro_time(1_700_000_000, 999_999_000),
+        reporting_component: s("kubelet"),
+        reporting_instance: s("node1"),
+        ..Default::default()
+    };
+    check(
+        "v1",
+        "Event",
+        &event,
+        json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "web-1.17a", "namespace": "prod"},
+            "involvedObject": {"kind": "Pod", "namespace": "prod", "name": "web-1", "fieldPath": "spec.containers{c}"},
+            "reason": "Pulled",
+            "message": "Successfully pulled image",
+            "source": {"component": "kubelet", "host": "node1"},
+            "firstTimestamp": "2023-11-14T22:13:20Z",
+            "lastTimestamp": "2023-11-14T22:14:20Z",
+            "count": 2,
+            "type": "Normal",
+            "eventTime": "2023-11-14T22:13:20.999999Z",
+            "reportingComponent": "kubelet",
+            "reportingInstance": "node1"
+        }),
+    );
+}
+
+#[test]
+fn eviction_with_delete_options() {
+    let eviction = policy::Eviction {
+        metadata: Some(meta::ObjectMeta { name: s("web-1"), namespace: s("prod"), ..Default::default() }),
+        delete_options: Some(meta::DeleteOptions {
+            grace_period_seconds: Some(0),
+            preconditions: Some(meta::Preconditions { uid: s("2f1c"), resource_version: None }),
+            propagation_policy: s("Foreground"),
+            dry_run: strings(&["All"]),
+            ..Default::default()
+        }),
+    };
+    check(
+        "policy/v1",
+        "Eviction",
+        &eviction,
+        json!({
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": "web-1", "namespace": "prod"},
+            "deleteOptions": {"gracePeriodSeconds": 0, "preconditions": {"uid": "2f1c"},
+                              "propagationPolicy": "Foreground", "dryRun": ["All"]}
+        }),
+    );
+}
+
+#[test]
+fn endpoint_slice_with_conditions_and_ports() {
+    let slice = discovery::EndpointSlice {
+        metadata: Some(meta::ObjectMeta {
+            name: s("api-x1"),
+            labels: labels(&[("kubernetes.io/service-name", "api")]),
+            ..Default::default()
+        }),
+        address_type: s("IPv4"),
+        endpoints: vec![discovery::Endpoint {
+            addresses: strings(&["10.1.0.7"]),
+            conditions: Some(discovery::EndpointConditions {
+                ready: Some(true),
+                serving: Some(true),
+                terminating: Some(false),
+            }),
+            target_ref: Some(core::ObjectReference { kind: s("Pod"), name: s("web-1"), ..Default::default() }),
+            node_name: s("node1"),
+            zone: s("a"),
+            ..Default::default()
+        }],
+        ports: vec![discovery::EndpointPort {
+            name: s("http"),
+            protocol: s("TCP"),
+            port: Some(8080),
+            app_protocol: None,
+        }],
+    };
+    check(
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        &slice,
+        json!({
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": "api-x1", "labels": {"kubernetes.io/service-name": "api"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.1.0.7"], "conditions": {"ready": true, "serving": true, "terminating": false},
+                           "targetRef": {"kind": "Pod", "name": "web-1"}, "nodeName": "node1", "zone": "a"}],
+            "ports": [{"name": "http", "protocol": "TCP", "port": 8080}]
+        }),
+    );
+}
+
+#[test]
+fn node_with_taints_and_capacity() {
+    let node = core::Node {
+        metadata: Some(meta::ObjectMeta { name: s("node1"), ..Default::default() }),
+        spec: Some(core::NodeSpec {
+            pod_cidr: s("10.1.0.0/24"),
+            pod_cid_rs: strings(&["10.1.0.0/24"]),
+            unschedulable: Some(true),
+            taints: vec![core::Taint {
+                key: s("node.kubernetes.io/unschedulable"),
+                value: None,
+                effect: s("NoSchedule"),
+                time_added: time(1_700_000_000),
+            }],
+            ..Default::default()
+        }),
+        status: Some(core::NodeStatus {
+            capacity: quantities(&[("cpu", "2"), ("memory", "4041684Ki"), ("pods", "110")]),
+            allocatable: quantities(&[("cpu", "1900m")]),
+            addresses: vec![core::NodeAddress { r#type: s("InternalIP"), address: s("10.0.0.5") }],
+            node_info: Some(core::NodeSystemInfo {
+                machine_id: s("m"),
+                system_uuid: s("u"),
+                boot_id: s("b"),
+                kernel_version: s("6.1"),
+                os_image: s("Debian"),
+                container_runtime_version: s("berth://0.1"),
+                kubelet_version: s("v1.32.0"),
+                kube_proxy_version: s(""),
+                operating_system: s("linux"),
+                architecture: s("amd64"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    };
+    check(
+        "v1",
+        "Node",
+        &node,
+        json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "node1"},
+            "spec": {
+                "podCIDR": "10.1.0.0/24",
+                "podCIDRs": ["10.1.0.0/24"],
+                "unschedulable": true,
+                "taints": [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule",
+                            "timeAdded": "2023-11-14T22:13:20Z"}]
+            },
+            "status": {
+                "capacity": {"cpu": "2", "memory": "4041684Ki", "pods": "110"},
+                "allocatable": {"cpu": "1900m"},
+                "addresses": [{"type": "InternalIP", "address": "10.0.0.5"}],
+                "nodeInfo": {"machineID": "m", "systemUUID": "u", "bootID": "b", "kernelVersion": "6.1",
+                             "osImage": "Debian", "containerRuntimeVersion": "berth://0.1",
+                             "kubeletVersion": "v1.32.0", "kubeProxyVersion": "", "operatingSystem": "linux",
+                             "architecture": "amd64"}
+            }
+        }),
+    );
+}
+
+#[test]
+fn secret_bytes_are_base64() {
+    let mut data = BTreeMap::new();
+    data.insert("key".to_owned(), vec![0u8, 1, 2, 0xff]);
+    data.insert("empty".to_owned(), vec![]);
+    let secret = core::Secret {
+        metadata: Some(meta::ObjectMeta { name: s("raw"), ..Default::default() }),
+        immutable: Some(true),
+        data,
+        string_data: BTreeMap::new(),
+        r#type: s("Opaque"),
+    };
+    check(
+        "v1",
+        "Secret",
+        &secret,
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "raw"},
+            "immutable": true,
+            "data": {"key": "AAEC/w==", "empty": ""},
+            "type": "Opaque"
+        }),
+    );
+}
