@@ -36,7 +36,13 @@ fn decode_envelope(bytes: &[u8], base: usize, depth: usize) -> Result<Value, Pro
         }
     })?;
     let mut object = Map::new();
-    decode_into(message, envelope.raw, envelope.raw_offset, &mut object, depth + 1)?;
+    decode_into(
+        message,
+        envelope.raw,
+        envelope.raw_offset,
+        &mut object,
+        depth + 1,
+    )?;
     if !envelope.api_version.is_empty() {
         object.insert("apiVersion".to_owned(), Value::String(envelope.api_version));
     }
@@ -48,7 +54,12 @@ fn decode_envelope(bytes: &[u8], base: usize, depth: usize) -> Result<Value, Pro
 /// contentType=4.
 fn read_envelope(bytes: &[u8], base: usize) -> Result<Envelope<'_>, ProtoError> {
     const NAME: &str = "runtime.Unknown";
-    let mut envelope = Envelope { api_version: String::new(), kind: String::new(), raw: &[], raw_offset: base };
+    let mut envelope = Envelope {
+        api_version: String::new(),
+        kind: String::new(),
+        raw: &[],
+        raw_offset: base,
+    };
     let mut reader = Reader::new(bytes, base);
     while let Some(field) = reader.next_field()? {
         match field.number {
@@ -95,7 +106,10 @@ fn mismatch(message: &'static str, field: &WireField<'_>, expected: u8) -> Proto
     }
 }
 
-fn expect_len<'a>(message: &'static str, field: &WireField<'a>) -> Result<(&'a [u8], usize), ProtoError> {
+fn expect_len<'a>(
+    message: &'static str,
+    field: &WireField<'a>,
+) -> Result<(&'a [u8], usize), ProtoError> {
     match field.value {
         WireValue::Len(bytes, offset) => Ok((bytes, offset)),
         _ => Err(mismatch(message, field, LEN)),
@@ -125,7 +139,9 @@ fn decode_into(
     depth: usize,
 ) -> Result<(), ProtoError> {
     if depth > MAX_DEPTH {
-        return Err(ProtoError::TooDeep { max_depth: MAX_DEPTH });
+        return Err(ProtoError::TooDeep {
+            max_depth: MAX_DEPTH,
+        });
     }
     let mut reader = Reader::new(bytes, base);
     while let Some(wire) = reader.next_field()? {
@@ -141,7 +157,9 @@ fn decode_into(
                 decode_into(inner, bytes, offset, out, depth + 1)?;
             }
             Shape::Repeated | Shape::RepeatedOrNull => {
-                let entry = out.entry(field.json).or_insert_with(|| Value::Array(Vec::new()));
+                let entry = out
+                    .entry(field.json)
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if !entry.is_array() {
                     *entry = Value::Array(Vec::new());
                 }
@@ -151,7 +169,9 @@ fn decode_into(
             }
             Shape::Map | Shape::MapOrNull => {
                 let (key, value) = decode_map_entry(message, field, &wire, depth)?;
-                let entry = out.entry(field.json).or_insert_with(|| Value::Object(Map::new()));
+                let entry = out
+                    .entry(field.json)
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if !entry.is_object() {
                     *entry = Value::Object(Map::new());
                 }
@@ -162,7 +182,9 @@ fn decode_into(
             Shape::Omit | Shape::Keep | Shape::Always => {
                 if let Kind::Msg(inner) = field.kind {
                     let (bytes, offset) = expect_len(message.name, &wire)?;
-                    let entry = out.entry(field.json).or_insert_with(|| Value::Object(Map::new()));
+                    let entry = out
+                        .entry(field.json)
+                        .or_insert_with(|| Value::Object(Map::new()));
                     if !entry.is_object() {
                         *entry = Value::Object(Map::new());
                     }
@@ -220,7 +242,10 @@ fn zero_value(kind: Kind) -> Value {
 }
 
 fn is_packable(kind: Kind) -> bool {
-    matches!(kind, Kind::Bool | Kind::I32 | Kind::I64 | Kind::F64 | Kind::F32)
+    matches!(
+        kind,
+        Kind::Bool | Kind::I32 | Kind::I64 | Kind::F64 | Kind::F32
+    )
 }
 
 fn decode_repeated(
@@ -231,7 +256,10 @@ fn decode_repeated(
     depth: usize,
 ) -> Result<(), ProtoError> {
     if let (true, WireValue::Len(bytes, offset)) = (is_packable(field.kind), wire.value) {
-        let mut reader = PackedReader { reader: Reader::new(bytes, offset), kind: field.kind };
+        let mut reader = PackedReader {
+            reader: Reader::new(bytes, offset),
+            kind: field.kind,
+        };
         while let Some(value) = reader.next()? {
             items.push(scalar_value(message, field.kind, &value, wire)?);
         }
@@ -297,10 +325,12 @@ fn scalar_value(
         _ => VARINT,
     };
     let finite = |x: f64| {
-        Number::from_f64(x).map(Value::Number).ok_or(ProtoError::NonFiniteNumber {
-            message: message.name,
-            value: x.to_string(),
-        })
+        Number::from_f64(x)
+            .map(Value::Number)
+            .ok_or(ProtoError::NonFiniteNumber {
+                message: message.name,
+                value: x.to_string(),
+            })
     };
     // Casts below truncate exactly as Go's generated code does (int32(v), int64(v)).
     match (kind, value) {
@@ -334,7 +364,9 @@ fn decode_value(
         Kind::Str => Ok(Value::String(expect_string(name, wire)?)),
         Kind::Bytes => {
             let (bytes, _) = expect_len(name, wire)?;
-            Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))
+            Ok(Value::String(
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            ))
         }
         Kind::Msg(inner) => {
             let (bytes, offset) = expect_len(name, wire)?;
@@ -401,7 +433,12 @@ fn decode_value(
 }
 
 /// meta/v1 Time and MicroTime: `{seconds=1, nanos=2}`; empty or Go's zero time is null.
-fn decode_time(name: &'static str, bytes: &[u8], offset: usize, micro: bool) -> Result<Value, ProtoError> {
+fn decode_time(
+    name: &'static str,
+    bytes: &[u8],
+    offset: usize,
+    micro: bool,
+) -> Result<Value, ProtoError> {
     if bytes.is_empty() {
         return Ok(Value::Null);
     }
@@ -427,11 +464,18 @@ fn decode_time(name: &'static str, bytes: &[u8], offset: usize, micro: bool) -> 
     };
     time::format_rfc3339(seconds, micros)
         .map(Value::String)
-        .ok_or(ProtoError::TimeOutOfRange { message: name, seconds })
+        .ok_or(ProtoError::TimeOutOfRange {
+            message: name,
+            seconds,
+        })
 }
 
 /// intstr IntOrString: type 0 is `intVal` as a number, type 1 is `strVal` as a string.
-fn decode_int_or_string(name: &'static str, bytes: &[u8], offset: usize) -> Result<Value, ProtoError> {
+fn decode_int_or_string(
+    name: &'static str,
+    bytes: &[u8],
+    offset: usize,
+) -> Result<Value, ProtoError> {
     let (mut type_code, mut int_val, mut str_val) = (0i64, 0i32, String::new());
     let mut reader = Reader::new(bytes, offset);
     while let Some(f) = reader.next_field()? {
@@ -445,19 +489,29 @@ fn decode_int_or_string(name: &'static str, bytes: &[u8], offset: usize) -> Resu
     match type_code {
         0 => Ok(Value::Number(Number::from(int_val))),
         1 => Ok(Value::String(str_val)),
-        _ => Err(ProtoError::BadIntOrString { message: name, type_code }),
+        _ => Err(ProtoError::BadIntOrString {
+            message: name,
+            type_code,
+        }),
     }
 }
 
 /// RawExtension and FieldsV1 bytes: JSON embedded as is, or an enveloped protobuf object
 /// decoded in turn; empty is null.
-fn decode_raw_json(name: &'static str, raw: &[u8], offset: usize, depth: usize) -> Result<Value, ProtoError> {
+fn decode_raw_json(
+    name: &'static str,
+    raw: &[u8],
+    offset: usize,
+    depth: usize,
+) -> Result<Value, ProtoError> {
     if raw.is_empty() {
         return Ok(Value::Null);
     }
     if let Some(rest) = raw.strip_prefix(&MAGIC) {
         if depth + 1 > MAX_DEPTH {
-            return Err(ProtoError::TooDeep { max_depth: MAX_DEPTH });
+            return Err(ProtoError::TooDeep {
+                max_depth: MAX_DEPTH,
+            });
         }
         return decode_envelope(rest, offset + MAGIC.len(), depth + 1);
     }

@@ -33,13 +33,21 @@ impl fmt::Display for Path<'_> {
 }
 
 fn type_error(path: &Path<'_>, expected: &'static str) -> ProtoError {
-    ProtoError::JsonType { path: path.to_string(), expected }
+    ProtoError::JsonType {
+        path: path.to_string(),
+        expected,
+    }
 }
 
 pub(crate) fn encode_body(value: &Value) -> Result<Vec<u8>, ProtoError> {
-    let object = value.as_object().ok_or_else(|| type_error(&Path::Root, "an object"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| type_error(&Path::Root, "an object"))?;
     let type_field = |name: &'static str| {
-        object.get(name).and_then(Value::as_str).ok_or(ProtoError::MissingTypeField(name))
+        object
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or(ProtoError::MissingTypeField(name))
     };
     let (api_version, kind) = (type_field("apiVersion")?, type_field("kind")?);
     let message = schema::lookup(api_version, kind).ok_or_else(|| ProtoError::UnsupportedKind {
@@ -51,7 +59,9 @@ pub(crate) fn encode_body(value: &Value) -> Result<Vec<u8>, ProtoError> {
     let mut type_meta = Writer::default();
     type_meta.bytes_field(1, api_version.as_bytes());
     type_meta.bytes_field(2, kind.as_bytes());
-    let mut envelope = Writer { buf: MAGIC.to_vec() };
+    let mut envelope = Writer {
+        buf: MAGIC.to_vec(),
+    };
     envelope.bytes_field(1, &type_meta.buf);
     envelope.bytes_field(2, &raw.buf);
     envelope.bytes_field(3, b"");
@@ -67,7 +77,9 @@ fn encode_message(
     depth: usize,
 ) -> Result<(), ProtoError> {
     if depth > MAX_DEPTH {
-        return Err(ProtoError::TooDeep { max_depth: MAX_DEPTH });
+        return Err(ProtoError::TooDeep {
+            max_depth: MAX_DEPTH,
+        });
     }
     for field in message.fields {
         if field.shape == Shape::Inline {
@@ -94,18 +106,36 @@ fn encode_message(
         let path = Path::Key(path, field.json);
         match field.shape {
             Shape::Repeated | Shape::RepeatedOrNull => {
-                let items = value.as_array().ok_or_else(|| type_error(&path, "an array"))?;
+                let items = value
+                    .as_array()
+                    .ok_or_else(|| type_error(&path, "an array"))?;
                 for (idx, item) in items.iter().enumerate() {
-                    encode_value(out, field.number, field.kind, item, &Path::Index(&path, idx), depth)?;
+                    encode_value(
+                        out,
+                        field.number,
+                        field.kind,
+                        item,
+                        &Path::Index(&path, idx),
+                        depth,
+                    )?;
                 }
             }
             Shape::Map | Shape::MapOrNull => {
-                let entries = value.as_object().ok_or_else(|| type_error(&path, "an object"))?;
+                let entries = value
+                    .as_object()
+                    .ok_or_else(|| type_error(&path, "an object"))?;
                 for (key, item) in entries {
                     let mut entry = Writer::default();
                     entry.bytes_field(1, key.as_bytes());
                     if !item.is_null() {
-                        encode_value(&mut entry, 2, field.kind, item, &Path::Key(&path, key), depth)?;
+                        encode_value(
+                            &mut entry,
+                            2,
+                            field.kind,
+                            item,
+                            &Path::Key(&path, key),
+                            depth,
+                        )?;
                     }
                     out.bytes_field(field.number, &entry.buf);
                 }
@@ -141,7 +171,9 @@ fn encode_value(
             out.bytes_field(number, &bytes);
         }
         Kind::Bool => {
-            let b = value.as_bool().ok_or_else(|| type_error(path, "a boolean"))?;
+            let b = value
+                .as_bool()
+                .ok_or_else(|| type_error(path, "a boolean"))?;
             out.varint_field(number, u64::from(b));
         }
         Kind::I32 => {
@@ -153,7 +185,9 @@ fn encode_value(
             out.varint_field(number, i64::from(n) as u64);
         }
         Kind::I64 => {
-            let n = value.as_i64().ok_or_else(|| type_error(path, "a 64-bit integer"))?;
+            let n = value
+                .as_i64()
+                .ok_or_else(|| type_error(path, "a 64-bit integer"))?;
             out.varint_field(number, n as u64);
         }
         Kind::F64 => {
@@ -166,7 +200,9 @@ fn encode_value(
             out.fixed32_field(number, (x as f32).to_bits());
         }
         Kind::Msg(inner) => {
-            let object = value.as_object().ok_or_else(|| type_error(path, "an object"))?;
+            let object = value
+                .as_object()
+                .ok_or_else(|| type_error(path, "an object"))?;
             let mut sub = Writer::default();
             encode_message(inner, object, path, &mut sub, depth + 1)?;
             out.bytes_field(number, &sub.buf);
@@ -228,10 +264,14 @@ fn encode_value(
             out.bytes_field(number, &sub.buf);
         }
         Kind::StrList => {
-            let items = value.as_array().ok_or_else(|| type_error(path, "an array of strings"))?;
+            let items = value
+                .as_array()
+                .ok_or_else(|| type_error(path, "an array of strings"))?;
             let mut sub = Writer::default();
             for (idx, item) in items.iter().enumerate() {
-                let s = item.as_str().ok_or_else(|| type_error(&Path::Index(path, idx), "a string"))?;
+                let s = item
+                    .as_str()
+                    .ok_or_else(|| type_error(&Path::Index(path, idx), "a string"))?;
                 sub.bytes_field(1, s.as_bytes());
             }
             out.bytes_field(number, &sub.buf);

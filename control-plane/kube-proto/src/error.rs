@@ -18,7 +18,11 @@ pub enum ProtoError {
     VarintTooLong { offset: usize },
     /// A length prefix larger than what is left of the enclosing message.
     #[error("length {len_bytes} at byte {offset} exceeds the {remaining_bytes} bytes left")]
-    LengthOutOfBounds { len_bytes: u64, remaining_bytes: usize, offset: usize },
+    LengthOutOfBounds {
+        len_bytes: u64,
+        remaining_bytes: usize,
+        offset: usize,
+    },
     /// A tag with field number 0 or above the protobuf maximum.
     #[error("invalid field number {field} at byte {offset}")]
     BadFieldNumber { field: u64, offset: usize },
@@ -26,8 +30,16 @@ pub enum ProtoError {
     #[error("invalid wire type {wire_type} at byte {offset}")]
     BadWireType { wire_type: u8, offset: usize },
     /// A known field carried with a wire type its schema does not allow.
-    #[error("field {field} of {message} has wire type {got} at byte {offset}, expected {expected}")]
-    WireTypeMismatch { message: &'static str, field: u32, got: u8, expected: u8, offset: usize },
+    #[error(
+        "field {field} of {message} has wire type {got} at byte {offset}, expected {expected}"
+    )]
+    WireTypeMismatch {
+        message: &'static str,
+        field: u32,
+        got: u8,
+        expected: u8,
+        offset: usize,
+    },
     /// Messages nested deeper than the decoder allows.
     #[error("messages nested deeper than {max_depth} levels")]
     TooDeep { max_depth: usize },
@@ -45,7 +57,10 @@ pub enum ProtoError {
     UnsupportedKind { api_version: String, kind: String },
     /// An IntOrString whose type is neither 0 (int) nor 1 (string).
     #[error("{message}: IntOrString has unknown type {type_code}")]
-    BadIntOrString { message: &'static str, type_code: i64 },
+    BadIntOrString {
+        message: &'static str,
+        type_code: i64,
+    },
     /// A Time or MicroTime outside years 0..=9999, which JSON cannot express.
     #[error("{message}: timestamp {seconds}s is outside years 0 to 9999")]
     TimeOutOfRange { message: &'static str, seconds: i64 },
@@ -54,13 +69,23 @@ pub enum ProtoError {
     BadEmbeddedJson { message: &'static str },
     /// A double that JSON cannot carry (NaN or infinite).
     #[error("{message}: number {value} cannot be written as JSON")]
-    NonFiniteNumber { message: &'static str, value: String },
+    NonFiniteNumber {
+        message: &'static str,
+        value: String,
+    },
     /// Encoding: a JSON value of the wrong type for its field.
     #[error("{path}: expected {expected}")]
-    JsonType { path: String, expected: &'static str },
+    JsonType {
+        path: String,
+        expected: &'static str,
+    },
     /// Encoding: a JSON string that does not parse as the field's type (time, duration, base64).
     #[error("{path}: invalid {what} {value:?}")]
-    JsonValue { path: String, what: &'static str, value: String },
+    JsonValue {
+        path: String,
+        what: &'static str,
+        value: String,
+    },
     /// Encoding: the object lacks `apiVersion` or `kind`.
     #[error("the object has no string {0}")]
     MissingTypeField(&'static str),

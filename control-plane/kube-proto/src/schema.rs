@@ -79,7 +79,12 @@ pub(crate) enum Shape {
 }
 
 const fn field(number: u32, json: &'static str, kind: Kind, shape: Shape) -> Field {
-    Field { number, json, kind, shape }
+    Field {
+        number,
+        json,
+        kind,
+        shape,
+    }
 }
 const fn omit(number: u32, json: &'static str, kind: Kind) -> Field {
     field(number, json, kind, Shape::Omit)
@@ -129,7 +134,10 @@ pub(crate) fn lookup(api_version: &str, kind: &str) -> Option<&'static Message> 
     if !known_version {
         return None;
     }
-    table::KINDS.iter().find(|(v, k, _)| *v == "meta.k8s.io/v1" && *k == kind).map(|(_, _, m)| *m)
+    table::KINDS
+        .iter()
+        .find(|(v, k, _)| *v == "meta.k8s.io/v1" && *k == kind)
+        .map(|(_, _, m)| *m)
 }
 
 /// Every (apiVersion, kind) the table names, for documentation and tests.

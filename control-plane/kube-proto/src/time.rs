@@ -61,7 +61,9 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<(i64, u32)> {
     let b = text.as_bytes();
     let digits = |from: usize, n: usize| -> Option<i64> {
         let part = b.get(from..from + n)?;
-        part.iter().try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
+        part.iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
     };
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
         return None;
@@ -73,7 +75,12 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<(i64, u32)> {
     let month = u32::try_from(digits(5, 2)?).ok()?;
     let day = u32::try_from(digits(8, 2)?).ok()?;
     let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut pos = 19;
@@ -99,7 +106,8 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<(i64, u32)> {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
             let two = |a: u8, c: u8| -> Option<i64> {
-                (a.is_ascii_digit() && c.is_ascii_digit()).then(|| i64::from((a - b'0') * 10 + (c - b'0')))
+                (a.is_ascii_digit() && c.is_ascii_digit())
+                    .then(|| i64::from((a - b'0') * 10 + (c - b'0')))
             };
             let (oh, om) = (two(*h1, *h2)?, two(*m1, *m2)?);
             if oh > 23 || om > 59 {
@@ -181,10 +189,14 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<i64> {
     }
     let mut total: i128 = 0;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number = &rest[..number_len];
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let scale: i128 = match unit {
@@ -200,7 +212,11 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<i64> {
         if whole.is_empty() && frac.is_empty() {
             return None;
         }
-        let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let whole: i128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
         let mut value = whole.checked_mul(scale)?;
         let mut frac_scale = scale;
         for c in frac.chars() {
@@ -232,12 +248,19 @@ mod tests {
             (MIN_SECONDS, "0000-01-01T00:00:00Z"),
         ];
         for &(seconds, text) in cases {
-            assert_eq!(format_rfc3339(seconds, None).as_deref(), Some(text), "{seconds}");
+            assert_eq!(
+                format_rfc3339(seconds, None).as_deref(),
+                Some(text),
+                "{seconds}"
+            );
             assert_eq!(parse_rfc3339(text), Some((seconds, 0)), "{text}");
         }
         assert_eq!(format_rfc3339(MAX_SECONDS + 1, None), None);
         assert_eq!(format_rfc3339(MIN_SECONDS - 1, None), None);
-        assert_eq!(format_rfc3339(5, Some(120)).as_deref(), Some("1970-01-01T00:00:05.000120Z"));
+        assert_eq!(
+            format_rfc3339(5, Some(120)).as_deref(),
+            Some("1970-01-01T00:00:05.000120Z")
+        );
     }
 
     #[test]

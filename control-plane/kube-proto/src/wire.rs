@@ -90,7 +90,10 @@ impl<'a> Reader<'a> {
         let mut value: u64 = 0;
         for i in 0..10 {
             let Some(&byte) = self.buf.get(self.pos) else {
-                return Err(ProtoError::Truncated { what: "varint", offset: start });
+                return Err(ProtoError::Truncated {
+                    what: "varint",
+                    offset: start,
+                });
             };
             self.pos += 1;
             value |= u64::from(byte & 0x7f) << (7 * i);
@@ -105,7 +108,10 @@ impl<'a> Reader<'a> {
         let start = self.offset();
         let end = self.pos.checked_add(n).filter(|&end| end <= self.buf.len());
         let Some(end) = end else {
-            return Err(ProtoError::Truncated { what, offset: start });
+            return Err(ProtoError::Truncated {
+                what,
+                offset: start,
+            });
         };
         let bytes = &self.buf[self.pos..end];
         self.pos = end;
@@ -119,7 +125,10 @@ impl<'a> Reader<'a> {
         // Truncation is fine: the mask keeps three bits.
         let wire_type = (key & 7) as u8;
         if number == 0 || number > MAX_FIELD_NUMBER {
-            return Err(ProtoError::BadFieldNumber { field: number, offset });
+            return Err(ProtoError::BadFieldNumber {
+                field: number,
+                offset,
+            });
         }
         Ok((number, wire_type, offset))
     }
@@ -158,7 +167,11 @@ impl<'a> Reader<'a> {
                 _ => return Err(ProtoError::BadWireType { wire_type, offset }),
             };
             // Field numbers are at most 2^29 - 1, checked in tag().
-            return Ok(Some(WireField { number: number as u32, value, offset }));
+            return Ok(Some(WireField {
+                number: number as u32,
+                value,
+                offset,
+            }));
         }
     }
 
@@ -167,7 +180,10 @@ impl<'a> Reader<'a> {
         let mut open = vec![number];
         while let Some(&innermost) = open.last() {
             if self.pos >= self.buf.len() {
-                return Err(ProtoError::Truncated { what: "group", offset });
+                return Err(ProtoError::Truncated {
+                    what: "group",
+                    offset,
+                });
             }
             let (n, wire_type, tag_offset) = self.tag()?;
             match wire_type {
@@ -195,14 +211,21 @@ impl<'a> Reader<'a> {
                 }
                 START_GROUP => {
                     if open.len() >= MAX_GROUP_DEPTH {
-                        return Err(ProtoError::TooDeep { max_depth: MAX_GROUP_DEPTH });
+                        return Err(ProtoError::TooDeep {
+                            max_depth: MAX_GROUP_DEPTH,
+                        });
                     }
                     open.push(n);
                 }
                 END_GROUP if n == innermost => {
                     open.pop();
                 }
-                _ => return Err(ProtoError::BadWireType { wire_type, offset: tag_offset }),
+                _ => {
+                    return Err(ProtoError::BadWireType {
+                        wire_type,
+                        offset: tag_offset,
+                    })
+                }
             }
         }
         Ok(())

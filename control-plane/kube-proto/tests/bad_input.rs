@@ -34,7 +34,11 @@ fn varint_field(number: u64, v: u64) -> Vec<u8> {
 
 /// A body with the given envelope kind and raw object bytes.
 fn body(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
-    let type_meta = [len_field(1, api_version.as_bytes()), len_field(2, kind.as_bytes())].concat();
+    let type_meta = [
+        len_field(1, api_version.as_bytes()),
+        len_field(2, kind.as_bytes()),
+    ]
+    .concat();
     [MAGIC.to_vec(), len_field(1, &type_meta), len_field(2, raw)].concat()
 }
 
@@ -47,10 +51,17 @@ fn nested_revisions(levels: usize) -> Vec<u8> {
     let mut inner = body("apps/v1", "ControllerRevision", &varint_field(3, 1));
     for _ in 0..levels {
         let raw_extension = len_field(1, &inner);
-        inner = body("apps/v1", "ControllerRevision", &len_field(2, &raw_extension));
+        inner = body(
+            "apps/v1",
+            "ControllerRevision",
+            &len_field(2, &raw_extension),
+        );
     }
     inner
 }
+
+/// Whether an error is the one a case expects.
+type Expect = fn(&ProtoError) -> bool;
 
 #[test]
 fn bad_bodies_give_typed_errors() {
@@ -62,57 +73,171 @@ fn bad_bodies_give_typed_errors() {
         let spec = len_field(3, &int_or_string);
         len_field(2, &spec)
     };
-    let cases: Vec<(&str, Vec<u8>, fn(&ProtoError) -> bool)> = vec![
+    let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
         ("empty body", vec![], |e| matches!(e, ProtoError::BadMagic)),
-        ("short magic", b"k8s".to_vec(), |e| matches!(e, ProtoError::BadMagic)),
-        ("wrong magic", b"k9s\0\x0a\x00".to_vec(), |e| matches!(e, ProtoError::BadMagic)),
-        ("json body", br#"{"kind":"Namespace"}"#.to_vec(), |e| matches!(e, ProtoError::BadMagic)),
-        ("magic only", magic(&[]), |e| matches!(e, ProtoError::MissingKind)),
-        ("tag without length", magic(&[0x0a]), |e| matches!(e, ProtoError::Truncated { offset: 5, .. })),
+        ("short magic", b"k8s".to_vec(), |e| {
+            matches!(e, ProtoError::BadMagic)
+        }),
+        ("wrong magic", b"k9s\0\x0a\x00".to_vec(), |e| {
+            matches!(e, ProtoError::BadMagic)
+        }),
+        ("json body", br#"{"kind":"Namespace"}"#.to_vec(), |e| {
+            matches!(e, ProtoError::BadMagic)
+        }),
+        ("magic only", magic(&[]), |e| {
+            matches!(e, ProtoError::MissingKind)
+        }),
+        ("tag without length", magic(&[0x0a]), |e| {
+            matches!(e, ProtoError::Truncated { offset: 5, .. })
+        }),
         ("length past the end", magic(&[0x0a, 0x05, b'a']), |e| {
-            matches!(e, ProtoError::LengthOutOfBounds { len_bytes: 5, remaining_bytes: 1, offset: 5 })
+            matches!(
+                e,
+                ProtoError::LengthOutOfBounds {
+                    len_bytes: 5,
+                    remaining_bytes: 1,
+                    offset: 5
+                }
+            )
         }),
-        ("huge length", magic(&[&[0x12][..], &varint(u64::MAX)].concat()), |e| {
-            matches!(e, ProtoError::LengthOutOfBounds { len_bytes: u64::MAX, .. })
+        (
+            "huge length",
+            magic(&[&[0x12][..], &varint(u64::MAX)].concat()),
+            |e| {
+                matches!(
+                    e,
+                    ProtoError::LengthOutOfBounds {
+                        len_bytes: u64::MAX,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "varint of eleven bytes",
+            magic(&[&[0x08][..], &long_varint].concat()),
+            |e| matches!(e, ProtoError::VarintTooLong { offset: 5 }),
+        ),
+        ("wire type 7", magic(&[0x0f]), |e| {
+            matches!(e, ProtoError::BadWireType { wire_type: 7, .. })
         }),
-        ("varint of eleven bytes", magic(&[&[0x08][..], &long_varint].concat()), |e| {
-            matches!(e, ProtoError::VarintTooLong { offset: 5 })
+        ("wire type 6", magic(&[0x0e]), |e| {
+            matches!(e, ProtoError::BadWireType { wire_type: 6, .. })
         }),
-        ("wire type 7", magic(&[0x0f]), |e| matches!(e, ProtoError::BadWireType { wire_type: 7, .. })),
-        ("wire type 6", magic(&[0x0e]), |e| matches!(e, ProtoError::BadWireType { wire_type: 6, .. })),
-        ("stray end group", magic(&[0x0c]), |e| matches!(e, ProtoError::BadWireType { wire_type: 4, .. })),
-        ("unclosed group", magic(&[0x0b, 0x08, 0x01]), |e| matches!(e, ProtoError::Truncated { what: "group", .. })),
-        ("field number 0", magic(&[0x02, 0x00]), |e| matches!(e, ProtoError::BadFieldNumber { field: 0, .. })),
-        ("truncated fixed64", magic(&[0x09, 1, 2, 3]), |e| matches!(e, ProtoError::Truncated { what: "fixed64", .. })),
-        ("typeMeta as a varint", magic(&[0x08, 0x01]), |e| matches!(e, ProtoError::WireTypeMismatch { field: 1, .. })),
-        ("unsupported kind", body("example.com/v1", "Widget", &[]), |e| {
-            matches!(e, ProtoError::UnsupportedKind { api_version, kind } if api_version == "example.com/v1" && kind == "Widget")
+        ("stray end group", magic(&[0x0c]), |e| {
+            matches!(e, ProtoError::BadWireType { wire_type: 4, .. })
         }),
-        ("gzip content", [body("v1", "Namespace", &[]), len_field(3, b"gzip")].concat(), |e| {
-            matches!(e, ProtoError::UnsupportedContentEncoding(enc) if enc == "gzip")
+        ("unclosed group", magic(&[0x0b, 0x08, 0x01]), |e| {
+            matches!(e, ProtoError::Truncated { what: "group", .. })
         }),
-        ("json content type", [body("v1", "Namespace", &[]), len_field(4, b"application/json")].concat(), |e| {
-            matches!(e, ProtoError::UnsupportedContentType(_))
+        ("field number 0", magic(&[0x02, 0x00]), |e| {
+            matches!(e, ProtoError::BadFieldNumber { field: 0, .. })
         }),
-        ("metadata as a varint", body("v1", "Namespace", &varint_field(1, 3)), |e| {
-            matches!(e, ProtoError::WireTypeMismatch { message: "core/v1.Namespace", field: 1, got: 0, expected: 2, .. })
+        ("truncated fixed64", magic(&[0x09, 1, 2, 3]), |e| {
+            matches!(
+                e,
+                ProtoError::Truncated {
+                    what: "fixed64",
+                    ..
+                }
+            )
         }),
-        ("name as a varint", body("v1", "Namespace", &len_field(1, &varint_field(1, 3))), |e| {
-            matches!(e, ProtoError::WireTypeMismatch { message: "meta/v1.ObjectMeta", field: 1, .. })
+        ("typeMeta as a varint", magic(&[0x08, 0x01]), |e| {
+            matches!(e, ProtoError::WireTypeMismatch { field: 1, .. })
         }),
-        ("replicas as a string", body("apps/v1", "Deployment", &len_field(2, &len_field(1, b"3"))), |e| {
-            matches!(e, ProtoError::WireTypeMismatch { message: "apps/v1.DeploymentSpec", field: 1, .. })
+        (
+            "unsupported kind",
+            body("example.com/v1", "Widget", &[]),
+            |e| matches!(e, ProtoError::UnsupportedKind { api_version, kind } if api_version == "example.com/v1" && kind == "Widget"),
+        ),
+        (
+            "gzip content",
+            [body("v1", "Namespace", &[]), len_field(3, b"gzip")].concat(),
+            |e| matches!(e, ProtoError::UnsupportedContentEncoding(enc) if enc == "gzip"),
+        ),
+        (
+            "json content type",
+            [
+                body("v1", "Namespace", &[]),
+                len_field(4, b"application/json"),
+            ]
+            .concat(),
+            |e| matches!(e, ProtoError::UnsupportedContentType(_)),
+        ),
+        (
+            "metadata as a varint",
+            body("v1", "Namespace", &varint_field(1, 3)),
+            |e| {
+                matches!(
+                    e,
+                    ProtoError::WireTypeMismatch {
+                        message: "core/v1.Namespace",
+                        field: 1,
+                        got: 0,
+                        expected: 2,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "name as a varint",
+            body("v1", "Namespace", &len_field(1, &varint_field(1, 3))),
+            |e| {
+                matches!(
+                    e,
+                    ProtoError::WireTypeMismatch {
+                        message: "meta/v1.ObjectMeta",
+                        field: 1,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "replicas as a string",
+            body("apps/v1", "Deployment", &len_field(2, &len_field(1, b"3"))),
+            |e| {
+                matches!(
+                    e,
+                    ProtoError::WireTypeMismatch {
+                        message: "apps/v1.DeploymentSpec",
+                        field: 1,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "time after year 9999",
+            body("v1", "Namespace", &metadata_far_future),
+            |e| {
+                matches!(
+                    e,
+                    ProtoError::TimeOutOfRange {
+                        seconds: 400_000_000_000,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "IntOrString of type 5",
+            body("policy/v1", "PodDisruptionBudget", &bad_int_or_string),
+            |e| matches!(e, ProtoError::BadIntOrString { type_code: 5, .. }),
+        ),
+        (
+            "RawExtension not JSON",
+            body(
+                "apps/v1",
+                "ControllerRevision",
+                &len_field(2, &len_field(1, b"{nope")),
+            ),
+            |e| matches!(e, ProtoError::BadEmbeddedJson { .. }),
+        ),
+        ("objects nested 200 deep", nested_revisions(200), |e| {
+            matches!(e, ProtoError::TooDeep { .. })
         }),
-        ("time after year 9999", body("v1", "Namespace", &metadata_far_future), |e| {
-            matches!(e, ProtoError::TimeOutOfRange { seconds: 400_000_000_000, .. })
-        }),
-        ("IntOrString of type 5", body("policy/v1", "PodDisruptionBudget", &bad_int_or_string), |e| {
-            matches!(e, ProtoError::BadIntOrString { type_code: 5, .. })
-        }),
-        ("RawExtension not JSON", body("apps/v1", "ControllerRevision", &len_field(2, &len_field(1, b"{nope"))), |e| {
-            matches!(e, ProtoError::BadEmbeddedJson { .. })
-        }),
-        ("objects nested 200 deep", nested_revisions(200), |e| matches!(e, ProtoError::TooDeep { .. })),
     ];
     let mut failures = Vec::new();
     for (name, bytes, expected) in cases {
@@ -142,7 +267,10 @@ fn unknown_fields_and_groups_are_skipped() {
     .concat();
     let raw = [len_field(1, &metadata), len_field(77, b"future field")].concat();
     let decoded = decode(&body("v1", "Namespace", &raw)).expect("decode");
-    assert_eq!(decoded, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}));
+    assert_eq!(
+        decoded,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}})
+    );
 }
 
 #[test]
@@ -165,7 +293,10 @@ fn packed_and_negative_numbers() {
     let security_context = [len_field(4, &packed), varint_field(2, (-1i64) as u64)].concat();
     let spec = len_field(14, &security_context);
     let decoded = decode(&body("v1", "Pod", &len_field(2, &spec))).expect("decode");
-    assert_eq!(decoded["spec"]["securityContext"], json!({"supplementalGroups": [1, 2, 300], "runAsUser": -1}));
+    assert_eq!(
+        decoded["spec"]["securityContext"],
+        json!({"supplementalGroups": [1, 2, 300], "runAsUser": -1})
+    );
 }
 
 #[test]
@@ -185,7 +316,11 @@ fn supported_kinds() {
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition", false),
     ];
     for (api_version, kind, want) in cases {
-        assert_eq!(is_supported(api_version, kind), want, "{api_version} {kind}");
+        assert_eq!(
+            is_supported(api_version, kind),
+            want,
+            "{api_version} {kind}"
+        );
     }
 }
 
@@ -193,10 +328,19 @@ fn supported_kinds() {
 fn bad_json_gives_typed_errors() {
     let cases: Vec<(serde_json::Value, &str)> = vec![
         (json!([]), "$: expected an object"),
-        (json!({"kind": "Namespace"}), "the object has no string apiVersion"),
+        (
+            json!({"kind": "Namespace"}),
+            "the object has no string apiVersion",
+        ),
         (json!({"apiVersion": "v1"}), "the object has no string kind"),
-        (json!({"apiVersion": "v1", "kind": "Widget"}), "kind \"Widget\" of apiVersion \"v1\" is not supported in protobuf"),
-        (json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": 3}}), "$.metadata.name: expected a string"),
+        (
+            json!({"apiVersion": "v1", "kind": "Widget"}),
+            "kind \"Widget\" of apiVersion \"v1\" is not supported in protobuf",
+        ),
+        (
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": 3}}),
+            "$.metadata.name: expected a string",
+        ),
         (
             json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 1u64 << 40}}),
             "$.spec.replicas: expected a 32-bit integer",

@@ -26,27 +26,47 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), Quantity { string: s(v) })).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Quantity { string: s(v) }))
+        .collect()
 }
 
 fn int(n: i32) -> Option<IntOrString> {
-    Some(IntOrString { r#type: Some(0), int_val: Some(n), str_val: None })
+    Some(IntOrString {
+        r#type: Some(0),
+        int_val: Some(n),
+        str_val: None,
+    })
 }
 
 fn string(text: &str) -> Option<IntOrString> {
-    Some(IntOrString { r#type: Some(1), int_val: None, str_val: s(text) })
+    Some(IntOrString {
+        r#type: Some(1),
+        int_val: None,
+        str_val: s(text),
+    })
 }
 
 fn time(seconds: i64) -> Option<meta::Time> {
-    Some(meta::Time { seconds: Some(seconds), nanos: None })
+    Some(meta::Time {
+        seconds: Some(seconds),
+        nanos: None,
+    })
 }
 
 fn micro_time(seconds: i64, nanos: i32) -> Option<meta::MicroTime> {
-    Some(meta::MicroTime { seconds: Some(seconds), nanos: Some(nanos) })
+    Some(meta::MicroTime {
+        seconds: Some(seconds),
+        nanos: Some(nanos),
+    })
 }
 
 /// Paths where `got` and `want` differ, with both values.
@@ -54,9 +74,16 @@ fn diff(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
     match (got, want) {
         (Value::Object(g), Value::Object(w)) => {
             for key in g.keys().chain(w.keys().filter(|k| !g.contains_key(*k))) {
-                let (gv, wv) = (g.get(key).unwrap_or(&Value::Null), w.get(key).unwrap_or(&Value::Null));
+                let (gv, wv) = (
+                    g.get(key).unwrap_or(&Value::Null),
+                    w.get(key).unwrap_or(&Value::Null),
+                );
                 if g.contains_key(key) != w.contains_key(key) {
-                    out.push(format!("{path}.{key}: got {:?}, want {:?}", g.get(key), w.get(key)));
+                    out.push(format!(
+                        "{path}.{key}: got {:?}, want {:?}",
+                        g.get(key),
+                        w.get(key)
+                    ));
                 } else {
                     diff(&format!("{path}.{key}"), gv, wv, out);
                 }
@@ -74,7 +101,10 @@ fn diff(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
 
 fn body_of<M: Message>(api_version: &str, kind: &str, object: &M) -> Vec<u8> {
     let envelope = Unknown {
-        type_meta: Some(TypeMeta { api_version: s(api_version), kind: s(kind) }),
+        type_meta: Some(TypeMeta {
+            api_version: s(api_version),
+            kind: s(kind),
+        }),
         raw: Some(object.encode_to_vec()),
         content_encoding: None,
         content_type: None,
@@ -85,18 +115,33 @@ fn body_of<M: Message>(api_version: &str, kind: &str, object: &M) -> Vec<u8> {
 }
 
 /// `object` decodes to `expected`, and `expected` encodes back to `object`.
-fn check<M: Message + Default + PartialEq + std::fmt::Debug>(api_version: &str, kind: &str, object: &M, expected: Value) {
+fn check<M: Message + Default + PartialEq + std::fmt::Debug>(
+    api_version: &str,
+    kind: &str,
+    object: &M,
+    expected: Value,
+) {
     let decoded = decode(&body_of(api_version, kind, object)).expect("decode");
     let mut differences = Vec::new();
     diff("$", &decoded, &expected, &mut differences);
-    assert!(differences.is_empty(), "decoded differs from expected:\n{}", differences.join("\n"));
+    assert!(
+        differences.is_empty(),
+        "decoded differs from expected:\n{}",
+        differences.join("\n")
+    );
     let encoded = encode(&expected).expect("encode");
     assert_eq!(encoded[..4], MAGIC);
     let envelope = Unknown::decode(&encoded[4..]).expect("envelope");
     let type_meta = envelope.type_meta.clone().unwrap_or_default();
-    assert_eq!((type_meta.api_version.as_deref(), type_meta.kind.as_deref()), (Some(api_version), Some(kind)));
+    assert_eq!(
+        (type_meta.api_version.as_deref(), type_meta.kind.as_deref()),
+        (Some(api_version), Some(kind))
+    );
     let back = M::decode(envelope.raw.as_deref().unwrap_or_default()).expect("prost decode");
-    assert!(back == *object, "encode did not give back the message: {back:?}");
+    assert!(
+        back == *object,
+        "encode did not give back the message: {back:?}"
+    );
 }
 
 fn container() -> core::Container {
@@ -115,18 +160,27 @@ fn container() -> core::Container {
         env_from: vec![core::EnvFromSource {
             prefix: s("CFG_"),
             config_map_ref: Some(core::ConfigMapEnvSource {
-                local_object_reference: Some(core::LocalObjectReference { name: s("settings") }),
+                local_object_reference: Some(core::LocalObjectReference {
+                    name: s("settings"),
+                }),
                 optional: Some(false),
             }),
             ..Default::default()
         }],
         env: vec![
-            core::EnvVar { name: s("MODE"), value: s("fast"), value_from: None },
+            core::EnvVar {
+                name: s("MODE"),
+                value: s("fast"),
+                value_from: None,
+            },
             core::EnvVar {
                 name: s("POD_IP"),
                 value: None,
                 value_from: Some(core::EnvVarSource {
-                    field_ref: Some(core::ObjectFieldSelector { api_version: s("v1"), field_path: s("status.podIP") }),
+                    field_ref: Some(core::ObjectFieldSelector {
+                        api_version: s("v1"),
+                        field_path: s("status.podIP"),
+                    }),
                     ..Default::default()
                 }),
             },
@@ -135,7 +189,9 @@ fn container() -> core::Container {
                 value: None,
                 value_from: Some(core::EnvVarSource {
                     secret_key_ref: Some(core::SecretKeySelector {
-                        local_object_reference: Some(core::LocalObjectReference { name: s("creds") }),
+                        local_object_reference: Some(core::LocalObjectReference {
+                            name: s("creds"),
+                        }),
                         key: s("password"),
                         optional: None,
                     }),
@@ -160,7 +216,10 @@ fn container() -> core::Container {
                     path: s("/healthz"),
                     port: string("http"),
                     scheme: s("HTTP"),
-                    http_headers: vec![core::HttpHeader { name: s("X-Probe"), value: s("1") }],
+                    http_headers: vec![core::HttpHeader {
+                        name: s("X-Probe"),
+                        value: s("1"),
+                    }],
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -172,7 +231,10 @@ fn container() -> core::Container {
         }),
         readiness_probe: Some(core::Probe {
             handler: Some(core::ProbeHandler {
-                tcp_socket: Some(core::TcpSocketAction { port: int(8080), host: None }),
+                tcp_socket: Some(core::TcpSocketAction {
+                    port: int(8080),
+                    host: None,
+                }),
                 ..Default::default()
             }),
             failure_threshold: Some(3),
@@ -180,7 +242,9 @@ fn container() -> core::Container {
         }),
         startup_probe: Some(core::Probe {
             handler: Some(core::ProbeHandler {
-                exec: Some(core::ExecAction { command: strings(&["cat", "/tmp/ready"]) }),
+                exec: Some(core::ExecAction {
+                    command: strings(&["cat", "/tmp/ready"]),
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -194,12 +258,18 @@ fn container() -> core::Container {
         }),
         image_pull_policy: s("IfNotPresent"),
         security_context: Some(core::SecurityContext {
-            capabilities: Some(core::Capabilities { add: strings(&["NET_BIND_SERVICE"]), drop: strings(&["ALL"]) }),
+            capabilities: Some(core::Capabilities {
+                add: strings(&["NET_BIND_SERVICE"]),
+                drop: strings(&["ALL"]),
+            }),
             run_as_user: Some(1000),
             run_as_non_root: Some(true),
             read_only_root_filesystem: Some(true),
             allow_privilege_escalation: Some(false),
-            seccomp_profile: Some(core::SeccompProfile { r#type: s("RuntimeDefault"), localhost_profile: None }),
+            seccomp_profile: Some(core::SeccompProfile {
+                r#type: s("RuntimeDefault"),
+                localhost_profile: None,
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -286,8 +356,14 @@ fn pod_spec() -> core::PodSpec {
                 name: s("config"),
                 volume_source: Some(core::VolumeSource {
                     config_map: Some(core::ConfigMapVolumeSource {
-                        local_object_reference: Some(core::LocalObjectReference { name: s("settings") }),
-                        items: vec![core::KeyToPath { key: s("mode"), path: s("mode.txt"), mode: Some(0o400) }],
+                        local_object_reference: Some(core::LocalObjectReference {
+                            name: s("settings"),
+                        }),
+                        items: vec![core::KeyToPath {
+                            key: s("mode"),
+                            path: s("mode.txt"),
+                            mode: Some(0o400),
+                        }],
                         default_mode: Some(0o644),
                         optional: None,
                     }),
@@ -308,7 +384,10 @@ fn pod_spec() -> core::PodSpec {
             core::Volume {
                 name: s("host"),
                 volume_source: Some(core::VolumeSource {
-                    host_path: Some(core::HostPathVolumeSource { path: s("/var/log"), r#type: s("Directory") }),
+                    host_path: Some(core::HostPathVolumeSource {
+                        path: s("/var/log"),
+                        r#type: s("Directory"),
+                    }),
                     ..Default::default()
                 }),
             },
@@ -347,7 +426,10 @@ fn pod_spec() -> core::PodSpec {
             run_as_user: Some(1000),
             fs_group: Some(2000),
             supplemental_groups: vec![3000, 4000],
-            sysctls: vec![core::Sysctl { name: s("net.core.somaxconn"), value: s("1024") }],
+            sysctls: vec![core::Sysctl {
+                name: s("net.core.somaxconn"),
+                value: s("1024"),
+            }],
             ..Default::default()
         }),
         image_pull_secrets: vec![core::LocalObjectReference { name: s("pull") }],
@@ -363,27 +445,31 @@ fn pod_spec() -> core::PodSpec {
                         match_fields: vec![],
                     }],
                 }),
-                preferred_during_scheduling_ignored_during_execution: vec![core::PreferredSchedulingTerm {
-                    weight: Some(10),
-                    preference: Some(core::NodeSelectorTerm {
-                        match_expressions: vec![core::NodeSelectorRequirement {
-                            key: s("zone"),
-                            operator: s("Exists"),
-                            values: vec![],
-                        }],
-                        match_fields: vec![],
-                    }),
-                }],
+                preferred_during_scheduling_ignored_during_execution: vec![
+                    core::PreferredSchedulingTerm {
+                        weight: Some(10),
+                        preference: Some(core::NodeSelectorTerm {
+                            match_expressions: vec![core::NodeSelectorRequirement {
+                                key: s("zone"),
+                                operator: s("Exists"),
+                                values: vec![],
+                            }],
+                            match_fields: vec![],
+                        }),
+                    },
+                ],
             }),
             pod_anti_affinity: Some(core::PodAntiAffinity {
-                preferred_during_scheduling_ignored_during_execution: vec![core::WeightedPodAffinityTerm {
-                    weight: Some(100),
-                    pod_affinity_term: Some(core::PodAffinityTerm {
-                        label_selector: label_selector("web"),
-                        topology_key: s("kubernetes.io/hostname"),
-                        ..Default::default()
-                    }),
-                }],
+                preferred_during_scheduling_ignored_during_execution: vec![
+                    core::WeightedPodAffinityTerm {
+                        weight: Some(100),
+                        pod_affinity_term: Some(core::PodAffinityTerm {
+                            label_selector: label_selector("web"),
+                            topology_key: s("kubernetes.io/hostname"),
+                            ..Default::default()
+                        }),
+                    },
+                ],
                 ..Default::default()
             }),
             ..Default::default()
@@ -404,7 +490,10 @@ fn pod_spec() -> core::PodSpec {
                 value: None,
             },
         ],
-        host_aliases: vec![core::HostAlias { ip: s("10.0.0.1"), hostnames: strings(&["db.local"]) }],
+        host_aliases: vec![core::HostAlias {
+            ip: s("10.0.0.1"),
+            hostnames: strings(&["db.local"]),
+        }],
         priority_class_name: s("high"),
         priority: Some(1000),
         topology_spread_constraints: vec![core::TopologySpreadConstraint {
@@ -486,12 +575,18 @@ fn deployment_with_a_full_pod_template() {
             replicas: Some(0),
             selector: label_selector("web"),
             template: Some(core::PodTemplateSpec {
-                metadata: Some(meta::ObjectMeta { labels: labels(&[("app", "web")]), ..Default::default() }),
+                metadata: Some(meta::ObjectMeta {
+                    labels: labels(&[("app", "web")]),
+                    ..Default::default()
+                }),
                 spec: Some(pod_spec()),
             }),
             strategy: Some(apps::DeploymentStrategy {
                 r#type: s("RollingUpdate"),
-                rolling_update: Some(apps::RollingUpdateDeployment { max_unavailable: string("25%"), max_surge: int(1) }),
+                rolling_update: Some(apps::RollingUpdateDeployment {
+                    max_unavailable: string("25%"),
+                    max_surge: int(1),
+                }),
             }),
             revision_history_limit: Some(10),
             progress_deadline_seconds: Some(600),
@@ -569,13 +664,19 @@ fn pod_with_status_owner_and_managed_fields() {
                 api_version: s("v1"),
                 time: time(1_700_000_000),
                 fields_type: s("FieldsV1"),
-                fields_v1: Some(meta::FieldsV1 { raw: Some(br#"{"f:spec":{"f:nodeName":{}}}"#.to_vec()) }),
+                fields_v1: Some(meta::FieldsV1 {
+                    raw: Some(br#"{"f:spec":{"f:nodeName":{}}}"#.to_vec()),
+                }),
                 subresource: None,
             }],
             ..Default::default()
         }),
         spec: Some(core::PodSpec {
-            containers: vec![core::Container { name: s("c"), image: s("nginx"), ..Default::default() }],
+            containers: vec![core::Container {
+                name: s("c"),
+                image: s("nginx"),
+                ..Default::default()
+            }],
             node_name: s("node1"),
             ..Default::default()
         }),
@@ -594,7 +695,9 @@ fn pod_with_status_owner_and_managed_fields() {
             container_statuses: vec![core::ContainerStatus {
                 name: s("c"),
                 state: Some(core::ContainerState {
-                    running: Some(core::ContainerStateRunning { started_at: time(1_700_000_002) }),
+                    running: Some(core::ContainerStateRunning {
+                        started_at: time(1_700_000_002),
+                    }),
                     ..Default::default()
                 }),
                 last_state: Some(core::ContainerState {
@@ -668,7 +771,11 @@ fn pod_with_status_owner_and_managed_fields() {
 #[test]
 fn lease_keeps_microseconds() {
     let lease = coordination::Lease {
-        metadata: Some(meta::ObjectMeta { name: s("kube-scheduler"), namespace: s("kube-system"), ..Default::default() }),
+        metadata: Some(meta::ObjectMeta {
+            name: s("kube-scheduler"),
+            namespace: s("kube-system"),
+            ..Default::default()
+        }),
         spec: Some(coordination::LeaseSpec {
             holder_identity: s("node-a_1234"),
             lease_duration_seconds: Some(15),
@@ -700,7 +807,11 @@ fn lease_keeps_microseconds() {
 #[test]
 fn core_event_with_micro_time_and_source() {
     let event = core::Event {
-        metadata: Some(meta::ObjectMeta { name: s("web-1.17a"), namespace: s("prod"), ..Default::default() }),
+        metadata: Some(meta::ObjectMeta {
+            name: s("web-1.17a"),
+            namespace: s("prod"),
+            ..Default::default()
+        }),
         involved_object: Some(core::ObjectReference {
             kind: s("Pod"),
             namespace: s("prod"),
@@ -710,7 +821,10 @@ fn core_event_with_micro_time_and_source() {
         }),
         reason: s("Pulled"),
         message: s("Successfully pulled image"),
-        source: Some(core::EventSource { component: s("kubelet"), host: s("node1") }),
+        source: Some(core::EventSource {
+            component: s("kubelet"),
+            host: s("node1"),
+        }),
         first_timestamp: time(1_700_000_000),
         last_timestamp: time(1_700_000_060),
         count: Some(2),
@@ -746,10 +860,17 @@ fn core_event_with_micro_time_and_source() {
 #[test]
 fn eviction_with_delete_options() {
     let eviction = policy::Eviction {
-        metadata: Some(meta::ObjectMeta { name: s("web-1"), namespace: s("prod"), ..Default::default() }),
+        metadata: Some(meta::ObjectMeta {
+            name: s("web-1"),
+            namespace: s("prod"),
+            ..Default::default()
+        }),
         delete_options: Some(meta::DeleteOptions {
             grace_period_seconds: Some(0),
-            preconditions: Some(meta::Preconditions { uid: s("2f1c"), resource_version: None }),
+            preconditions: Some(meta::Preconditions {
+                uid: s("2f1c"),
+                resource_version: None,
+            }),
             propagation_policy: s("Foreground"),
             dry_run: strings(&["All"]),
             ..Default::default()
@@ -785,7 +906,11 @@ fn endpoint_slice_with_conditions_and_ports() {
                 serving: Some(true),
                 terminating: Some(false),
             }),
-            target_ref: Some(core::ObjectReference { kind: s("Pod"), name: s("web-1"), ..Default::default() }),
+            target_ref: Some(core::ObjectReference {
+                kind: s("Pod"),
+                name: s("web-1"),
+                ..Default::default()
+            }),
             node_name: s("node1"),
             zone: s("a"),
             ..Default::default()
@@ -816,7 +941,10 @@ fn endpoint_slice_with_conditions_and_ports() {
 #[test]
 fn node_with_taints_and_capacity() {
     let node = core::Node {
-        metadata: Some(meta::ObjectMeta { name: s("node1"), ..Default::default() }),
+        metadata: Some(meta::ObjectMeta {
+            name: s("node1"),
+            ..Default::default()
+        }),
         spec: Some(core::NodeSpec {
             pod_cidr: s("10.1.0.0/24"),
             pod_cid_rs: strings(&["10.1.0.0/24"]),
@@ -832,7 +960,10 @@ fn node_with_taints_and_capacity() {
         status: Some(core::NodeStatus {
             capacity: quantities(&[("cpu", "2"), ("memory", "4041684Ki"), ("pods", "110")]),
             allocatable: quantities(&[("cpu", "1900m")]),
-            addresses: vec![core::NodeAddress { r#type: s("InternalIP"), address: s("10.0.0.5") }],
+            addresses: vec![core::NodeAddress {
+                r#type: s("InternalIP"),
+                address: s("10.0.0.5"),
+            }],
             node_info: Some(core::NodeSystemInfo {
                 machine_id: s("m"),
                 system_uuid: s("u"),
@@ -883,7 +1014,10 @@ fn secret_bytes_are_base64() {
     data.insert("key".to_owned(), vec![0u8, 1, 2, 0xff]);
     data.insert("empty".to_owned(), vec![]);
     let secret = core::Secret {
-        metadata: Some(meta::ObjectMeta { name: s("raw"), ..Default::default() }),
+        metadata: Some(meta::ObjectMeta {
+            name: s("raw"),
+            ..Default::default()
+        }),
         immutable: Some(true),
         data,
         string_data: BTreeMap::new(),
@@ -900,6 +1034,41 @@ fn secret_bytes_are_base64() {
             "immutable": true,
             "data": {"key": "AAEC/w==", "empty": ""},
             "type": "Opaque"
+        }),
+    );
+}
+
+#[test]
+fn status_for_an_unsupported_media_type() {
+    let status = meta::Status {
+        metadata: Some(meta::ListMeta::default()),
+        status: s("Failure"),
+        message: s("the body's kind is not supported in protobuf"),
+        reason: s("UnsupportedMediaType"),
+        details: Some(meta::StatusDetails {
+            kind: s("Widget"),
+            causes: vec![meta::StatusCause {
+                reason: s("FieldValueNotSupported"),
+                message: s("kind"),
+                field: s("kind"),
+            }],
+            ..Default::default()
+        }),
+        code: Some(415),
+    };
+    check(
+        "v1",
+        "Status",
+        &status,
+        json!({
+            "apiVersion": "v1",
+            "kind": "Status",
+            "metadata": {},
+            "status": "Failure",
+            "message": "the body's kind is not supported in protobuf",
+            "reason": "UnsupportedMediaType",
+            "details": {"kind": "Widget", "causes": [{"reason": "FieldValueNotSupported", "message": "kind", "field": "kind"}]},
+            "code": 415
         }),
     );
 }
