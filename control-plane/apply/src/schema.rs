@@ -129,7 +129,6 @@ impl Schema for BuiltinSchema {
         match (kind, path) {
             ("Service", ["spec", "ports"]) => map(&["port", "protocol"]),
             ("Node", ["spec", "podCIDRs"]) => ListType::Set,
-            ("EndpointSlice", ["endpoints", "addresses"]) => ListType::Set,
             _ => ListType::Atomic,
         }
     }
