@@ -153,7 +153,8 @@ pub fn apply_subresource(
                 kept = kept.union(&e.fields.with_fields_as_members());
             }
         }
-        let dropped = last_set.with_fields_as_members().difference(&kept);
+        // Never the object's metadata as a whole (only the applier's fields in it).
+        let dropped = last_set.with_fields_as_members().difference(&kept).difference(&strip);
         merged = typed.remove(&merged, &dropped);
     }
 

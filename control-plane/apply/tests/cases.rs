@@ -240,6 +240,20 @@ fn removing_a_field_from_the_config() {
     assert_eq!(kept["spec"]["replicas"], json!(5));
 }
 
+// A config that no longer sets any metadata drops the applier's labels, never the metadata.
+#[test]
+fn pruning_keeps_the_object_metadata() {
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "1"}}, "data": {"k": "v"}});
+    let mut live = ok(apply(None, &cm, "m", false, &BuiltinSchema, T0));
+    live["metadata"]["uid"] = json!("u-1");
+    let bare = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}});
+    let out = ok(apply(Some(&live), &bare, "m", false, &BuiltinSchema, T1));
+    assert_eq!(out["metadata"]["name"], json!("c"));
+    assert_eq!(out["metadata"]["uid"], json!("u-1"));
+    assert_eq!(out["metadata"].get("labels"), None);
+    assert_eq!(fields_of(&out, "m"), json!({"f:data": {"f:k": {}}}));
+}
+
 // Removing a container removes the whole item, with fields nobody applied.
 #[test]
 fn removing_a_map_list_item() {
