@@ -17,6 +17,35 @@
 //! `namespace`, `uid`, `resourceVersion`, `generation`, `creationTimestamp`, `selfLink`,
 //! `managedFields`, and the kind's [`Schema::reset_fields`] (`status` of the main resource of a
 //! kind with a status subresource; `spec` for the status subresource).
+//!
+//! The caller (the API server) owns everything around these calls: the `fieldManager` and
+//! `force` query parameters, `resourceVersion` and `uid` preconditions, defaulting and
+//! validation of the result, and turning [`ApplyError::Conflicts`] into a 409 `Status` with
+//! reason `Conflict` and one `FieldManagerConflict` cause per [`Conflict`]
+//! ([`Conflict::cause_message`], [`Conflict::field`]). When an apply changes nothing, the
+//! returned object equals `live`, managedFields included, and the write can be skipped.
+//!
+//! Where Berth differs from Kubernetes:
+//! - There are no struct schemas, only list types: every map is granular and, when pruning,
+//!   treated like a struct field (owning `a.b.c` also owns `a` and `a.b`); Kubernetes does not
+//!   widen map keys (`map[string]map`), so pruning under such maps can remove more here.
+//! - A create is compared with an object whose `metadata`, `spec` and `status` exist and are
+//!   empty; Kubernetes compares with the Go zero value, which also has non-pointer structs
+//!   such as `spec.template` or `spec.strategy`. Here a create owns those nodes themselves
+//!   (`.` in FieldsV1); the leaves owned are the same.
+//! - No version conversion: entries at another `apiVersion` are compared as if the schema
+//!   were the same.
+//! - An `Apply` entry's time moves when the object or the applier's fields change (Kubernetes
+//!   moves it only when the object changes).
+//! - No `kubectl.kubernetes.io/last-applied-configuration` hand-over between client-side and
+//!   server-side apply.
+//! - The status subresource resets only `spec` (Kubernetes also resets some metadata per kind).
+//! - Maps and lists emptied by pruning are removed (Kubernetes stores null, which typed
+//!   objects drop); empty maps and lists a config sets are kept (typed built-ins drop them).
+//! - FieldsV1 objects are written in `serde_json`'s key order (sorted strings); Kubernetes
+//!   writes path-element order, which differs only for numeric keys (`k:{"port":9}`).
+//! - Conflicts are listed per manager in managedFields order; the message groups them by
+//!   sorted manager as Kubernetes does.
 
 mod fieldpath;
 mod managed;
