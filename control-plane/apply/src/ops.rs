@@ -161,7 +161,9 @@ pub fn apply_subresource(
     let baseline = live_obj.clone().unwrap_or_else(|| create_baseline(&merged));
     let mut cmp: Comparison = typed.compare(&baseline, &merged);
     cmp.exclude(&ignored);
-    let changed = cmp.added.union(&cmp.modified);
+    // A field the config sets to null is removed from the object but, as on Kubernetes (where
+    // the merged object holds the null), it is a change to that field, not a removal.
+    let changed = cmp.added.union(&cmp.modified).union(&cmp.removed.intersection(&config_set));
 
     let mut conflicts = Vec::new();
     for (i, e) in entries.iter().enumerate() {

@@ -519,3 +519,47 @@ fn fields_v1_round_trips() {
     assert!(FieldSet::from_fields_v1(&json!({"k:notjson": {}})).is_err());
     assert!(FieldSet::from_fields_v1(&json!({"f:a": 1})).is_err());
 }
+
+// List order: the config's order for its items, live-only items kept where they were.
+#[test]
+fn map_list_order() {
+    let cm = |names: &[&str]| {
+        let containers: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers}})
+    };
+    let names = |obj: &Value| -> Vec<String> {
+        obj["spec"]["containers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    let cases: &[(&[&str], &[&str], &[&str])] = &[
+        (&["a", "b"], &["c"], &["a", "b", "c"]),
+        (&["a", "b"], &["b", "a"], &["b", "a"]),
+        (&["a", "x", "b"], &["b", "a"], &["x", "b", "a"]),
+        (&["a", "b"], &["c", "b"], &["a", "c", "b"]),
+    ];
+    for (live_names, config_names, want) in cases {
+        let live = track_update(None, &cm(live_names), "owner", None, &BuiltinSchema, T0);
+        let out = ok(apply(Some(&live), &cm(config_names), "m", false, &BuiltinSchema, T1));
+        assert_eq!(names(&out), want.to_vec(), "{live_names:?} + {config_names:?}");
+    }
+}
+
+// A null in the config removes the field: a change that conflicts with its owner; forced,
+// the applier owns it (as absent).
+#[test]
+fn null_in_config_removes_the_field() {
+    let live = ok(apply(None, &deployment(3, "nginx"), "a", false, &BuiltinSchema, T0));
+    let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx-deployment"},
+        "spec": {"replicas": null}});
+    assert_eq!(
+        conflict_message(apply(Some(&live), &config, "b", false, &BuiltinSchema, T1)),
+        "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas"
+    );
+    let out = ok(apply(Some(&live), &config, "b", true, &BuiltinSchema, T1));
+    assert_eq!(out["spec"].get("replicas"), None);
+    assert_eq!(fields_of(&out, "b"), json!({"f:spec": {"f:replicas": {}}}));
+    let a = FieldSet::from_fields_v1(&fields_of(&out, "a")).unwrap_or_default();
+    assert!(!a.contains(&berth_apply::field_path(&["spec", "replicas"])));
+}
