@@ -57,7 +57,7 @@ fn parses_the_documented_syntax() {
 
 #[test]
 fn rejects_with_kubernetes_messages() {
-    let key_abc = format!(
+    let key_abc = String::from(
         "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
     );
     let bad_value = format!("unable to parse requirement: values[0][x]: Invalid value: \"_a\": {LABEL_VALUE_MSG}");

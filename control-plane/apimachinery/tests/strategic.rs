@@ -391,3 +391,33 @@ fn merged_primitive_lists_behave_as_sets() {
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "patch order lost: {got:?} for {added:?}");
     }
 }
+
+#[test]
+fn long_lists_keep_the_requested_order() {
+    // More than 20 elements: the stable sort's merge phase is exercised.
+    let names: Vec<String> = (0..45).map(|i| format!("f{i:02}")).collect();
+    let mut reversed = names.clone();
+    reversed.reverse();
+    check(
+        pod(),
+        json!({"metadata": {"finalizers": names}}),
+        json!({"metadata": {"$setElementOrder/finalizers": reversed}}),
+        Ok(json!({"metadata": {"finalizers": reversed}})),
+    );
+    let live: Vec<Value> = (0..30).map(|i| json!({"name": format!("c{i:02}"), "image": "old"})).collect();
+    let added: Vec<Value> = (30..60).rev().map(|i| json!({"name": format!("c{i:02}"), "image": "new"})).collect();
+    let mut want = added.clone();
+    want.extend(live.iter().cloned());
+    check(pod(), pod_spec(json!({"containers": live})), pod_spec(json!({"containers": added})), Ok(pod_spec(json!({"containers": want}))));
+    // Interleaved: every other live container (the odd ones) is patched, in reverse order.
+    let live: Vec<Value> = (0..40).map(|i| json!({"name": format!("c{i:02}")})).collect();
+    let patched: Vec<Value> = (0..40).rev().step_by(2).map(|i| json!({"name": format!("c{i:02}"), "image": "x"})).collect();
+    let got = strategic_merge_patch(&pod_spec(json!({"containers": live})), &pod_spec(json!({"containers": patched})), pod()).unwrap();
+    let got_names: Vec<&str> = got["spec"]["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let patched_names: Vec<&str> = got_names.iter().copied().filter(|n| n[1..].parse::<u32>().unwrap() % 2 == 1).collect();
+    let expected_patched: Vec<String> = (0..40).rev().step_by(2).map(|i| format!("c{i:02}")).collect();
+    assert_eq!(patched_names, expected_patched, "patch order kept for patched items");
+    let server_only: Vec<&str> = got_names.iter().copied().filter(|n| n[1..].parse::<u32>().unwrap() % 2 == 0).collect();
+    let expected_server_only: Vec<String> = (0..40).filter(|i| i % 2 == 0).map(|i| format!("c{i:02}")).collect();
+    assert_eq!(server_only, expected_server_only, "live order kept for the rest");
+}
