@@ -92,7 +92,11 @@ fn go_number(n: &serde_json::Number) -> String {
         Some(f) => {
             let abs = f.abs();
             if abs != 0.0 && !(1e-4..1e21).contains(&abs) {
-                format!("{f:e}").replace('e', "e+").replace("e+-", "e-")
+                let text = format!("{f:e}");
+                let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+                let exp: i32 = exp.parse().unwrap_or_default();
+                let sign = if exp < 0 { '-' } else { '+' };
+                format!("{mantissa}e{sign}{:02}", exp.abs())
             } else {
                 f.to_string()
             }
