@@ -39,8 +39,17 @@ impl Outcome {
     }
     fn cell(&self) -> String {
         let p999 = fmt_us(self.lat.quantile_us(0.999));
-        let errors = if self.errors > 0 { format!(", {} errors", self.errors) } else { String::new() };
-        format!("{:.0}/s, p50 {} p99 {} p99.9 {p999}{errors}", self.rate(), fmt_us(self.lat.quantile_us(0.5)), fmt_us(self.lat.quantile_us(0.99)))
+        let errors = if self.errors > 0 {
+            format!(", {} errors", self.errors)
+        } else {
+            String::new()
+        };
+        format!(
+            "{:.0}/s, p50 {} p99 {} p99.9 {p999}{errors}",
+            self.rate(),
+            fmt_us(self.lat.quantile_us(0.5)),
+            fmt_us(self.lat.quantile_us(0.99))
+        )
     }
 }
 
@@ -71,12 +80,24 @@ async fn run(endpoints: &[String], load: Load, n_clients: usize, secs: u64) -> O
         tasks.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(t as u64);
             let mut lat = Latencies::default();
-            let value: Vec<u8> = (0..VALUE_BYTES).map(|_| rng.random_range(b'a'..=b'z')).collect();
+            let value: Vec<u8> = (0..VALUE_BYTES)
+                .map(|_| rng.random_range(b'a'..=b'z'))
+                .collect();
             while Instant::now() < deadline {
                 let started = Instant::now();
                 let ok = match load {
-                    Load::Put => c.put(format!("/bench/k{:06}", rng.random_range(0..100_000)), value.clone(), None).await.is_ok(),
-                    Load::Get { serializable, prefix } => {
+                    Load::Put => c
+                        .put(
+                            format!("/bench/k{:06}", rng.random_range(0..100_000)),
+                            value.clone(),
+                            None,
+                        )
+                        .await
+                        .is_ok(),
+                    Load::Get {
+                        serializable,
+                        prefix,
+                    } => {
                         let mut opts = GetOptions::new();
                         if serializable {
                             opts = opts.with_serializable();
@@ -94,7 +115,13 @@ async fn run(endpoints: &[String], load: Load, n_clients: usize, secs: u64) -> O
                         match c.get(key.clone(), None).await {
                             Ok(r) => {
                                 let rev = r.kvs().first().map(|kv| kv.mod_revision()).unwrap_or(0);
-                                let txn = Txn::new().when([Compare::mod_revision(key.clone(), CompareOp::Equal, rev)]).and_then([TxnOp::put(key, value.clone(), None)]);
+                                let txn = Txn::new()
+                                    .when([Compare::mod_revision(
+                                        key.clone(),
+                                        CompareOp::Equal,
+                                        rev,
+                                    )])
+                                    .and_then([TxnOp::put(key, value.clone(), None)]);
                                 c.txn(txn).await.is_ok()
                             }
                             Err(_) => false,
@@ -115,7 +142,12 @@ async fn run(endpoints: &[String], load: Load, n_clients: usize, secs: u64) -> O
     for t in tasks {
         lat.0.extend(t.await.expect("load task").0);
     }
-    Outcome { ops: lat.0.len() as u64, errors: errors.load(Ordering::Relaxed), secs: started.elapsed().as_secs_f64().min(secs as f64 + 5.0), lat }
+    Outcome {
+        ops: lat.0.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        secs: started.elapsed().as_secs_f64().min(secs as f64 + 5.0),
+        lat,
+    }
 }
 
 /// Watchers on one prefix (spread over the members), a writer at 1,000 puts/s: latency
@@ -125,14 +157,28 @@ async fn watch_latency(endpoints: &[String], n_watchers: usize, secs: u64) -> Ou
     let n_puts = secs * 1000;
     for w in 0..n_watchers {
         let endpoint = endpoints[w % endpoints.len()].clone();
-        let mut c = Client::connect([endpoint], None).await.expect("connect watcher");
-        let mut stream = c.watch("/watch/", Some(WatchOptions::new().with_prefix())).await.expect("watch");
+        let mut c = Client::connect([endpoint], None)
+            .await
+            .expect("connect watcher");
+        let mut stream = c
+            .watch("/watch/", Some(WatchOptions::new().with_prefix()))
+            .await
+            .expect("watch");
         tasks.push(tokio::spawn(async move {
             let _keep = c;
             let mut seen = Vec::new();
-            while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(10), stream.message()).await.unwrap_or(Ok(None)) {
+            while let Ok(Some(msg)) =
+                tokio::time::timeout(Duration::from_secs(10), stream.message())
+                    .await
+                    .unwrap_or(Ok(None))
+            {
                 let now = Instant::now();
-                seen.extend(msg.events().iter().filter_map(|e| e.kv()).map(|kv| (kv.mod_revision(), now)));
+                seen.extend(
+                    msg.events()
+                        .iter()
+                        .filter_map(|e| e.kv())
+                        .map(|kv| (kv.mod_revision(), now)),
+                );
                 if seen.len() as u64 >= n_puts {
                     break;
                 }
@@ -140,22 +186,34 @@ async fn watch_latency(endpoints: &[String], n_watchers: usize, secs: u64) -> Ou
             seen
         }));
     }
-    let mut c = Client::connect(endpoints, None).await.expect("connect writer");
+    let mut c = Client::connect(endpoints, None)
+        .await
+        .expect("connect writer");
     let mut acks = std::collections::HashMap::new();
     let started = Instant::now();
     for i in 0..n_puts {
-        if let Some(wait) = (started + Duration::from_millis(i)).checked_duration_since(Instant::now()) {
+        if let Some(wait) =
+            (started + Duration::from_millis(i)).checked_duration_since(Instant::now())
+        {
             tokio::time::sleep(wait).await;
         }
         if let Ok(r) = c.put(format!("/watch/{}", i % 100), "v", None).await {
-            acks.insert(r.header().map(|h| h.revision()).unwrap_or(0), Instant::now());
+            acks.insert(
+                r.header().map(|h| h.revision()).unwrap_or(0),
+                Instant::now(),
+            );
         }
     }
-    let mut out = Outcome { secs: started.elapsed().as_secs_f64(), ..Default::default() };
+    let mut out = Outcome {
+        secs: started.elapsed().as_secs_f64(),
+        ..Default::default()
+    };
     for t in tasks {
         for (rev, at) in t.await.expect("watcher task") {
             if let Some(ack) = acks.get(&rev) {
-                out.lat.0.push(at.saturating_duration_since(*ack).as_micros() as u64);
+                out.lat
+                    .0
+                    .push(at.saturating_duration_since(*ack).as_micros() as u64);
                 out.ops += 1;
             }
         }
@@ -165,13 +223,30 @@ async fn watch_latency(endpoints: &[String], n_watchers: usize, secs: u64) -> Ou
 }
 
 fn check_perf(endpoints: &[String], load: &str) -> String {
-    let out = std::process::Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &endpoints.join(","), "check", "perf", &format!("--load={load}")]).output();
+    let out = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args([
+            "--endpoints",
+            &endpoints.join(","),
+            "check",
+            "perf",
+            &format!("--load={load}"),
+        ])
+        .output();
     match out {
         Ok(o) => {
-            let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+            let text = String::from_utf8_lossy(&o.stdout).to_string()
+                + &String::from_utf8_lossy(&o.stderr);
             // etcdctl prints the failed latency checks without PASS/FAIL ("Slowest request
             // took too long", "Stddev too high").
-            let summary: Vec<&str> = text.lines().filter(|l| ["PASS", "FAIL", "Slowest", "Stddev"].iter().any(|w| l.contains(w))).collect();
+            let summary: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    ["PASS", "FAIL", "Slowest", "Stddev"]
+                        .iter()
+                        .any(|w| l.contains(w))
+                })
+                .collect();
             summary.join("; ").replace('|', "/")
         }
         Err(e) => format!("etcdctl failed: {e}"),
@@ -194,7 +269,12 @@ impl Filter {
     }
 }
 
-async fn measure(cluster: &ClusterProcesses, secs: u64, with_check_perf: bool, filter: &Filter) -> SystemFigures {
+async fn measure(
+    cluster: &ClusterProcesses,
+    secs: u64,
+    with_check_perf: bool,
+    filter: &Filter,
+) -> SystemFigures {
     let ep = &cluster.endpoints;
     // Let the cluster elect a leader and answer.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -214,10 +294,27 @@ async fn measure(cluster: &ClusterProcesses, secs: u64, with_check_perf: bool, f
             rows.push((name, run(ep, Load::Put, n, secs).await));
         }
     }
-    for (name, serializable, prefix) in [("get 1 key, linearizable", false, false), ("get 1 key, serializable", true, false), ("get 100-key prefix, linearizable", false, true), ("get 100-key prefix, serializable", true, true)] {
+    for (name, serializable, prefix) in [
+        ("get 1 key, linearizable", false, false),
+        ("get 1 key, serializable", true, false),
+        ("get 100-key prefix, linearizable", false, true),
+        ("get 100-key prefix, serializable", true, true),
+    ] {
         let name = format!("{name}, 16 clients");
         if filter.wants(&name) {
-            rows.push((name, run(ep, Load::Get { serializable, prefix }, 16, secs).await));
+            rows.push((
+                name,
+                run(
+                    ep,
+                    Load::Get {
+                        serializable,
+                        prefix,
+                    },
+                    16,
+                    secs,
+                )
+                .await,
+            ));
         }
     }
     let name = "txn compare-and-swap on 8 keys, 16 clients".to_string();
@@ -234,19 +331,39 @@ async fn measure(cluster: &ClusterProcesses, secs: u64, with_check_perf: bool, f
             check.push(format!("--load={load}: {}", check_perf(ep, load)));
         }
     }
-    SystemFigures { rows, usage: cluster.usage(), check_perf: check }
+    SystemFigures {
+        rows,
+        usage: cluster.usage(),
+        check_perf: check,
+    }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let secs = args.iter().position(|a| a == "--secs").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(5u64);
+    let secs = args
+        .iter()
+        .position(|a| a == "--secs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5u64);
     let with_check_perf = args.iter().any(|a| a == "--check-perf");
-    let filter = Filter(args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|s| s.split(';').map(str::to_string).collect()).unwrap_or_default());
+    let filter = Filter(
+        args.iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1))
+            .map(|s| s.split(';').map(str::to_string).collect())
+            .unwrap_or_default(),
+    );
     let berth_only = args.iter().any(|a| a == "--berth-only");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     println!("replicated store bench: 3 members each, {secs} s per load, plain HTTP on loopback");
     let berth = {
-        let c = ClusterProcesses::berth(BERTH_BASE_PORT).unwrap_or_else(|e| panic!("failed to start Berth: {e}"));
+        let c = ClusterProcesses::berth(BERTH_BASE_PORT)
+            .unwrap_or_else(|e| panic!("failed to start Berth: {e}"));
         if let Ok(pause) = std::env::var("BENCH_PAUSE_SECS") {
             // Time to attach a profiler to the members (`perf record -p ...`).
             eprintln!("berth members started: {:?}; pausing {pause} s", c.pids());
@@ -263,9 +380,18 @@ fn main() {
         figures
     };
     let etcd = if berth_only {
-        SystemFigures { rows: berth.rows.iter().map(|(n, _)| (n.clone(), Outcome::default())).collect(), usage: Vec::new(), check_perf: berth.check_perf.clone() }
+        SystemFigures {
+            rows: berth
+                .rows
+                .iter()
+                .map(|(n, _)| (n.clone(), Outcome::default()))
+                .collect(),
+            usage: Vec::new(),
+            check_perf: berth.check_perf.clone(),
+        }
     } else {
-        let c = ClusterProcesses::etcd(ETCD_BASE_PORT).unwrap_or_else(|e| panic!("failed to start etcd: {e}"));
+        let c = ClusterProcesses::etcd(ETCD_BASE_PORT)
+            .unwrap_or_else(|e| panic!("failed to start etcd: {e}"));
         rt.block_on(measure(&c, secs, with_check_perf, &filter))
     };
     println!("\n### Replicated store: 3-replica Berth vs 3-member etcd 3.4.23\n");
@@ -274,15 +400,42 @@ fn main() {
     for ((name, b), (_, e)) in berth.rows.iter().zip(&etcd.rows) {
         if name.starts_with("watch") {
             // A paced writer: the figure to compare is the latency, not a rate.
-            let cell = |o: &Outcome| format!("p50 {} p99 {} p99.9 {} ({} events)", fmt_us(o.lat.quantile_us(0.5)), fmt_us(o.lat.quantile_us(0.99)), fmt_us(o.lat.quantile_us(0.999)), o.ops);
+            let cell = |o: &Outcome| {
+                format!(
+                    "p50 {} p99 {} p99.9 {} ({} events)",
+                    fmt_us(o.lat.quantile_us(0.5)),
+                    fmt_us(o.lat.quantile_us(0.99)),
+                    fmt_us(o.lat.quantile_us(0.999)),
+                    o.ops
+                )
+            };
             println!("| {name} | {} | {} | (latency) |", cell(b), cell(e));
         } else {
-            println!("| {name} | {} | {} | {:.2}x |", b.cell(), e.cell(), b.rate() / e.rate().max(1e-9));
+            println!(
+                "| {name} | {} | {} | {:.2}x |",
+                b.cell(),
+                e.cell(),
+                b.rate() / e.rate().max(1e-9)
+            );
         }
     }
-    let fmt_usage = |u: &[(f64, f64)]| u.iter().map(|(cpu, rss)| format!("{cpu:.1} s / {rss:.0} MiB")).collect::<Vec<_>>().join(", ");
-    println!("| CPU seconds / peak RSS per member | {} | {} | |", fmt_usage(&berth.usage), fmt_usage(&etcd.usage));
+    let fmt_usage = |u: &[(f64, f64)]| {
+        u.iter()
+            .map(|(cpu, rss)| format!("{cpu:.1} s / {rss:.0} MiB"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "| CPU seconds / peak RSS per member | {} | {} | |",
+        fmt_usage(&berth.usage),
+        fmt_usage(&etcd.usage)
+    );
     for (b, e) in berth.check_perf.iter().zip(&etcd.check_perf) {
-        println!("| etcdctl check perf {} | {} | {} | |", b.split(':').next().unwrap_or(""), b, e);
+        println!(
+            "| etcdctl check perf {} | {} | {} | |",
+            b.split(':').next().unwrap_or(""),
+            b,
+            e
+        );
     }
 }

@@ -26,7 +26,12 @@ impl Latencies {
     }
 
     pub fn summary(&self) -> String {
-        format!("p50 {} / p99 {} / max {}", fmt_us(self.quantile_us(0.5)), fmt_us(self.quantile_us(0.99)), fmt_us(self.quantile_us(1.0)))
+        format!(
+            "p50 {} / p99 {} / max {}",
+            fmt_us(self.quantile_us(0.5)),
+            fmt_us(self.quantile_us(0.99)),
+            fmt_us(self.quantile_us(1.0))
+        )
     }
 }
 
@@ -85,21 +90,43 @@ pub struct EtcdProcess {
 impl EtcdProcess {
     /// Starts `etcd` (Debian's etcd-server) on the given client and peer ports.
     pub fn start(client_port: u16, peer_port: u16) -> Result<EtcdProcess, String> {
-        let dir = tempfile::Builder::new().prefix("berth-bench-etcd").tempdir_in(bench_tmp()).map_err(|e| e.to_string())?;
+        let dir = tempfile::Builder::new()
+            .prefix("berth-bench-etcd")
+            .tempdir_in(bench_tmp())
+            .map_err(|e| e.to_string())?;
         let client = format!("http://127.0.0.1:{client_port}");
         let peer = format!("http://127.0.0.1:{peer_port}");
         let child = Command::new("etcd")
             .args(["--name", "bench", "--data-dir"])
             .arg(dir.path().join("data"))
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
             .args(["--initial-cluster", &format!("bench={peer}")])
-            .args(["--quota-backend-bytes", &(8u64 << 30).to_string(), "--log-level", "error"])
+            .args([
+                "--quota-backend-bytes",
+                &(8u64 << 30).to_string(),
+                "--log-level",
+                "error",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("failed to start etcd (is etcd-server installed?): {e}"))?;
-        let etcd = EtcdProcess { child, endpoint: client, _dir: dir };
+        let etcd = EtcdProcess {
+            child,
+            endpoint: client,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", client_port)).is_err() {
             if Instant::now() > deadline {
@@ -136,14 +163,38 @@ pub struct ClusterProcesses {
 impl ClusterProcesses {
     /// Three etcd 3.4 members (`etcd` from Debian's etcd-server), client ports base..base+2.
     pub fn etcd(base_port: u16) -> Result<ClusterProcesses, String> {
-        Self::start(base_port, |i, dir, client, peer, initial| {
-            let mut c = Command::new("etcd");
-            c.args(["--name", &format!("e{i}"), "--data-dir"]).arg(dir.join(format!("e{i}")));
-            c.args(["--listen-client-urls", client, "--advertise-client-urls", client]);
-            c.args(["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer]);
-            c.args(["--initial-cluster", initial, "--initial-cluster-state", "new", "--quota-backend-bytes", &(8u64 << 30).to_string(), "--log-level", "error"]);
-            c
-        }, "e")
+        Self::start(
+            base_port,
+            |i, dir, client, peer, initial| {
+                let mut c = Command::new("etcd");
+                c.args(["--name", &format!("e{i}"), "--data-dir"])
+                    .arg(dir.join(format!("e{i}")));
+                c.args([
+                    "--listen-client-urls",
+                    client,
+                    "--advertise-client-urls",
+                    client,
+                ]);
+                c.args([
+                    "--listen-peer-urls",
+                    peer,
+                    "--initial-advertise-peer-urls",
+                    peer,
+                ]);
+                c.args([
+                    "--initial-cluster",
+                    initial,
+                    "--initial-cluster-state",
+                    "new",
+                    "--quota-backend-bytes",
+                    &(8u64 << 30).to_string(),
+                    "--log-level",
+                    "error",
+                ]);
+                c
+            },
+            "e",
+        )
     }
 
     /// Three Berth replicas (`control-plane`, built next to this bench), same settings.
@@ -151,26 +202,70 @@ impl ClusterProcesses {
         // BERTH_BIN: another build to compare (e.g. the previous commit's).
         let bin = match std::env::var_os("BERTH_BIN") {
             Some(b) => PathBuf::from(b),
-            None => std::env::current_exe().map_err(|e| e.to_string())?.parent().and_then(|d| d.parent()).map(|d| d.join("control-plane")).ok_or("no target dir")?,
+            None => std::env::current_exe()
+                .map_err(|e| e.to_string())?
+                .parent()
+                .and_then(|d| d.parent())
+                .map(|d| d.join("control-plane"))
+                .ok_or("no target dir")?,
         };
         if !bin.exists() {
-            return Err(format!("{} is missing: cargo build --release -p berth-control-plane", bin.display()));
+            return Err(format!(
+                "{} is missing: cargo build --release -p berth-control-plane",
+                bin.display()
+            ));
         }
-        Self::start(base_port, move |i, dir, client, peer, initial| {
-            let mut c = Command::new(&bin);
-            c.args(["--name", &format!("b{i}"), "--data-dir"]).arg(dir.join(format!("b{i}")));
-            c.args(["--listen-client-urls", client, "--advertise-client-urls", client]);
-            c.args(["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer]);
-            c.args(["--initial-cluster", initial, "--initial-cluster-state", "new", "--log-level", "warn"]);
-            c
-        }, "b")
+        Self::start(
+            base_port,
+            move |i, dir, client, peer, initial| {
+                let mut c = Command::new(&bin);
+                c.args(["--name", &format!("b{i}"), "--data-dir"])
+                    .arg(dir.join(format!("b{i}")));
+                c.args([
+                    "--listen-client-urls",
+                    client,
+                    "--advertise-client-urls",
+                    client,
+                ]);
+                c.args([
+                    "--listen-peer-urls",
+                    peer,
+                    "--initial-advertise-peer-urls",
+                    peer,
+                ]);
+                c.args([
+                    "--initial-cluster",
+                    initial,
+                    "--initial-cluster-state",
+                    "new",
+                    "--log-level",
+                    "warn",
+                ]);
+                c
+            },
+            "b",
+        )
     }
 
-    fn start(base_port: u16, command: impl Fn(usize, &Path, &str, &str, &str) -> Command, prefix: &str) -> Result<ClusterProcesses, String> {
-        let dir = tempfile::Builder::new().prefix("berth-bench-cluster").tempdir_in(bench_tmp()).map_err(|e| e.to_string())?;
-        let clients: Vec<String> = (0..3).map(|i| format!("http://127.0.0.1:{}", base_port + i)).collect();
-        let peers: Vec<String> = (0..3).map(|i| format!("http://127.0.0.1:{}", base_port + 100 + i)).collect();
-        let initial = (0..3).map(|i| format!("{prefix}{i}={}", peers[i])).collect::<Vec<_>>().join(",");
+    fn start(
+        base_port: u16,
+        command: impl Fn(usize, &Path, &str, &str, &str) -> Command,
+        prefix: &str,
+    ) -> Result<ClusterProcesses, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-bench-cluster")
+            .tempdir_in(bench_tmp())
+            .map_err(|e| e.to_string())?;
+        let clients: Vec<String> = (0..3)
+            .map(|i| format!("http://127.0.0.1:{}", base_port + i))
+            .collect();
+        let peers: Vec<String> = (0..3)
+            .map(|i| format!("http://127.0.0.1:{}", base_port + 100 + i))
+            .collect();
+        let initial = (0..3)
+            .map(|i| format!("{prefix}{i}={}", peers[i]))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut children = Vec::new();
         for i in 0..3 {
             let child = command(i, dir.path(), &clients[i], &peers[i], &initial)
@@ -180,7 +275,11 @@ impl ClusterProcesses {
                 .map_err(|e| format!("failed to start member {i}: {e}"))?;
             children.push(child);
         }
-        let cluster = ClusterProcesses { children, endpoints: clients, _dir: dir };
+        let cluster = ClusterProcesses {
+            children,
+            endpoints: clients,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(90);
         for i in 0..3 {
             while std::net::TcpStream::connect(("127.0.0.1", base_port + i as u16)).is_err() {
@@ -200,7 +299,10 @@ impl ClusterProcesses {
 
     /// (CPU seconds, peak RSS MiB) of each member so far.
     pub fn usage(&self) -> Vec<(f64, f64)> {
-        self.children.iter().map(|c| (cpu_secs(c.id()), peak_rss_mib(c.id()))).collect()
+        self.children
+            .iter()
+            .map(|c| (cpu_secs(c.id()), peak_rss_mib(c.id())))
+            .collect()
     }
 }
 
@@ -219,19 +321,32 @@ pub fn cpu_secs(pid: u32) -> f64 {
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Peak resident set size (VmHWM) of a process in MiB.
 pub fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).map(|kb| kb / 1024.0).unwrap_or(0.0)
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
 }
 
 /// Where benches put their data: the same disk for Berth and the reference.
 pub fn bench_tmp() -> PathBuf {
-    std::env::var_os("BERTH_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir)
+    std::env::var_os("BERTH_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 /// A markdown table collected row by row and printed at the end.
@@ -243,7 +358,8 @@ pub struct Table {
 impl Table {
     pub fn row(&mut self, what: &str, berth: String, reference: String, note: &str) {
         println!("  {what}: berth {berth} | etcd {reference}");
-        self.rows.push([what.to_string(), berth, reference, note.to_string()]);
+        self.rows
+            .push([what.to_string(), berth, reference, note.to_string()]);
     }
 
     pub fn print(&self, title: &str) {

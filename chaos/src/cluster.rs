@@ -14,7 +14,10 @@ pub enum ClusterError {
     #[error(transparent)]
     Net(#[from] NetError),
     #[error("failed to {what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("control-plane certs failed: {0}")]
     Certs(String),
 }
@@ -76,10 +79,15 @@ impl Cluster {
             .output()
             .map_err(io(format!("run {} certs", cfg.binary.display())))?;
         if !out.status.success() {
-            return Err(ClusterError::Certs(String::from_utf8_lossy(&out.stderr).into_owned()));
+            return Err(ClusterError::Certs(
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
         }
         let token = format!("berth-chaos-{}", net.bridge());
-        let initial_cluster = (0..cfg.n_nodes).map(|i| format!("n{}=https://{}:{PEER_PORT}", i + 1, net.addr(i))).collect::<Vec<_>>().join(",");
+        let initial_cluster = (0..cfg.n_nodes)
+            .map(|i| format!("n{}=https://{}:{PEER_PORT}", i + 1, net.addr(i)))
+            .collect::<Vec<_>>()
+            .join(",");
         let nodes = (0..cfg.n_nodes)
             .map(|i| Node {
                 name: format!("n{}", i + 1),
@@ -91,7 +99,13 @@ impl Cluster {
                 paused: false,
             })
             .collect();
-        let mut c = Cluster { net, cfg, certs, token, nodes };
+        let mut c = Cluster {
+            net,
+            cfg,
+            certs,
+            token,
+            nodes,
+        };
         for i in 0..c.nodes.len() {
             c.spawn(i, None)?;
         }
@@ -169,10 +183,22 @@ impl Cluster {
         if let Some(s) = self.cfg.snapshot_count {
             args.push(format!("--snapshot-count={s}"));
         }
-        let log = File::options().create(true).append(true).open(&n.log).map_err(io(format!("open {}", n.log.display())))?;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&n.log)
+            .map_err(io(format!("open {}", n.log.display())))?;
         let log2 = log.try_clone().map_err(io("duplicate a log handle"))?;
         let mut cmd = Command::new("ip");
-        cmd.arg("netns").arg("exec").arg(&ns).arg(&self.cfg.binary).args(&args).env("NO_COLOR", "1").stdin(Stdio::null()).stdout(log).stderr(log2);
+        cmd.arg("netns")
+            .arg("exec")
+            .arg(&ns)
+            .arg(&self.cfg.binary)
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
         match failpoints {
             Some(f) => cmd.env("FAILPOINTS", f),
             None => cmd.env_remove("FAILPOINTS"),
@@ -185,7 +211,9 @@ impl Cluster {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(io(format!("start replica {}", n.name)))?;
+        let child = cmd
+            .spawn()
+            .map_err(io(format!("start replica {}", n.name)))?;
         crate::netns::register_pid(self.net.bridge(), child.id() as i32);
         self.nodes[i].child = Some(child);
         self.nodes[i].paused = false;
@@ -224,7 +252,10 @@ impl Cluster {
 
     /// Whether the replica's process exited on its own (reaping it).
     pub fn exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
-        let status = self.nodes[i].child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+        let status = self.nodes[i]
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
         if status.is_some() {
             if let Some(c) = self.nodes[i].child.take() {
                 crate::netns::unregister_pid(self.net.bridge(), c.id() as i32);

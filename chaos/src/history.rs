@@ -21,26 +21,52 @@ pub type WatcherId = u32;
 #[serde(tag = "f", rename_all = "snake_case")]
 pub enum Op {
     /// A linearizable read of one key.
-    Get { key: String },
+    Get {
+        key: String,
+    },
     /// An unconditional write of a unique value.
-    Put { key: String, value: String },
+    Put {
+        key: String,
+        value: String,
+    },
     /// A txn: if value(key) == expected then put(key, value).
-    Cas { key: String, expected: String, value: String },
-    LeaseGrant { ttl_s: i64 },
+    Cas {
+        key: String,
+        expected: String,
+        value: String,
+    },
+    LeaseGrant {
+        ttl_s: i64,
+    },
     /// A put of `key` attached to `lease`.
-    LeasePut { key: String, lease: i64, value: String },
+    LeasePut {
+        key: String,
+        lease: i64,
+        value: String,
+    },
     /// One keep-alive request and its answer.
-    LeaseKeepAlive { lease: i64 },
+    LeaseKeepAlive {
+        lease: i64,
+    },
     /// A linearizable read of a lease's key.
-    LeaseGet { key: String, lease: i64 },
+    LeaseGet {
+        key: String,
+        lease: i64,
+    },
     /// The worker stops keeping `lease` alive (completes at once).
-    LeaseAbandon { lease: i64 },
+    LeaseAbandon {
+        lease: i64,
+    },
 }
 
 impl Op {
     pub fn key(&self) -> Option<&str> {
         match self {
-            Op::Get { key } | Op::Put { key, .. } | Op::Cas { key, .. } | Op::LeasePut { key, .. } | Op::LeaseGet { key, .. } => Some(key),
+            Op::Get { key }
+            | Op::Put { key, .. }
+            | Op::Cas { key, .. }
+            | Op::LeasePut { key, .. }
+            | Op::LeaseGet { key, .. } => Some(key),
             _ => None,
         }
     }
@@ -63,13 +89,29 @@ impl Op {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(tag = "r", rename_all = "snake_case")]
 pub enum OpResult {
-    Get { value: Option<String>, revision: i64 },
-    Put { revision: i64 },
-    Cas { succeeded: bool, revision: i64 },
-    LeaseGrant { lease: i64, ttl_s: i64 },
+    Get {
+        value: Option<String>,
+        revision: i64,
+    },
+    Put {
+        revision: i64,
+    },
+    Cas {
+        succeeded: bool,
+        revision: i64,
+    },
+    LeaseGrant {
+        lease: i64,
+        ttl_s: i64,
+    },
     /// `ttl_s` <= 0: the lease is not found (expired or revoked).
-    LeaseKeepAlive { ttl_s: i64 },
-    LeaseGet { found: bool, revision: i64 },
+    LeaseKeepAlive {
+        ttl_s: i64,
+    },
+    LeaseGet {
+        found: bool,
+        revision: i64,
+    },
     Done,
 }
 
@@ -114,18 +156,54 @@ pub struct WatchEvent {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
-    Invoke { t_ns: u64, process: ProcessId, id: OpId, node: usize, op: Op },
-    Complete { t_ns: u64, process: ProcessId, id: OpId, outcome: Outcome, result: Option<OpResult>, error: Option<String> },
+    Invoke {
+        t_ns: u64,
+        process: ProcessId,
+        id: OpId,
+        node: usize,
+        op: Op,
+    },
+    Complete {
+        t_ns: u64,
+        process: ProcessId,
+        id: OpId,
+        outcome: Outcome,
+        result: Option<OpResult>,
+        error: Option<String>,
+    },
     /// A watch (re)started from `start_revision` on replica `node`.
-    WatchStart { t_ns: u64, watcher: WatcherId, node: usize, start_revision: i64 },
+    WatchStart {
+        t_ns: u64,
+        watcher: WatcherId,
+        node: usize,
+        start_revision: i64,
+    },
     /// One watch response carrying events (in order).
-    WatchEvents { t_ns: u64, watcher: WatcherId, events: Vec<WatchEvent> },
+    WatchEvents {
+        t_ns: u64,
+        watcher: WatcherId,
+        events: Vec<WatchEvent>,
+    },
     /// A progress notification (bookmark): every event up to `revision` was delivered.
-    WatchProgress { t_ns: u64, watcher: WatcherId, revision: i64 },
+    WatchProgress {
+        t_ns: u64,
+        watcher: WatcherId,
+        revision: i64,
+    },
     /// The watch ended: an error, a timeout, or a cancel (`compact_revision` > 0: compacted).
-    WatchEnd { t_ns: u64, watcher: WatcherId, reason: String, compact_revision: i64 },
+    WatchEnd {
+        t_ns: u64,
+        watcher: WatcherId,
+        reason: String,
+        compact_revision: i64,
+    },
     /// A fault started (`start`) or every active fault healed.
-    Fault { t_ns: u64, start: bool, class: String, description: String },
+    Fault {
+        t_ns: u64,
+        start: bool,
+        class: String,
+        description: String,
+    },
     /// The replica the others agree on as leader (None: no agreement).
     Leader { t_ns: u64, node: Option<usize> },
     /// The final quiet phase began (faults healed).
@@ -133,7 +211,13 @@ pub enum Record {
     /// The workload stopped; what follows are final reads and checks.
     WorkloadEnd { t_ns: u64 },
     /// HashKV of one replica at `revision`.
-    HashKv { t_ns: u64, node: usize, revision: i64, compact_revision: i64, hash: u32 },
+    HashKv {
+        t_ns: u64,
+        node: usize,
+        revision: i64,
+        compact_revision: i64,
+        hash: u32,
+    },
 }
 
 impl Record {
@@ -157,11 +241,21 @@ impl Record {
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error("failed to write the history {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("failed to read the history {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("bad history line {line} in {path}: {source}")]
-    Parse { path: String, line: usize, source: serde_json::Error },
+    Parse {
+        path: String,
+        line: usize,
+        source: serde_json::Error,
+    },
 }
 
 /// An operation with its completion joined, as checkers use it.
@@ -191,11 +285,34 @@ pub fn operations(records: &[Record]) -> Vec<Operation> {
     let mut at: std::collections::HashMap<OpId, usize> = std::collections::HashMap::new();
     for r in records {
         match r {
-            Record::Invoke { t_ns, process, id, node, op } => {
+            Record::Invoke {
+                t_ns,
+                process,
+                id,
+                node,
+                op,
+            } => {
                 at.insert(*id, out.len());
-                out.push(Operation { id: *id, process: *process, node: *node, op: op.clone(), invoke_ns: *t_ns, complete_ns: None, outcome: Outcome::Unknown, result: None, error: None });
+                out.push(Operation {
+                    id: *id,
+                    process: *process,
+                    node: *node,
+                    op: op.clone(),
+                    invoke_ns: *t_ns,
+                    complete_ns: None,
+                    outcome: Outcome::Unknown,
+                    result: None,
+                    error: None,
+                });
             }
-            Record::Complete { t_ns, id, outcome, result, error, .. } => {
+            Record::Complete {
+                t_ns,
+                id,
+                outcome,
+                result,
+                error,
+                ..
+            } => {
                 if let Some(&i) = at.get(id) {
                     let o = &mut out[i];
                     o.complete_ns = Some(*t_ns);
@@ -232,10 +349,24 @@ impl Recorder {
     /// A recorder writing to `path` (None: memory only).
     pub fn new(path: Option<&Path>) -> Result<Recorder, HistoryError> {
         let file = match path {
-            Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(|source| HistoryError::Write { path: p.display().to_string(), source })?)),
+            Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+                |source| HistoryError::Write {
+                    path: p.display().to_string(),
+                    source,
+                },
+            )?)),
             None => None,
         };
-        Ok(Recorder { start: Instant::now(), next_id: AtomicU64::new(0), next_process: AtomicU64::new(0), inner: Mutex::new(RecorderInner { records: Vec::new(), file, write_error: None }) })
+        Ok(Recorder {
+            start: Instant::now(),
+            next_id: AtomicU64::new(0),
+            next_process: AtomicU64::new(0),
+            inner: Mutex::new(RecorderInner {
+                records: Vec::new(),
+                file,
+                write_error: None,
+            }),
+        })
     }
 
     /// Nanoseconds since the recorder started (the history's clock).
@@ -250,7 +381,9 @@ impl Recorder {
     pub fn push(&self, r: Record) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = inner.file.as_mut() {
-            let res = serde_json::to_writer(&mut *f, &r).map_err(std::io::Error::other).and_then(|_| f.write_all(b"\n"));
+            let res = serde_json::to_writer(&mut *f, &r)
+                .map_err(std::io::Error::other)
+                .and_then(|_| f.write_all(b"\n"));
             if let Err(e) = res {
                 inner.write_error.get_or_insert(e);
             }
@@ -261,17 +394,41 @@ impl Recorder {
     /// Records an invocation; returns its id for [`Recorder::complete`].
     pub fn invoke(&self, process: ProcessId, node: usize, op: Op) -> OpId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.push(Record::Invoke { t_ns: self.now_ns(), process, id, node, op });
+        self.push(Record::Invoke {
+            t_ns: self.now_ns(),
+            process,
+            id,
+            node,
+            op,
+        });
         id
     }
 
-    pub fn complete(&self, process: ProcessId, id: OpId, outcome: Outcome, result: Option<OpResult>, error: Option<String>) {
-        self.push(Record::Complete { t_ns: self.now_ns(), process, id, outcome, result, error });
+    pub fn complete(
+        &self,
+        process: ProcessId,
+        id: OpId,
+        outcome: Outcome,
+        result: Option<OpResult>,
+        error: Option<String>,
+    ) {
+        self.push(Record::Complete {
+            t_ns: self.now_ns(),
+            process,
+            id,
+            outcome,
+            result,
+            error,
+        });
     }
 
     /// A copy of everything recorded so far.
     pub fn records(&self) -> Vec<Record> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).records.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .records
+            .clone()
     }
 
     /// Flushes the file; reports the first write error, if any.
@@ -289,14 +446,26 @@ impl Recorder {
 
 /// Reads a JSON-lines history.
 pub fn read(path: &Path) -> Result<Vec<Record>, HistoryError> {
-    let f = std::fs::File::open(path).map_err(|source| HistoryError::Read { path: path.display().to_string(), source })?;
+    let f = std::fs::File::open(path).map_err(|source| HistoryError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|source| HistoryError::Read { path: path.display().to_string(), source })?;
+        let line = line.map_err(|source| HistoryError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).map_err(|source| HistoryError::Parse { path: path.display().to_string(), line: i + 1, source })?);
+        out.push(
+            serde_json::from_str(&line).map_err(|source| HistoryError::Parse {
+                path: path.display().to_string(),
+                line: i + 1,
+                source,
+            })?,
+        );
     }
     Ok(out)
 }
@@ -311,9 +480,32 @@ mod tests {
         let path = dir.path().join("h.jsonl");
         let rec = Recorder::new(Some(&path)).unwrap();
         let p = rec.new_process();
-        let id = rec.invoke(p, 0, Op::Put { key: "k".into(), value: "v".into() });
-        rec.complete(p, id, Outcome::Ok, Some(OpResult::Put { revision: 2 }), None);
-        rec.push(Record::WatchEvents { t_ns: 5, watcher: 0, events: vec![WatchEvent { kind: EventKind::Delete, key: "k".into(), revision: 3, kv: None, prev: None }] });
+        let id = rec.invoke(
+            p,
+            0,
+            Op::Put {
+                key: "k".into(),
+                value: "v".into(),
+            },
+        );
+        rec.complete(
+            p,
+            id,
+            Outcome::Ok,
+            Some(OpResult::Put { revision: 2 }),
+            None,
+        );
+        rec.push(Record::WatchEvents {
+            t_ns: 5,
+            watcher: 0,
+            events: vec![WatchEvent {
+                kind: EventKind::Delete,
+                key: "k".into(),
+                revision: 3,
+                kv: None,
+                prev: None,
+            }],
+        });
         rec.flush().unwrap();
         assert_eq!(read(&path).unwrap(), rec.records());
         let ops = operations(&rec.records());

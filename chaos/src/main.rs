@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "chaos", about = "Jepsen-style fault runs of Berth's replicated store")]
+#[command(
+    name = "chaos",
+    about = "Jepsen-style fault runs of Berth's replicated store"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -66,34 +69,62 @@ fn parse_classes(s: &str) -> anyhow::Result<Vec<Class>> {
         "none" | "" => return Ok(Vec::new()),
         _ => {}
     }
-    s.split(',').map(|c| Class::parse(c.trim()).ok_or_else(|| anyhow::anyhow!("unknown nemesis {c:?} (partition, kill, pause, membership, compaction, disk)"))).collect()
+    s.split(',')
+        .map(|c| {
+            Class::parse(c.trim()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown nemesis {c:?} (partition, kill, pause, membership, compaction, disk)"
+                )
+            })
+        })
+        .collect()
 }
 
 fn default_binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().ok_or_else(|| anyhow::anyhow!("no directory for {}", exe.display()))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("no directory for {}", exe.display()))?;
     Ok(dir.join("control-plane"))
 }
 
 fn cleanup() -> anyhow::Result<()> {
-    let out = std::process::Command::new("ip").args(["netns", "list"]).output()?;
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()?;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let name = line.split_whitespace().next().unwrap_or("");
         if name.starts_with("berthc") {
             println!("removing namespace {name}");
-            let _ = std::process::Command::new("ip").args(["netns", "pids", name]).output().map(|o| {
-                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                    let _ = std::process::Command::new("kill").args(["-9", pid]).status();
-                }
-            });
-            let _ = std::process::Command::new("ip").args(["netns", "del", name]).status();
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "pids", name])
+                .output()
+                .map(|o| {
+                    for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                        let _ = std::process::Command::new("kill")
+                            .args(["-9", pid])
+                            .status();
+                    }
+                });
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", name])
+                .status();
         }
     }
-    let out = std::process::Command::new("ip").args(["-o", "link", "show", "type", "bridge"]).output()?;
+    let out = std::process::Command::new("ip")
+        .args(["-o", "link", "show", "type", "bridge"])
+        .output()?;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Some(name) = line.split(':').nth(1).map(str::trim).filter(|n| n.starts_with("berthc")) {
+        if let Some(name) = line
+            .split(':')
+            .nth(1)
+            .map(str::trim)
+            .filter(|n| n.starts_with("berthc"))
+        {
             println!("removing bridge {name}");
-            let _ = std::process::Command::new("ip").args(["link", "del", name]).status();
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", name])
+                .status();
         }
     }
     Ok(())
@@ -105,10 +136,20 @@ fn main() -> anyhow::Result<()> {
         Some(Cmd::Cleanup) => return cleanup(),
         Some(Cmd::Check { history, nodes }) => {
             let records = chaos::history::read(&history)?;
-            let cfg = chaos::check::CheckConfig { step_budget: 20_000_000, lease_grace_ns: 6_000_000_000, recovery_grace_ns: 5_000_000_000, n_nodes: nodes };
+            let cfg = chaos::check::CheckConfig {
+                step_budget: 20_000_000,
+                lease_grace_ns: 6_000_000_000,
+                recovery_grace_ns: 5_000_000_000,
+                n_nodes: nodes,
+            };
             let v = chaos::check::check_all(&records, &cfg);
             for c in &v.verdicts {
-                println!("{:<15} {}  {}", c.name, if c.ok { "PASS" } else { "FAIL" }, c.summary);
+                println!(
+                    "{:<15} {}  {}",
+                    c.name,
+                    if c.ok { "PASS" } else { "FAIL" },
+                    c.summary
+                );
                 for line in &c.violations {
                     println!("    - {line}");
                 }
@@ -117,17 +158,30 @@ fn main() -> anyhow::Result<()> {
         }
         None => {}
     }
-    anyhow::ensure!((1..=9).contains(&cli.nodes), "--nodes must be between 1 and 9");
+    anyhow::ensure!(
+        (1..=9).contains(&cli.nodes),
+        "--nodes must be between 1 and 9"
+    );
     // The history is kept in memory for the checkers (~0.5 KB per operation).
-    anyhow::ensure!(cli.time <= 3_600 && cli.quiet <= 600, "--time is at most 3600 s and --quiet at most 600 s");
+    anyhow::ensure!(
+        cli.time <= 3_600 && cli.quiet <= 600,
+        "--time is at most 3600 s and --quiet at most 600 s"
+    );
     let classes = parse_classes(&cli.nemesis)?;
-    let seed = cli.seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
+    let seed = cli.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
     let binary = match cli.control_plane {
         Some(b) => b,
         None => default_binary()?,
     };
     anyhow::ensure!(binary.is_file(), "{} is missing: build it (cargo build --release -p berth-control-plane) or pass --control-plane", binary.display());
-    let results = cli.results.unwrap_or_else(|| PathBuf::from("results").join(format!("chaos-seed-{seed}")));
+    let results = cli
+        .results
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("chaos-seed-{seed}")));
     let mut cfg = RunConfig::new(cli.nodes, classes, cli.time, seed, binary, results);
     cfg.quiet_s = cli.quiet;
     cfg.n_keys = cli.keys.max(1);

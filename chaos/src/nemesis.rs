@@ -24,7 +24,14 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 6] = [Class::Partition, Class::Kill, Class::Pause, Class::Membership, Class::Compaction, Class::Disk];
+    pub const ALL: [Class; 6] = [
+        Class::Partition,
+        Class::Kill,
+        Class::Pause,
+        Class::Membership,
+        Class::Compaction,
+        Class::Disk,
+    ];
 
     pub fn parse(s: &str) -> Option<Class> {
         Some(match s {
@@ -63,17 +70,31 @@ pub enum Target {
 #[serde(tag = "fault", rename_all = "snake_case")]
 pub enum Fault {
     /// Replicas in different groups cannot talk; replicas in no group talk to no one.
-    Partition { name: String, groups: Vec<Vec<usize>> },
+    Partition {
+        name: String,
+        groups: Vec<Vec<usize>>,
+    },
     /// The leader alone on one side.
     IsolateLeader,
-    Kill { target: Target },
-    Pause { target: Target },
+    Kill {
+        target: Target,
+    },
+    Pause {
+        target: Target,
+    },
     /// Remove the member, wipe it; the heal re-adds it with an empty data dir.
-    Membership { node: usize },
+    Membership {
+        node: usize,
+    },
     /// Compact at a revision every watcher has passed, then defragment `defrag` replicas.
-    Compaction { defrag: Vec<usize> },
+    Compaction {
+        defrag: Vec<usize>,
+    },
     /// Restart the replica with failpoints (`failing`: errors, else delays) until the heal.
-    Disk { node: usize, failing: bool },
+    Disk {
+        node: usize,
+        failing: bool,
+    },
 }
 
 impl Fault {
@@ -128,9 +149,15 @@ pub fn schedule(seed: u64, classes: &[Class], n_nodes: usize, duration_ms: u64) 
         let class = *rng.pick(classes);
         let fault = fault(&mut rng, class, n_nodes);
         let instant = matches!(fault, Fault::Compaction { .. });
-        steps.push(Step { at_ms: t, action: Action::Start(fault) });
+        steps.push(Step {
+            at_ms: t,
+            action: Action::Start(fault),
+        });
         let heal_at = if instant { t + 500 } else { t + length };
-        steps.push(Step { at_ms: heal_at, action: Action::Heal });
+        steps.push(Step {
+            at_ms: heal_at,
+            action: Action::Heal,
+        });
         t = heal_at + rng.range(gap_ms, gap_ms * 3 / 2);
     }
     steps
@@ -153,12 +180,18 @@ fn fault(rng: &mut Rng, class: Class, n: usize) -> Fault {
                 let (mut a, mut b) = (p[..cut].to_vec(), p[cut..].to_vec());
                 a.sort();
                 b.sort();
-                Fault::Partition { name: "random halves".into(), groups: vec![a, b] }
+                Fault::Partition {
+                    name: "random halves".into(),
+                    groups: vec![a, b],
+                }
             }
             1 => {
                 let minor = minority(rng, n);
                 let major: Vec<usize> = (0..n).filter(|i| !minor.contains(i)).collect();
-                Fault::Partition { name: "majority/minority".into(), groups: vec![major, minor] }
+                Fault::Partition {
+                    name: "majority/minority".into(),
+                    groups: vec![major, minor],
+                }
             }
             2 => Fault::IsolateLeader,
             _ => {
@@ -171,31 +204,47 @@ fn fault(rng: &mut Rng, class: Class, n: usize) -> Fault {
                 let mut b: Vec<usize> = rest[half..].iter().copied().chain([mid]).collect();
                 a.sort();
                 b.sort();
-                Fault::Partition { name: format!("bridge through n{}", mid + 1), groups: vec![a, b] }
+                Fault::Partition {
+                    name: format!("bridge through n{}", mid + 1),
+                    groups: vec![a, b],
+                }
             }
         },
         Class::Kill => {
             if rng.chance(40) {
-                Fault::Kill { target: Target::Leader }
+                Fault::Kill {
+                    target: Target::Leader,
+                }
             } else {
-                Fault::Kill { target: Target::Nodes(minority(rng, n)) }
+                Fault::Kill {
+                    target: Target::Nodes(minority(rng, n)),
+                }
             }
         }
         Class::Pause => {
             if rng.chance(40) {
-                Fault::Pause { target: Target::Leader }
+                Fault::Pause {
+                    target: Target::Leader,
+                }
             } else {
-                Fault::Pause { target: Target::Nodes(minority(rng, n)) }
+                Fault::Pause {
+                    target: Target::Nodes(minority(rng, n)),
+                }
             }
         }
-        Class::Membership => Fault::Membership { node: rng.below(n as u64) as usize },
+        Class::Membership => Fault::Membership {
+            node: rng.below(n as u64) as usize,
+        },
         Class::Compaction => {
             let k = rng.range(1, n as u64) as usize;
             let mut defrag: Vec<usize> = rng.shuffled(n).into_iter().take(k).collect();
             defrag.sort();
             Fault::Compaction { defrag }
         }
-        Class::Disk => Fault::Disk { node: rng.below(n as u64) as usize, failing: rng.chance(30) },
+        Class::Disk => Fault::Disk {
+            node: rng.below(n as u64) as usize,
+            failing: rng.chance(30),
+        },
     }
 }
 
@@ -225,7 +274,11 @@ mod tests {
         for seed in 0..50 {
             let s = schedule(seed, &Class::ALL, 5, 60_000);
             for (i, step) in s.iter().enumerate() {
-                assert_eq!(matches!(step.action, Action::Heal), i % 2 == 1, "seed {seed}: {s:?}");
+                assert_eq!(
+                    matches!(step.action, Action::Heal),
+                    i % 2 == 1,
+                    "seed {seed}: {s:?}"
+                );
                 assert!(step.at_ms < 60_000);
                 if i > 0 {
                     assert!(step.at_ms > s[i - 1].at_ms);
@@ -239,7 +292,15 @@ mod tests {
     fn faults_never_take_a_majority_down() {
         for seed in 0..200 {
             for step in schedule(seed, &[Class::Kill, Class::Pause], 5, 60_000) {
-                if let Action::Start(Fault::Kill { target: Target::Nodes(n) } | Fault::Pause { target: Target::Nodes(n) }) = step.action {
+                if let Action::Start(
+                    Fault::Kill {
+                        target: Target::Nodes(n),
+                    }
+                    | Fault::Pause {
+                        target: Target::Nodes(n),
+                    },
+                ) = step.action
+                {
                     assert!(n.len() <= 2, "{n:?}");
                 }
             }
@@ -249,6 +310,9 @@ mod tests {
     #[test]
     fn a_short_run_still_gets_a_fault() {
         let s = schedule(1, &[Class::Kill], 3, 8_000);
-        assert!(s.iter().any(|s| matches!(s.action, Action::Start(_))), "{s:?}");
+        assert!(
+            s.iter().any(|s| matches!(s.action, Action::Start(_))),
+            "{s:?}"
+        );
     }
 }

@@ -85,7 +85,12 @@ pub fn install_cleanup_handlers(rt: &tokio::runtime::Runtime) {
     });
     rt.spawn(async {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else { return };
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
@@ -99,17 +104,41 @@ pub fn install_cleanup_handlers(rt: &tokio::runtime::Runtime) {
 fn run(args: &[&str], stdin: Option<&str>) -> Result<String, NetError> {
     let cmd = args.join(" ");
     let mut c = Command::new(args[0]);
-    c.args(&args[1..]).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    let mut child = c.spawn().map_err(|e| NetError::Command { cmd: cmd.clone(), detail: e.to_string() })?;
+    c.args(&args[1..])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    let mut child = c.spawn().map_err(|e| NetError::Command {
+        cmd: cmd.clone(),
+        detail: e.to_string(),
+    })?;
     if let Some(input) = stdin {
         use std::io::Write;
         if let Some(mut s) = child.stdin.take() {
-            s.write_all(input.as_bytes()).map_err(|e| NetError::Command { cmd: cmd.clone(), detail: e.to_string() })?;
+            s.write_all(input.as_bytes())
+                .map_err(|e| NetError::Command {
+                    cmd: cmd.clone(),
+                    detail: e.to_string(),
+                })?;
         }
     }
-    let out = child.wait_with_output().map_err(|e| NetError::Command { cmd: cmd.clone(), detail: e.to_string() })?;
+    let out = child.wait_with_output().map_err(|e| NetError::Command {
+        cmd: cmd.clone(),
+        detail: e.to_string(),
+    })?;
     if !out.status.success() {
-        return Err(NetError::Command { cmd, detail: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()) });
+        return Err(NetError::Command {
+            cmd,
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -121,21 +150,37 @@ fn quiet(args: &[&str]) -> Result<String, NetError> {
 /// Per replica, the replicas whose traffic it drops: the plan for a partition into `groups`
 /// (replicas in no group are cut off from everyone). Pure.
 pub fn blocked_by_groups(n_nodes: usize, groups: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    (0..n_nodes).map(|i| (0..n_nodes).filter(|&j| j != i && !groups.iter().any(|g| g.contains(&i) && g.contains(&j))).collect()).collect()
+    (0..n_nodes)
+        .map(|i| {
+            (0..n_nodes)
+                .filter(|&j| j != i && !groups.iter().any(|g| g.contains(&i) && g.contains(&j)))
+                .collect()
+        })
+        .collect()
 }
 
 /// The nftables script that makes a namespace drop traffic to and from `blocked` (and
 /// nothing else); an empty list heals. Pure.
 pub fn nft_script(blocked: &[Ipv4Addr]) -> String {
-    let mut s = format!("table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\ntable inet {NFT_TABLE} {{\n");
+    let mut s = format!(
+        "table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\ntable inet {NFT_TABLE} {{\n"
+    );
     s.push_str("  chain input {\n    type filter hook input priority 0; policy accept;\n");
     if !blocked.is_empty() {
-        let set = blocked.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ");
+        let set = blocked
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         s.push_str(&format!("    ip saddr {{ {set} }} drop\n"));
-        s.push_str("  }\n  chain output {\n    type filter hook output priority 0; policy accept;\n");
+        s.push_str(
+            "  }\n  chain output {\n    type filter hook output priority 0; policy accept;\n",
+        );
         s.push_str(&format!("    ip daddr {{ {set} }} drop\n"));
     } else {
-        s.push_str("  }\n  chain output {\n    type filter hook output priority 0; policy accept;\n");
+        s.push_str(
+            "  }\n  chain output {\n    type filter hook output priority 0; policy accept;\n",
+        );
     }
     s.push_str("  }\n}\n");
     s
@@ -158,15 +203,36 @@ impl Network {
             let id = ((first as u16 + k) % 250 + 1) as u8;
             let bridge = format!("berthc{id}");
             let subnet = format!("{}.{}.{id}.0/24", SUBNET_PREFIX[0], SUBNET_PREFIX[1]);
-            if !quiet(&["ip", "-4", "route", "show", "to", "match", &subnet.replace(".0/24", ".1")])?.lines().all(|l| l.starts_with("default")) {
+            if !quiet(&[
+                "ip",
+                "-4",
+                "route",
+                "show",
+                "to",
+                "match",
+                &subnet.replace(".0/24", ".1"),
+            ])?
+            .lines()
+            .all(|l| l.starts_with("default"))
+            {
                 continue;
             }
             // Creating the bridge is the claim: it fails if another run holds the name.
             if quiet(&["ip", "link", "add", &bridge, "type", "bridge"]).is_err() {
                 continue;
             }
-            let mut net = Network { id, bridge: bridge.clone(), namespaces: Vec::new() };
-            LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(Teardown { bridge: bridge.clone(), namespaces: Vec::new(), pids: Vec::new() });
+            let mut net = Network {
+                id,
+                bridge: bridge.clone(),
+                namespaces: Vec::new(),
+            };
+            LIVE.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Teardown {
+                    bridge: bridge.clone(),
+                    namespaces: Vec::new(),
+                    pids: Vec::new(),
+                });
             net.setup(n_nodes)?;
             return Ok(net);
         }
@@ -175,22 +241,45 @@ impl Network {
 
     fn setup(&mut self, n_nodes: usize) -> Result<(), NetError> {
         let br = self.bridge.clone();
-        quiet(&["ip", "addr", "add", &format!("{}/24", self.bridge_addr()), "dev", &br])?;
+        quiet(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/24", self.bridge_addr()),
+            "dev",
+            &br,
+        ])?;
         quiet(&["ip", "link", "set", &br, "up"])?;
         for i in 0..n_nodes {
             let ns = self.ns(i);
             quiet(&["ip", "netns", "add", &ns])?;
             self.namespaces.push(ns.clone());
-            if let Some(t) = LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().find(|t| t.bridge == br) {
+            if let Some(t) = LIVE
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter_mut()
+                .find(|t| t.bridge == br)
+            {
                 t.namespaces.push(ns.clone());
             }
             let host = format!("bc{}n{i}h", self.id);
             let peer = format!("bc{}n{i}p", self.id);
-            quiet(&["ip", "link", "add", &host, "type", "veth", "peer", "name", &peer])?;
+            quiet(&[
+                "ip", "link", "add", &host, "type", "veth", "peer", "name", &peer,
+            ])?;
             quiet(&["ip", "link", "set", &peer, "netns", &ns])?;
             quiet(&["ip", "link", "set", &host, "master", &br, "up"])?;
             quiet(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
-            quiet(&["ip", "-n", &ns, "addr", "add", &format!("{}/24", self.addr(i)), "dev", &peer])?;
+            quiet(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", self.addr(i)),
+                "dev",
+                &peer,
+            ])?;
             quiet(&["ip", "-n", &ns, "link", "set", &peer, "up"])?;
             self.set_blocked(i, &[])?;
         }
@@ -218,7 +307,11 @@ impl Network {
     /// Makes replica `i` drop traffic to and from the replicas `blocked`.
     pub fn set_blocked(&self, i: usize, blocked: &[usize]) -> Result<(), NetError> {
         let addrs: Vec<Ipv4Addr> = blocked.iter().map(|&j| self.addr(j)).collect();
-        run(&["ip", "netns", "exec", &self.ns(i), "nft", "-f", "-"], Some(&nft_script(&addrs))).map(|_| ())
+        run(
+            &["ip", "netns", "exec", &self.ns(i), "nft", "-f", "-"],
+            Some(&nft_script(&addrs)),
+        )
+        .map(|_| ())
     }
 
     /// Applies a partition plan (see [`blocked_by_groups`]).

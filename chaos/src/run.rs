@@ -39,7 +39,14 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// Defaults for `n_nodes` replicas running `time_s` seconds of faults.
-    pub fn new(n_nodes: usize, classes: Vec<Class>, time_s: u64, seed: u64, binary: PathBuf, results_dir: PathBuf) -> RunConfig {
+    pub fn new(
+        n_nodes: usize,
+        classes: Vec<Class>,
+        time_s: u64,
+        seed: u64,
+        binary: PathBuf,
+        results_dir: PathBuf,
+    ) -> RunConfig {
         RunConfig {
             n_nodes,
             classes,
@@ -66,7 +73,10 @@ pub enum RunError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error("failed to {what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("the cluster did not become healthy: {0}")]
     NotHealthy(String),
 }
@@ -128,9 +138,19 @@ struct Executor<'a> {
 impl Executor<'_> {
     fn note(&mut self, class: Class, start: bool, description: String) {
         let t = self.recorder.now_ns();
-        self.recorder.push(Record::Fault { t_ns: t, start, class: class.name().into(), description: description.clone() });
+        self.recorder.push(Record::Fault {
+            t_ns: t,
+            start,
+            class: class.name().into(),
+            description: description.clone(),
+        });
         if start {
-            self.faults.push(FaultLog { class, description, start_ns: t, end_ns: None });
+            self.faults.push(FaultLog {
+                class,
+                description,
+                start_ns: t,
+                end_ns: None,
+            });
         } else if let Some(f) = self.faults.last_mut().filter(|f| f.end_ns.is_none()) {
             f.end_ns = Some(t);
             f.description = format!("{}; {}", f.description, description);
@@ -150,7 +170,10 @@ impl Executor<'_> {
     }
 
     fn names(&self, v: &[usize]) -> String {
-        v.iter().map(|&i| self.cluster.name(i).to_string()).collect::<Vec<_>>().join(",")
+        v.iter()
+            .map(|&i| self.cluster.name(i).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     fn start(&mut self, fault: &Fault) {
@@ -166,17 +189,29 @@ impl Executor<'_> {
         let n = self.cluster.len();
         match fault {
             Fault::Partition { name, groups } => {
-                self.cluster.net.partition(&netns::blocked_by_groups(n, groups)).map_err(|e| e.to_string())?;
+                self.cluster
+                    .net
+                    .partition(&netns::blocked_by_groups(n, groups))
+                    .map_err(|e| e.to_string())?;
                 self.active.push(Active::Partition);
-                let g: Vec<String> = groups.iter().map(|g| format!("[{}]", self.names(g))).collect();
+                let g: Vec<String> = groups
+                    .iter()
+                    .map(|g| format!("[{}]", self.names(g)))
+                    .collect();
                 Ok(format!("partition ({name}) {}", g.join(" ")))
             }
             Fault::IsolateLeader => {
                 let l = self.leader_or_random();
                 let rest: Vec<usize> = (0..n).filter(|&i| i != l).collect();
-                self.cluster.net.partition(&netns::blocked_by_groups(n, &[rest])).map_err(|e| e.to_string())?;
+                self.cluster
+                    .net
+                    .partition(&netns::blocked_by_groups(n, &[rest]))
+                    .map_err(|e| e.to_string())?;
                 self.active.push(Active::Partition);
-                Ok(format!("partition isolating the leader {}", self.cluster.name(l)))
+                Ok(format!(
+                    "partition isolating the leader {}",
+                    self.cluster.name(l)
+                ))
             }
             Fault::Kill { target } => {
                 let nodes = self.resolve(target);
@@ -184,7 +219,15 @@ impl Executor<'_> {
                     self.cluster.kill(i);
                 }
                 self.active.push(Active::Killed(nodes.clone()));
-                Ok(format!("kill -9 {}{}", self.names(&nodes), if *target == Target::Leader { " (leader)" } else { "" }))
+                Ok(format!(
+                    "kill -9 {}{}",
+                    self.names(&nodes),
+                    if *target == Target::Leader {
+                        " (leader)"
+                    } else {
+                        ""
+                    }
+                ))
             }
             Fault::Pause { target } => {
                 let nodes = self.resolve(target);
@@ -192,28 +235,52 @@ impl Executor<'_> {
                     self.cluster.pause(i);
                 }
                 self.active.push(Active::Paused(nodes.clone()));
-                Ok(format!("SIGSTOP {}{}", self.names(&nodes), if *target == Target::Leader { " (leader)" } else { "" }))
+                Ok(format!(
+                    "SIGSTOP {}{}",
+                    self.names(&nodes),
+                    if *target == Target::Leader {
+                        " (leader)"
+                    } else {
+                        ""
+                    }
+                ))
             }
             Fault::Membership { node } => {
                 let node = *node;
                 let peer = self.cluster.peer_url(node);
-                let others: Vec<String> = (0..n).filter(|&i| i != node).map(|i| self.cluster.client_url(i)).collect();
+                let others: Vec<String> = (0..n)
+                    .filter(|&i| i != node)
+                    .map(|i| self.cluster.client_url(i))
+                    .collect();
                 let tls = self.shared.tls.clone();
                 self.rt.block_on(async move {
-                    let mut c = etcd_client::Client::connect(others, Some(tls.options(Duration::from_secs(3)))).await.map_err(|e| e.to_string())?;
+                    let mut c = etcd_client::Client::connect(
+                        others,
+                        Some(tls.options(Duration::from_secs(3))),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
                     let deadline = Instant::now() + Duration::from_secs(10);
                     loop {
                         let list = c.member_list().await.map_err(|e| e.to_string());
                         let res = match list {
-                            Ok(l) => match l.members().iter().find(|m| m.peer_urls().contains(&peer)) {
-                                None => return Ok::<(), String>(()),
-                                Some(m) => c.member_remove(m.id()).await.map(|_| ()).map_err(|e| e.to_string()),
-                            },
+                            Ok(l) => {
+                                match l.members().iter().find(|m| m.peer_urls().contains(&peer)) {
+                                    None => return Ok::<(), String>(()),
+                                    Some(m) => c
+                                        .member_remove(m.id())
+                                        .await
+                                        .map(|_| ())
+                                        .map_err(|e| e.to_string()),
+                                }
+                            }
                             Err(e) => Err(e),
                         };
                         match res {
                             Ok(()) => return Ok(()),
-                            Err(e) if Instant::now() > deadline => return Err(format!("member remove: {e}")),
+                            Err(e) if Instant::now() > deadline => {
+                                return Err(format!("member remove: {e}"))
+                            }
                             Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
                         }
                     }
@@ -221,24 +288,38 @@ impl Executor<'_> {
                 self.cluster.kill(node);
                 self.cluster.wipe(node).map_err(|e| e.to_string())?;
                 self.active.push(Active::Removed(node));
-                Ok(format!("member remove {} and wipe its data", self.cluster.name(node)))
+                Ok(format!(
+                    "member remove {} and wipe its data",
+                    self.cluster.name(node)
+                ))
             }
             Fault::Compaction { defrag } => {
                 let rev = self.shared.min_watcher_covered();
                 let endpoints = self.cluster.client_urls();
                 let tls = self.shared.tls.clone();
-                let defrag_eps: Vec<String> = defrag.iter().map(|&i| self.cluster.client_url(i)).collect();
+                let defrag_eps: Vec<String> =
+                    defrag.iter().map(|&i| self.cluster.client_url(i)).collect();
                 let res = self.rt.block_on(async move {
                     let mut out = Vec::new();
                     if rev > 1 {
-                        let mut c = etcd_client::Client::connect(endpoints, Some(tls.options(Duration::from_secs(3)))).await.map_err(|e| e.to_string())?;
+                        let mut c = etcd_client::Client::connect(
+                            endpoints,
+                            Some(tls.options(Duration::from_secs(3))),
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?;
                         match c.compact(rev, None).await {
                             Ok(_) => out.push(format!("compact at revision {rev}")),
                             Err(e) => out.push(format!("compact at revision {rev} failed: {e}")),
                         }
                     }
                     for ep in defrag_eps {
-                        if let Ok(mut c) = etcd_client::Client::connect([ep.clone()], Some(tls.options(Duration::from_secs(5)))).await {
+                        if let Ok(mut c) = etcd_client::Client::connect(
+                            [ep.clone()],
+                            Some(tls.options(Duration::from_secs(5))),
+                        )
+                        .await
+                        {
                             match c.defragment().await {
                                 Ok(_) => out.push(format!("defragment {ep}")),
                                 Err(e) => out.push(format!("defragment {ep} failed: {e}")),
@@ -252,12 +333,19 @@ impl Executor<'_> {
             Fault::Disk { node, failing } => {
                 let node = *node;
                 self.cluster.kill(node);
-                self.cluster.spawn(node, Some(nemesis::failpoints(*failing))).map_err(|e| e.to_string())?;
+                self.cluster
+                    .spawn(node, Some(nemesis::failpoints(*failing)))
+                    .map_err(|e| e.to_string())?;
                 if *failing {
                     self.may_crash.push(node);
                 }
                 self.active.push(Active::Disk(node));
-                Ok(format!("{} disk on {} ({})", if *failing { "failing" } else { "slow" }, self.cluster.name(node), nemesis::failpoints(*failing)))
+                Ok(format!(
+                    "{} disk on {} ({})",
+                    if *failing { "failing" } else { "slow" },
+                    self.cluster.name(node),
+                    nemesis::failpoints(*failing)
+                ))
             }
         }
     }
@@ -266,8 +354,17 @@ impl Executor<'_> {
         let mut done = Vec::new();
         while let Some(a) = self.active.pop() {
             let r = match a {
-                Active::Partition => self.cluster.net.heal().map(|_| "network healed".to_string()).map_err(|e| e.to_string()),
-                Active::Killed(nodes) => nodes.iter().try_for_each(|&i| self.cluster.spawn(i, None)).map(|_| format!("restarted {}", self.names(&nodes))).map_err(|e| e.to_string()),
+                Active::Partition => self
+                    .cluster
+                    .net
+                    .heal()
+                    .map(|_| "network healed".to_string())
+                    .map_err(|e| e.to_string()),
+                Active::Killed(nodes) => nodes
+                    .iter()
+                    .try_for_each(|&i| self.cluster.spawn(i, None))
+                    .map(|_| format!("restarted {}", self.names(&nodes)))
+                    .map_err(|e| e.to_string()),
                 Active::Paused(nodes) => {
                     nodes.iter().for_each(|&i| self.cluster.resume(i));
                     Ok(format!("SIGCONT {}", self.names(&nodes)))
@@ -276,13 +373,22 @@ impl Executor<'_> {
                 Active::Disk(node) => {
                     self.cluster.kill(node);
                     self.may_crash.retain(|&n| n != node);
-                    self.cluster.spawn(node, None).map(|_| format!("restarted {} without failpoints", self.cluster.name(node))).map_err(|e| e.to_string())
+                    self.cluster
+                        .spawn(node, None)
+                        .map(|_| {
+                            format!("restarted {} without failpoints", self.cluster.name(node))
+                        })
+                        .map_err(|e| e.to_string())
                 }
             };
             done.push(r.unwrap_or_else(|e| format!("heal failed: {e}")));
         }
         if !done.is_empty() {
-            let class = self.faults.last().map(|f| f.class).unwrap_or(Class::Partition);
+            let class = self
+                .faults
+                .last()
+                .map(|f| f.class)
+                .unwrap_or(Class::Partition);
             self.note(class, false, done.join(", "));
         }
     }
@@ -292,24 +398,54 @@ impl Executor<'_> {
         let n = self.cluster.len();
         let peer = self.cluster.peer_url(node);
         let name = self.cluster.name(node).to_string();
-        let others: Vec<String> = (0..n).filter(|&i| i != node).map(|i| self.cluster.client_url(i)).collect();
+        let others: Vec<String> = (0..n)
+            .filter(|&i| i != node)
+            .map(|i| self.cluster.client_url(i))
+            .collect();
         let tls = self.shared.tls.clone();
-        let names: Vec<(String, String)> = (0..n).map(|i| (self.cluster.peer_url(i), self.cluster.name(i).to_string())).collect();
+        let names: Vec<(String, String)> = (0..n)
+            .map(|i| (self.cluster.peer_url(i), self.cluster.name(i).to_string()))
+            .collect();
         let initial = self.rt.block_on(async move {
-            let mut c = etcd_client::Client::connect(others, Some(tls.options(Duration::from_secs(3)))).await.map_err(|e| e.to_string())?;
+            let mut c =
+                etcd_client::Client::connect(others, Some(tls.options(Duration::from_secs(3))))
+                    .await
+                    .map_err(|e| e.to_string())?;
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
                 // Add unless a previous, unanswered attempt already did.
-                let listed = c.member_list().await.map(|l| l.members().iter().any(|m| m.peer_urls().contains(&peer))).unwrap_or(false);
-                let res = if listed { Ok(()) } else { c.member_add([peer.clone()], None).await.map(|_| ()).map_err(|e| e.to_string()) };
+                let listed = c
+                    .member_list()
+                    .await
+                    .map(|l| l.members().iter().any(|m| m.peer_urls().contains(&peer)))
+                    .unwrap_or(false);
+                let res = if listed {
+                    Ok(())
+                } else {
+                    c.member_add([peer.clone()], None)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                };
                 if res.is_ok() {
                     if let Ok(l) = c.member_list().await {
                         let parts: Vec<String> = l
                             .members()
                             .iter()
                             .flat_map(|m| {
-                                let mname = if m.name().is_empty() { names.iter().find(|(p, _)| m.peer_urls().contains(p)).map(|(_, nm)| nm.clone()).unwrap_or_default() } else { m.name().to_string() };
-                                m.peer_urls().iter().map(move |u| format!("{mname}={u}")).collect::<Vec<_>>()
+                                let mname = if m.name().is_empty() {
+                                    names
+                                        .iter()
+                                        .find(|(p, _)| m.peer_urls().contains(p))
+                                        .map(|(_, nm)| nm.clone())
+                                        .unwrap_or_default()
+                                } else {
+                                    m.name().to_string()
+                                };
+                                m.peer_urls()
+                                    .iter()
+                                    .map(move |u| format!("{mname}={u}"))
+                                    .collect::<Vec<_>>()
                             })
                             .collect();
                         return Ok::<String, String>(parts.join(","));
@@ -331,11 +467,27 @@ impl Executor<'_> {
         for i in 0..self.cluster.len() {
             if let Some(status) = self.cluster.exited(i) {
                 let expected = self.may_crash.contains(&i);
-                let msg = format!("{} exited on its own ({status}){}", self.cluster.name(i), if expected { " under a failing disk" } else { "" });
+                let msg = format!(
+                    "{} exited on its own ({status}){}",
+                    self.cluster.name(i),
+                    if expected {
+                        " under a failing disk"
+                    } else {
+                        ""
+                    }
+                );
                 let t = self.recorder.now_ns();
-                self.recorder.push(Record::Fault { t_ns: t, start: false, class: "crash".into(), description: msg.clone() });
+                self.recorder.push(Record::Fault {
+                    t_ns: t,
+                    start: false,
+                    class: "crash".into(),
+                    description: msg.clone(),
+                });
                 if !expected {
-                    self.crashes.push(format!("{msg}; last log lines:\n{}", self.cluster.log_tail(i, 8)));
+                    self.crashes.push(format!(
+                        "{msg}; last log lines:\n{}",
+                        self.cluster.log_tail(i, 8)
+                    ));
                 }
                 // Under a failing disk it comes back at the heal; otherwise now.
                 if !expected {
@@ -360,14 +512,19 @@ pub async fn wait_healthy(shared: &Shared, timeout: Duration) -> Result<(), Stri
     for i in 0..shared.endpoints.len() {
         loop {
             let ok = match shared.client(i).await {
-                Some(mut c) => matches!(tokio::time::timeout(Duration::from_secs(2), c.get("health-probe", None)).await, Ok(Ok(_))),
+                Some(mut c) => matches!(
+                    tokio::time::timeout(Duration::from_secs(2), c.get("health-probe", None)).await,
+                    Ok(Ok(_))
+                ),
                 None => false,
             };
             if ok {
                 break;
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(format!("replica {i} did not serve a linearizable read within {timeout:?}"));
+                return Err(format!(
+                    "replica {i} did not serve a linearizable read within {timeout:?}"
+                ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -379,17 +536,40 @@ pub async fn wait_healthy(shared: &Shared, timeout: Duration) -> Result<(), Stri
 /// replicas die with the thread that started them).
 pub fn run(cfg: RunConfig) -> Result<RunOutcome, RunError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    std::fs::create_dir_all(&cfg.results_dir).map_err(io(format!("create {}", cfg.results_dir.display())))?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().thread_name("chaos").build().map_err(io("start the async runtime"))?;
+    std::fs::create_dir_all(&cfg.results_dir)
+        .map_err(io(format!("create {}", cfg.results_dir.display())))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("chaos")
+        .build()
+        .map_err(io("start the async runtime"))?;
     netns::install_cleanup_handlers(&rt);
     let schedule = nemesis::schedule(cfg.seed, &cfg.classes, cfg.n_nodes, cfg.time_s * 1_000);
-    std::fs::write(cfg.results_dir.join("schedule.json"), serde_json::to_string_pretty(&schedule).unwrap_or_default()).map_err(io("write schedule.json"))?;
+    std::fs::write(
+        cfg.results_dir.join("schedule.json"),
+        serde_json::to_string_pretty(&schedule).unwrap_or_default(),
+    )
+    .map_err(io("write schedule.json"))?;
 
     let cluster_dir = cfg.results_dir.join("cluster");
     let _ = std::fs::remove_dir_all(&cluster_dir);
-    std::fs::create_dir_all(&cluster_dir).map_err(io(format!("create {}", cluster_dir.display())))?;
-    let mut cluster = Cluster::start(ClusterConfig { n_nodes: cfg.n_nodes, binary: cfg.binary.clone(), dir: cluster_dir.clone(), heartbeat_ms: cfg.heartbeat_ms, election_ms: cfg.election_ms, snapshot_count: cfg.snapshot_count })?;
-    let recorder = Arc::new(Recorder::new(Some(&cfg.results_dir.join("history.jsonl"))).map_err(|e| RunError::Io { what: e.to_string(), source: std::io::Error::other("history") })?);
+    std::fs::create_dir_all(&cluster_dir)
+        .map_err(io(format!("create {}", cluster_dir.display())))?;
+    let mut cluster = Cluster::start(ClusterConfig {
+        n_nodes: cfg.n_nodes,
+        binary: cfg.binary.clone(),
+        dir: cluster_dir.clone(),
+        heartbeat_ms: cfg.heartbeat_ms,
+        election_ms: cfg.election_ms,
+        snapshot_count: cfg.snapshot_count,
+    })?;
+    let recorder = Arc::new(
+        Recorder::new(Some(&cfg.results_dir.join("history.jsonl"))).map_err(|e| RunError::Io {
+            what: e.to_string(),
+            source: std::io::Error::other("history"),
+        })?,
+    );
     let tls = Tls::load(cluster.certs_dir()).map_err(io("read the client certificates"))?;
     let wcfg = WorkloadConfig {
         seed: cfg.seed,
@@ -401,9 +581,16 @@ pub fn run(cfg: RunConfig) -> Result<RunOutcome, RunError> {
         op_timeout_ms: cfg.op_timeout_ms,
         think_ms: 5,
     };
-    let shared = Arc::new(Shared::new(wcfg, recorder.clone(), cluster.client_urls(), tls));
+    let shared = Arc::new(Shared::new(
+        wcfg,
+        recorder.clone(),
+        cluster.client_urls(),
+        tls,
+    ));
     if let Err(e) = rt.block_on(wait_healthy(&shared, Duration::from_secs(40))) {
-        let logs: Vec<String> = (0..cluster.len()).map(|i| format!("--- {}:\n{}", cluster.name(i), cluster.log_tail(i, 10))).collect();
+        let logs: Vec<String> = (0..cluster.len())
+            .map(|i| format!("--- {}:\n{}", cluster.name(i), cluster.log_tail(i, 10)))
+            .collect();
         return Err(RunError::NotHealthy(format!("{e}\n{}", logs.join("\n"))));
     }
 
@@ -415,13 +602,32 @@ pub fn run(cfg: RunConfig) -> Result<RunOutcome, RunError> {
     watchers.push(rt.spawn(workload::leader_poller(shared.clone())));
     let mut clients = Vec::new();
     for w in 0..cfg.n_nodes * cfg.register_workers_per_node {
-        clients.push(rt.spawn(workload::register_worker(shared.clone(), w, w % cfg.n_nodes)));
+        clients.push(rt.spawn(workload::register_worker(
+            shared.clone(),
+            w,
+            w % cfg.n_nodes,
+        )));
     }
     for w in 0..cfg.lease_workers {
-        clients.push(rt.spawn(workload::lease_worker(shared.clone(), w, (w + 1) % cfg.n_nodes)));
+        clients.push(rt.spawn(workload::lease_worker(
+            shared.clone(),
+            w,
+            (w + 1) % cfg.n_nodes,
+        )));
     }
 
-    let mut ex = Executor { cluster: &mut cluster, rt: &rt, shared: shared.clone(), recorder: recorder.clone(), active: Vec::new(), faults: Vec::new(), may_crash: Vec::new(), crashes: Vec::new(), seed: cfg.seed, step_idx: 0 };
+    let mut ex = Executor {
+        cluster: &mut cluster,
+        rt: &rt,
+        shared: shared.clone(),
+        recorder: recorder.clone(),
+        active: Vec::new(),
+        faults: Vec::new(),
+        may_crash: Vec::new(),
+        crashes: Vec::new(),
+        seed: cfg.seed,
+        step_idx: 0,
+    };
     let t0 = Instant::now();
     for step in &schedule {
         ex.sleep_until(t0 + Duration::from_millis(step.at_ms));
@@ -433,7 +639,9 @@ pub fn run(cfg: RunConfig) -> Result<RunOutcome, RunError> {
     }
     ex.sleep_until(t0 + Duration::from_secs(cfg.time_s));
     ex.heal();
-    recorder.push(Record::QuietStart { t_ns: recorder.now_ns() });
+    recorder.push(Record::QuietStart {
+        t_ns: recorder.now_ns(),
+    });
     ex.sleep_until(Instant::now() + Duration::from_secs(cfg.quiet_s));
 
     // Stop the clients, then final reads, then let the watchers catch up.
@@ -443,9 +651,20 @@ pub fn run(cfg: RunConfig) -> Result<RunOutcome, RunError> {
             let _ = tokio::time::timeout(Duration::from_secs(10), c).await;
         }
     });
-    recorder.push(Record::WorkloadEnd { t_ns: recorder.now_ns() });
+    recorder.push(Record::WorkloadEnd {
+        t_ns: recorder.now_ns(),
+    });
     rt.block_on(workload::final_reads(&shared, Duration::from_secs(20)));
-    let final_rev = operations(&recorder.records()).iter().filter(|o| o.is_ok()).filter_map(|o| o.result.as_ref().and_then(crate::check::watch::result_revision)).max().unwrap_or(1);
+    let final_rev = operations(&recorder.records())
+        .iter()
+        .filter(|o| o.is_ok())
+        .filter_map(|o| {
+            o.result
+                .as_ref()
+                .and_then(crate::check::watch::result_revision)
+        })
+        .max()
+        .unwrap_or(1);
     let deadline = Instant::now() + Duration::from_secs(20);
     while shared.min_watcher_covered() < final_rev && Instant::now() < deadline {
         ex.reap_crashes();
@@ -465,9 +684,20 @@ pub fn run(cfg: RunConfig) -> Result<RunOutcome, RunError> {
         for (i, ep) in endpoints.into_iter().enumerate() {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
             while tokio::time::Instant::now() < deadline {
-                if let Ok(mut c) = etcd_client::Client::connect([ep.clone()], Some(tls.options(Duration::from_secs(3)))).await {
+                if let Ok(mut c) = etcd_client::Client::connect(
+                    [ep.clone()],
+                    Some(tls.options(Duration::from_secs(3))),
+                )
+                .await
+                {
                     if let Ok(h) = c.hash_kv(final_rev).await {
-                        rec2.push(Record::HashKv { t_ns: rec2.now_ns(), node: i, revision: final_rev, compact_revision: h.compact_version(), hash: h.hash() });
+                        rec2.push(Record::HashKv {
+                            t_ns: rec2.now_ns(),
+                            node: i,
+                            revision: final_rev,
+                            compact_revision: h.compact_version(),
+                            hash: h.hash(),
+                        });
                         break;
                     }
                 }
@@ -500,10 +730,21 @@ pub fn run(cfg: RunConfig) -> Result<RunOutcome, RunError> {
     verdicts.verdicts.push(crate::check::Verdict {
         name: "no-crashes",
         ok: crashes.is_empty(),
-        summary: format!("{} replica(s) exited on their own outside failing-disk faults", crashes.len()),
+        summary: format!(
+            "{} replica(s) exited on their own outside failing-disk faults",
+            crashes.len()
+        ),
         violations: crashes,
     });
-    let mut outcome = RunOutcome { config: cfg, verdicts, records, faults, schedule, summary: String::new(), network };
+    let mut outcome = RunOutcome {
+        config: cfg,
+        verdicts,
+        records,
+        faults,
+        schedule,
+        summary: String::new(),
+        network,
+    };
     outcome.summary = crate::report::summary(&outcome);
     crate::report::write(&outcome).map_err(io("write the report"))?;
     Ok(outcome)

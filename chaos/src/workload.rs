@@ -3,9 +3,14 @@
 //! from their last revision + 1, leases kept alive and then abandoned, and a leader poller.
 //! Each worker talks to one replica, so a replica serving stale data shows in the history.
 
-use crate::history::{EventKind, KvVersion, Op, OpResult, Outcome, ProcessId, Record, Recorder, WatchEvent};
+use crate::history::{
+    EventKind, KvVersion, Op, OpResult, Outcome, ProcessId, Record, Recorder, WatchEvent,
+};
 use crate::rng::Rng;
-use etcd_client::{Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Identity, PutOptions, TlsOptions, Txn, TxnOp, WatchOptions};
+use etcd_client::{
+    Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Identity,
+    PutOptions, TlsOptions, Txn, TxnOp, WatchOptions,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -39,12 +44,22 @@ pub struct Tls {
 
 impl Tls {
     pub fn load(certs_dir: &Path) -> std::io::Result<Tls> {
-        Ok(Tls { ca: std::fs::read(certs_dir.join("ca.crt"))?, cert: std::fs::read(certs_dir.join("client.crt"))?, key: std::fs::read(certs_dir.join("client.key"))? })
+        Ok(Tls {
+            ca: std::fs::read(certs_dir.join("ca.crt"))?,
+            cert: std::fs::read(certs_dir.join("client.crt"))?,
+            key: std::fs::read(certs_dir.join("client.key"))?,
+        })
     }
 
     pub fn options(&self, timeout: Duration) -> ConnectOptions {
-        let tls = TlsOptions::new().ca_certificate(Certificate::from_pem(self.ca.clone())).identity(Identity::from_pem(self.cert.clone(), self.key.clone()));
-        ConnectOptions::new().with_tls(tls).with_connect_timeout(Duration::from_secs(1)).with_timeout(timeout).with_keep_alive(Duration::from_secs(1), Duration::from_secs(1))
+        let tls = TlsOptions::new()
+            .ca_certificate(Certificate::from_pem(self.ca.clone()))
+            .identity(Identity::from_pem(self.cert.clone(), self.key.clone()));
+        ConnectOptions::new()
+            .with_tls(tls)
+            .with_connect_timeout(Duration::from_secs(1))
+            .with_timeout(timeout)
+            .with_keep_alive(Duration::from_secs(1), Duration::from_secs(1))
     }
 }
 
@@ -65,20 +80,47 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(cfg: WorkloadConfig, recorder: Arc<Recorder>, endpoints: Vec<String>, tls: Tls) -> Shared {
+    pub fn new(
+        cfg: WorkloadConfig,
+        recorder: Arc<Recorder>,
+        endpoints: Vec<String>,
+        tls: Tls,
+    ) -> Shared {
         let n = endpoints.len();
-        Shared { cfg, recorder, endpoints, tls, stop_clients: AtomicBool::new(false), stop_watchers: AtomicBool::new(false), watcher_covered: (0..n).map(|_| AtomicI64::new(0)).collect(), leader: Mutex::new(None) }
+        Shared {
+            cfg,
+            recorder,
+            endpoints,
+            tls,
+            stop_clients: AtomicBool::new(false),
+            stop_watchers: AtomicBool::new(false),
+            watcher_covered: (0..n).map(|_| AtomicI64::new(0)).collect(),
+            leader: Mutex::new(None),
+        }
     }
 
     /// A client of replica `node` alone (no failover: the history shows what it served).
     pub async fn client(&self, node: usize) -> Option<Client> {
         let timeout = Duration::from_millis(self.cfg.op_timeout_ms);
-        tokio::time::timeout(timeout, Client::connect([self.endpoints[node].as_str()], Some(self.tls.options(timeout)))).await.ok()?.ok()
+        tokio::time::timeout(
+            timeout,
+            Client::connect(
+                [self.endpoints[node].as_str()],
+                Some(self.tls.options(timeout)),
+            ),
+        )
+        .await
+        .ok()?
+        .ok()
     }
 
     /// The lowest revision every watcher has delivered (a safe compaction point).
     pub fn min_watcher_covered(&self) -> i64 {
-        self.watcher_covered.iter().map(|a| a.load(Ordering::Relaxed)).min().unwrap_or(0)
+        self.watcher_covered
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0)
     }
 
     fn stopping(&self) -> bool {
@@ -90,7 +132,8 @@ impl Shared {
 /// request was never sent. Anything else (timeouts, leader changes) is unknown.
 fn definitely_not_sent(e: &str) -> bool {
     // tonic's client-side connect error; a replica's own errors read "etcdserver: ...".
-    e.contains("tcp connect error") && (e.contains("ConnectionRefused") || e.contains("Connection refused"))
+    e.contains("tcp connect error")
+        && (e.contains("ConnectionRefused") || e.contains("Connection refused"))
 }
 
 fn write_outcome(e: &str) -> Outcome {
@@ -101,7 +144,10 @@ fn write_outcome(e: &str) -> Outcome {
     }
 }
 
-async fn timed<T, E: std::fmt::Display>(ms: u64, f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, String> {
+async fn timed<T, E: std::fmt::Display>(
+    ms: u64,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
     match tokio::time::timeout(Duration::from_millis(ms), f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.to_string()),
@@ -133,30 +179,66 @@ pub async fn register_worker(sh: Arc<Shared>, worker: usize, node: usize) {
         let value = format!("w{worker}.{counter}");
         let op = match (dice, last_seen.get(&key)) {
             (0..=3, _) => Op::Get { key: key.clone() },
-            (7..=9, Some(exp)) => Op::Cas { key: key.clone(), expected: exp.clone(), value },
-            _ => Op::Put { key: key.clone(), value },
+            (7..=9, Some(exp)) => Op::Cas {
+                key: key.clone(),
+                expected: exp.clone(),
+                value,
+            },
+            _ => Op::Put {
+                key: key.clone(),
+                value,
+            },
         };
         let id = rec.invoke(process, node, op.clone());
         let (outcome, result, error) = match &op {
             Op::Get { key } => match timed(t, c.get(key.as_str(), None)).await {
                 Ok(r) => {
-                    let value = r.kvs().first().map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
+                    let value = r
+                        .kvs()
+                        .first()
+                        .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
                     if let Some(v) = &value {
                         last_seen.insert(key.clone(), v.clone());
                     }
-                    (Outcome::Ok, Some(OpResult::Get { value, revision: r.header().map(|h| h.revision()).unwrap_or(0) }), None)
+                    (
+                        Outcome::Ok,
+                        Some(OpResult::Get {
+                            value,
+                            revision: r.header().map(|h| h.revision()).unwrap_or(0),
+                        }),
+                        None,
+                    )
                 }
                 Err(e) => (Outcome::Fail, None, Some(e)),
             },
-            Op::Put { key, value } => match timed(t, c.put(key.as_str(), value.as_str(), None)).await {
-                Ok(r) => {
-                    last_seen.insert(key.clone(), value.clone());
-                    (Outcome::Ok, Some(OpResult::Put { revision: r.header().map(|h| h.revision()).unwrap_or(0) }), None)
+            Op::Put { key, value } => {
+                match timed(t, c.put(key.as_str(), value.as_str(), None)).await {
+                    Ok(r) => {
+                        last_seen.insert(key.clone(), value.clone());
+                        (
+                            Outcome::Ok,
+                            Some(OpResult::Put {
+                                revision: r.header().map(|h| h.revision()).unwrap_or(0),
+                            }),
+                            None,
+                        )
+                    }
+                    Err(e) => (write_outcome(&e), None, Some(e)),
                 }
-                Err(e) => (write_outcome(&e), None, Some(e)),
-            },
-            Op::Cas { key, expected, value } => {
-                let txn = Txn::new().when([Compare::value(key.as_str(), CompareOp::Equal, expected.as_str())]).and_then([TxnOp::put(key.as_str(), value.as_str(), None)]).or_else([TxnOp::get(key.as_str(), None)]);
+            }
+            Op::Cas {
+                key,
+                expected,
+                value,
+            } => {
+                let txn = Txn::new()
+                    .when([Compare::value(
+                        key.as_str(),
+                        CompareOp::Equal,
+                        expected.as_str(),
+                    )])
+                    .and_then([TxnOp::put(key.as_str(), value.as_str(), None)])
+                    .or_else([TxnOp::get(key.as_str(), None)]);
                 match timed(t, c.txn(txn)).await {
                     Ok(r) => {
                         if r.succeeded() {
@@ -164,7 +246,14 @@ pub async fn register_worker(sh: Arc<Shared>, worker: usize, node: usize) {
                         } else {
                             last_seen.remove(key);
                         }
-                        (Outcome::Ok, Some(OpResult::Cas { succeeded: r.succeeded(), revision: r.header().map(|h| h.revision()).unwrap_or(0) }), None)
+                        (
+                            Outcome::Ok,
+                            Some(OpResult::Cas {
+                                succeeded: r.succeeded(),
+                                revision: r.header().map(|h| h.revision()).unwrap_or(0),
+                            }),
+                            None,
+                        )
                     }
                     Err(e) => (write_outcome(&e), None, Some(e)),
                 }
@@ -185,7 +274,13 @@ pub async fn register_worker(sh: Arc<Shared>, worker: usize, node: usize) {
 }
 
 fn version(kv: &etcd_client::KeyValue) -> KvVersion {
-    KvVersion { value: String::from_utf8_lossy(kv.value()).into_owned(), mod_revision: kv.mod_revision(), create_revision: kv.create_revision(), version: kv.version(), lease: kv.lease() }
+    KvVersion {
+        value: String::from_utf8_lossy(kv.value()).into_owned(),
+        mod_revision: kv.mod_revision(),
+        create_revision: kv.create_revision(),
+        version: kv.version(),
+        lease: kv.lease(),
+    }
 }
 
 /// A watcher on replica `node`: watches the prefix from revision 1, asks for progress every
@@ -200,12 +295,26 @@ pub async fn watcher(sh: Arc<Shared>, w: usize, node: usize) {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
-        let opts = WatchOptions::new().with_prefix().with_start_revision(next_rev).with_prev_key().with_progress_notify();
-        rec.push(Record::WatchStart { t_ns: rec.now_ns(), watcher: wid, node, start_revision: next_rev });
+        let opts = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(next_rev)
+            .with_prev_key()
+            .with_progress_notify();
+        rec.push(Record::WatchStart {
+            t_ns: rec.now_ns(),
+            watcher: wid,
+            node,
+            start_revision: next_rev,
+        });
         let mut stream = match timed(sh.cfg.op_timeout_ms, client.watch(PREFIX, Some(opts))).await {
             Ok(s) => s,
             Err(e) => {
-                rec.push(Record::WatchEnd { t_ns: rec.now_ns(), watcher: wid, reason: e, compact_revision: 0 });
+                rec.push(Record::WatchEnd {
+                    t_ns: rec.now_ns(),
+                    watcher: wid,
+                    reason: e,
+                    compact_revision: 0,
+                });
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
@@ -270,7 +379,12 @@ pub async fn watcher(sh: Arc<Shared>, w: usize, node: usize) {
                 }
             }
         }
-        rec.push(Record::WatchEnd { t_ns: rec.now_ns(), watcher: wid, reason, compact_revision });
+        rec.push(Record::WatchEnd {
+            t_ns: rec.now_ns(),
+            watcher: wid,
+            reason,
+            compact_revision,
+        });
         if !sh.stop_watchers.load(Ordering::Relaxed) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -294,7 +408,16 @@ pub async fn lease_worker(sh: Arc<Shared>, worker: usize, node: usize) {
         let id = rec.invoke(process, node, Op::LeaseGrant { ttl_s: ttl });
         let lease = match timed(t, c.lease_grant(ttl, None)).await {
             Ok(r) => {
-                rec.complete(process, id, Outcome::Ok, Some(OpResult::LeaseGrant { lease: r.id(), ttl_s: r.ttl() }), None);
+                rec.complete(
+                    process,
+                    id,
+                    Outcome::Ok,
+                    Some(OpResult::LeaseGrant {
+                        lease: r.id(),
+                        ttl_s: r.ttl(),
+                    }),
+                    None,
+                );
                 r.id()
             }
             Err(e) => {
@@ -306,9 +429,34 @@ pub async fn lease_worker(sh: Arc<Shared>, worker: usize, node: usize) {
         counter += 1;
         let key = format!("{PREFIX}l/{lease:x}");
         let value = format!("l{worker}.{counter}");
-        let id = rec.invoke(process, node, Op::LeasePut { key: key.clone(), lease, value: value.clone() });
-        match timed(t, c.put(key.as_str(), value.as_str(), Some(PutOptions::new().with_lease(lease)))).await {
-            Ok(r) => rec.complete(process, id, Outcome::Ok, Some(OpResult::Put { revision: r.header().map(|h| h.revision()).unwrap_or(0) }), None),
+        let id = rec.invoke(
+            process,
+            node,
+            Op::LeasePut {
+                key: key.clone(),
+                lease,
+                value: value.clone(),
+            },
+        );
+        match timed(
+            t,
+            c.put(
+                key.as_str(),
+                value.as_str(),
+                Some(PutOptions::new().with_lease(lease)),
+            ),
+        )
+        .await
+        {
+            Ok(r) => rec.complete(
+                process,
+                id,
+                Outcome::Ok,
+                Some(OpResult::Put {
+                    revision: r.header().map(|h| h.revision()).unwrap_or(0),
+                }),
+                None,
+            ),
             Err(e) => rec.complete(process, id, write_outcome(&e), None, Some(e)),
         }
         let mut process = process;
@@ -329,12 +477,24 @@ pub async fn lease_worker(sh: Arc<Shared>, worker: usize, node: usize) {
             };
             let gone = match res {
                 Ok(Some(r)) => {
-                    rec.complete(process, id, Outcome::Ok, Some(OpResult::LeaseKeepAlive { ttl_s: r.ttl() }), None);
+                    rec.complete(
+                        process,
+                        id,
+                        Outcome::Ok,
+                        Some(OpResult::LeaseKeepAlive { ttl_s: r.ttl() }),
+                        None,
+                    );
                     r.ttl() <= 0
                 }
                 Ok(None) => {
                     keeper = None;
-                    rec.complete(process, id, Outcome::Unknown, None, Some("keep-alive stream closed".into()));
+                    rec.complete(
+                        process,
+                        id,
+                        Outcome::Unknown,
+                        None,
+                        Some("keep-alive stream closed".into()),
+                    );
                     process = rec.new_process();
                     false
                 }
@@ -367,13 +527,36 @@ pub async fn lease_worker(sh: Arc<Shared>, worker: usize, node: usize) {
     }
 }
 
-async fn lease_get(sh: &Shared, c: &mut Client, process: ProcessId, node: usize, key: &str, lease: i64) -> Option<bool> {
+async fn lease_get(
+    sh: &Shared,
+    c: &mut Client,
+    process: ProcessId,
+    node: usize,
+    key: &str,
+    lease: i64,
+) -> Option<bool> {
     let rec = &sh.recorder;
-    let id = rec.invoke(process, node, Op::LeaseGet { key: key.into(), lease });
+    let id = rec.invoke(
+        process,
+        node,
+        Op::LeaseGet {
+            key: key.into(),
+            lease,
+        },
+    );
     match timed(sh.cfg.op_timeout_ms, c.get(key, None)).await {
         Ok(r) => {
             let found = !r.kvs().is_empty();
-            rec.complete(process, id, Outcome::Ok, Some(OpResult::LeaseGet { found, revision: r.header().map(|h| h.revision()).unwrap_or(0) }), None);
+            rec.complete(
+                process,
+                id,
+                Outcome::Ok,
+                Some(OpResult::LeaseGet {
+                    found,
+                    revision: r.header().map(|h| h.revision()).unwrap_or(0),
+                }),
+                None,
+            );
             Some(found)
         }
         Err(e) => {
@@ -408,9 +591,15 @@ pub async fn leader_poller(sh: Arc<Shared>) {
             }
         }
         let majority = sh.endpoints.len() / 2 + 1;
-        let leader = votes.iter().find(|(_, &n)| n >= majority).and_then(|(id, _)| member_of.get(id).copied());
+        let leader = votes
+            .iter()
+            .find(|(_, &n)| n >= majority)
+            .and_then(|(id, _)| member_of.get(id).copied());
         if last != Some(leader) {
-            sh.recorder.push(Record::Leader { t_ns: sh.recorder.now_ns(), node: leader });
+            sh.recorder.push(Record::Leader {
+                t_ns: sh.recorder.now_ns(),
+                node: leader,
+            });
             last = Some(leader);
         }
         *sh.leader.lock().unwrap_or_else(|e| e.into_inner()) = leader;
@@ -432,10 +621,27 @@ pub async fn final_reads(sh: &Shared, deadline: Duration) {
                 continue;
             };
             let id = rec.invoke(process, node, Op::Get { key: key.clone() });
-            match timed(sh.cfg.op_timeout_ms, c.get(key.as_str(), Some(GetOptions::new()))).await {
+            match timed(
+                sh.cfg.op_timeout_ms,
+                c.get(key.as_str(), Some(GetOptions::new())),
+            )
+            .await
+            {
                 Ok(r) => {
-                    let value = r.kvs().first().map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
-                    rec.complete(process, id, Outcome::Ok, Some(OpResult::Get { value, revision: r.header().map(|h| h.revision()).unwrap_or(0) }), None);
+                    let value = r
+                        .kvs()
+                        .first()
+                        .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
+                    rec.complete(
+                        process,
+                        id,
+                        Outcome::Ok,
+                        Some(OpResult::Get {
+                            value,
+                            revision: r.header().map(|h| h.revision()).unwrap_or(0),
+                        }),
+                        None,
+                    );
                     break;
                 }
                 Err(e) => {

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 /// `<target>/release`: this test is `<target>/release/deps/<test>-<hash>`.
 fn release_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("failed to find the test executable's path");
-    exe.parent().and_then(|d| d.parent()).map(PathBuf::from).expect("unexpected test executable path")
+    exe.parent()
+        .and_then(|d| d.parent())
+        .map(PathBuf::from)
+        .expect("unexpected test executable path")
 }
 
 fn binary(name: &str) -> PathBuf {
@@ -24,16 +27,46 @@ fn binary(name: &str) -> PathBuf {
 
 /// A short run: 7 s of faults, 4 s quiet, 3 replicas.
 fn short_run(classes: &[Class], seed: u64, binary_name: &str) -> RunOutcome {
-    let dir = tempfile::Builder::new().prefix("berth-chaos-test-").tempdir().expect("failed to create a results dir");
-    let mut cfg = RunConfig::new(3, classes.to_vec(), 7, seed, binary(binary_name), dir.path().to_path_buf());
+    let dir = tempfile::Builder::new()
+        .prefix("berth-chaos-test-")
+        .tempdir()
+        .expect("failed to create a results dir");
+    let mut cfg = RunConfig::new(
+        3,
+        classes.to_vec(),
+        7,
+        seed,
+        binary(binary_name),
+        dir.path().to_path_buf(),
+    );
     cfg.quiet_s = 4;
     let outcome = run(cfg).unwrap_or_else(|e| panic!("the run failed to execute: {e}"));
     eprintln!("{}", outcome.summary);
     // Nothing left behind: no namespace, no bridge.
-    let netns = String::from_utf8_lossy(&std::process::Command::new("ip").args(["netns", "list"]).output().expect("ip netns list").stdout).into_owned();
-    assert!(!netns.contains(&format!("{}-", outcome.network)), "namespaces left behind: {netns}");
-    let links = String::from_utf8_lossy(&std::process::Command::new("ip").args(["-o", "link", "show"]).output().expect("ip link show").stdout).into_owned();
-    assert!(!links.contains(&format!("{}:", outcome.network)), "bridge left behind: {links}");
+    let netns = String::from_utf8_lossy(
+        &std::process::Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("ip netns list")
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        !netns.contains(&format!("{}-", outcome.network)),
+        "namespaces left behind: {netns}"
+    );
+    let links = String::from_utf8_lossy(
+        &std::process::Command::new("ip")
+            .args(["-o", "link", "show"])
+            .output()
+            .expect("ip link show")
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        !links.contains(&format!("{}:", outcome.network)),
+        "bridge left behind: {links}"
+    );
     if outcome.ok() {
         drop(dir);
     } else {
@@ -45,9 +78,18 @@ fn short_run(classes: &[Class], seed: u64, binary_name: &str) -> RunOutcome {
 fn assert_clean_run(classes: &[Class], seed: u64, binary_name: &str) {
     let o = short_run(classes, seed, binary_name);
     for c in classes {
-        assert!(o.faults.iter().any(|f| f.class == *c), "no {} fault was injected:\n{}", c.name(), o.summary);
+        assert!(
+            o.faults.iter().any(|f| f.class == *c),
+            "no {} fault was injected:\n{}",
+            c.name(),
+            o.summary
+        );
     }
-    assert!(!o.faults.iter().any(|f| f.description.contains("failed")), "a fault failed to execute:\n{}", o.summary);
+    assert!(
+        !o.faults.iter().any(|f| f.description.contains("failed")),
+        "a fault failed to execute:\n{}",
+        o.summary
+    );
     assert!(o.ok(), "violations:\n{}", o.summary);
 }
 
@@ -86,7 +128,16 @@ fn stale_reads_bug_is_caught_by_the_linearizability_checker() {
     // The bug build serves linearizable reads without ReadIndex; a partition leaves a
     // replica behind, and its readers see the past.
     let o = short_run(&[Class::Partition], 107, "control-plane-stale-reads");
-    let lin = o.verdicts.verdicts.iter().find(|v| v.name == "linearizable").expect("a linearizability verdict");
-    assert!(!lin.ok, "the stale-reads build passed the linearizability checker:\n{}", o.summary);
+    let lin = o
+        .verdicts
+        .verdicts
+        .iter()
+        .find(|v| v.name == "linearizable")
+        .expect("a linearizability verdict");
+    assert!(
+        !lin.ok,
+        "the stale-reads build passed the linearizability checker:\n{}",
+        o.summary
+    );
     assert!(!o.ok());
 }

@@ -19,7 +19,13 @@ fn manifest(name: &str) -> String {
 
 fn running(node: &Node) -> std::collections::BTreeSet<String> {
     let pods = node.pods();
-    pods["items"].as_array().into_iter().flatten().filter(|p| common::phase(p) == "Running" && common::all_running(p)).filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string)).collect()
+    pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| common::phase(p) == "Running" && common::all_running(p))
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
 }
 
 fn listed(node: &Node) -> usize {
@@ -34,7 +40,11 @@ fn start_wave(node: &Node, names: &[String]) -> Vec<Duration> {
     }
     let mut done: Vec<Option<Duration>> = vec![None; names.len()];
     while done.iter().any(Option::is_none) {
-        assert!(t0.elapsed() < Duration::from_secs(120), "pods did not start in 120 s\n{}", node.agent_log());
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "pods did not start in 120 s\n{}",
+            node.agent_log()
+        );
         let up = running(node);
         for (i, n) in names.iter().enumerate() {
             if done[i].is_none() && up.contains(n) {
@@ -54,7 +64,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn row(name: &str, mut v: Vec<Duration>, total: Duration) {
     v.sort();
     let ms = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1000.0);
-    println!("| {name} | {} | {} | {} | {} | {} | {:.1} |", v.len(), ms(percentile(&v, 0.5)), ms(percentile(&v, 0.99)), ms(v[0]), ms(*v.last().expect("non-empty")), total.as_secs_f64());
+    println!(
+        "| {name} | {} | {} | {} | {} | {} | {:.1} |",
+        v.len(),
+        ms(percentile(&v, 0.5)),
+        ms(percentile(&v, 0.99)),
+        ms(v[0]),
+        ms(*v.last().expect("non-empty")),
+        total.as_secs_f64()
+    );
 }
 
 fn main() {
@@ -77,7 +95,12 @@ fn main() {
         node.remove_manifest(&format!("seq-{i}.yaml"));
     }
     let t = Instant::now();
-    while listed(&node) > 0 || !node.cri(async |rt| berth_node_agent::runtime::Runtime::list_sandboxes(rt).await).expect("list").is_empty() {
+    while listed(&node) > 0
+        || !node
+            .cri(async |rt| berth_node_agent::runtime::Runtime::list_sandboxes(rt).await)
+            .expect("list")
+            .is_empty()
+    {
         assert!(t.elapsed() < Duration::from_secs(120), "pods not removed");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -97,13 +120,27 @@ fn main() {
     for n in &previous {
         node.remove_manifest(&format!("{n}.yaml"));
     }
-    while !node.cri(async |rt| berth_node_agent::runtime::Runtime::list_sandboxes(rt).await).expect("list").is_empty() {
-        assert!(t0.elapsed() < Duration::from_secs(300), "churn pods not removed");
+    while !node
+        .cri(async |rt| berth_node_agent::runtime::Runtime::list_sandboxes(rt).await)
+        .expect("list")
+        .is_empty()
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "churn pods not removed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    row("churn, 100 pods (waves of 10, previous wave deleted meanwhile)", churn, t0.elapsed());
+    row(
+        "churn, 100 pods (waves of 10, previous wave deleted meanwhile)",
+        churn,
+        t0.elapsed(),
+    );
     let (_, metrics) = node.try_get("/metrics").expect("metrics");
-    for l in metrics.lines().filter(|l| l.starts_with("kubelet_pod_start_duration_seconds_sum") || l.starts_with("kubelet_pod_start_duration_seconds_count")) {
+    for l in metrics.lines().filter(|l| {
+        l.starts_with("kubelet_pod_start_duration_seconds_sum")
+            || l.starts_with("kubelet_pod_start_duration_seconds_count")
+    }) {
         println!("<!-- {l} -->");
     }
 }

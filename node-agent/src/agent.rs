@@ -10,7 +10,10 @@
 
 use crate::manifest::{self, ScanCache};
 use crate::metrics::Metrics;
-use crate::model::{ContainerKind, ContainerSpec, ContainerState, DesiredPod, ObservedContainer, ObservedPod, ObservedSandbox, PodUid, Probe, ProbeAction};
+use crate::model::{
+    ContainerKind, ContainerSpec, ContainerState, DesiredPod, ObservedContainer, ObservedPod,
+    ObservedSandbox, PodUid, Probe, ProbeAction,
+};
 use crate::plan::{self, Action, BackoffBook, BackoffConfig, Waiting};
 use crate::probe::{self, ProbeKind, ProbeState};
 use crate::runtime::{ContainerRequest, Runtime, RuntimeError, SandboxRequest};
@@ -41,7 +44,10 @@ pub struct Config {
 }
 
 pub fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// Probe bookkeeping for one running container.
@@ -78,7 +84,8 @@ struct PodBook {
 
 /// Back-off between failed syncs of one pod: 250 ms doubling, at most 10 s.
 pub fn sync_retry_delay(failed_syncs: u32) -> Duration {
-    Duration::from_millis(250u64.saturating_mul(1 << failed_syncs.min(6))).min(Duration::from_secs(10))
+    Duration::from_millis(250u64.saturating_mul(1 << failed_syncs.min(6)))
+        .min(Duration::from_secs(10))
 }
 
 #[derive(Default)]
@@ -113,7 +120,16 @@ pub struct Agent<R: Runtime> {
 impl<R: Runtime> Agent<R> {
     pub fn new(config: Config, runtime: R) -> Self {
         let syncs = Arc::new(Semaphore::new(config.max_parallel_syncs.max(1)));
-        Agent { shared: Arc::new(Shared { state: Mutex::new(State::default()), metrics: Metrics::new(), config, wake: Notify::new() }), runtime: Arc::new(runtime), syncs }
+        Agent {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                metrics: Metrics::new(),
+                config,
+                wake: Notify::new(),
+            }),
+            runtime: Arc::new(runtime),
+            syncs,
+        }
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -139,7 +155,13 @@ impl<R: Runtime> Agent<R> {
     }
 
     async fn relist(self: &Arc<Self>) {
-        let listed = async { Ok::<_, RuntimeError>((self.runtime.list_sandboxes().await?, self.runtime.list_containers().await?)) }.await;
+        let listed = async {
+            Ok::<_, RuntimeError>((
+                self.runtime.list_sandboxes().await?,
+                self.runtime.list_containers().await?,
+            ))
+        }
+        .await;
         let (sandboxes, containers) = match listed {
             Ok(v) => v,
             Err(e) => {
@@ -162,20 +184,47 @@ impl<R: Runtime> Agent<R> {
                 tracing::info!("the container runtime answers again");
             }
             self.sync_probes(st, &observed);
-            let kills: BTreeSet<String> = st.probes.iter().filter(|(_, p)| p.kill).map(|(id, _)| id.clone()).collect();
-            let uids: BTreeSet<PodUid> = st.desired.keys().chain(observed.keys()).cloned().collect();
+            let kills: BTreeSet<String> = st
+                .probes
+                .iter()
+                .filter(|(_, p)| p.kill)
+                .map(|(id, _)| id.clone())
+                .collect();
+            let uids: BTreeSet<PodUid> =
+                st.desired.keys().chain(observed.keys()).cloned().collect();
             let empty = ObservedPod::default();
             let (mut running_pods, mut running_containers) = (0, 0);
             for uid in uids {
                 let obs = observed.get(&uid).unwrap_or(&empty);
                 running_pods += obs.sandboxes.iter().any(|s| s.ready) as i64;
-                running_containers += obs.containers.iter().filter(|c| c.state == ContainerState::Running).count() as i64;
-                let backing_off = st.pods.get(&uid).and_then(|b| b.retry_at).is_some_and(|t| Instant::now() < t);
+                running_containers += obs
+                    .containers
+                    .iter()
+                    .filter(|c| c.state == ContainerState::Running)
+                    .count() as i64;
+                let backing_off = st
+                    .pods
+                    .get(&uid)
+                    .and_then(|b| b.retry_at)
+                    .is_some_and(|t| Instant::now() < t);
                 let busy = st.busy.contains(&uid) || backing_off;
                 match st.desired.get(&uid) {
                     Some(pod) => {
-                        let plan = plan::plan_pod(pod, obs, &plan::Inputs { now_ns: now, backoff: &self.shared.config.backoff, book: &st.book, probe_kills: &kills });
-                        let verdicts: BTreeMap<String, Verdicts> = st.probes.iter().map(|(id, p)| (id.clone(), p.verdicts)).collect();
+                        let plan = plan::plan_pod(
+                            pod,
+                            obs,
+                            &plan::Inputs {
+                                now_ns: now,
+                                backoff: &self.shared.config.backoff,
+                                book: &st.book,
+                                probe_kills: &kills,
+                            },
+                        );
+                        let verdicts: BTreeMap<String, Verdicts> = st
+                            .probes
+                            .iter()
+                            .map(|(id, p)| (id.clone(), p.verdicts))
+                            .collect();
                         let book = st.pods.entry(uid.clone()).or_default();
                         if !busy {
                             book.waiting = plan.waiting.clone();
@@ -193,11 +242,18 @@ impl<R: Runtime> Agent<R> {
                                 previous: book.status.as_ref(),
                             },
                         );
-                        let all_running = status.container_statuses.iter().flatten().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
+                        let all_running = status
+                            .container_statuses
+                            .iter()
+                            .flatten()
+                            .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
                         if all_running && !book.start_recorded {
                             book.start_recorded = true;
                             if let (true, Some(seen)) = (book.created_here, book.seen_at) {
-                                self.shared.metrics.pod_start_duration.observe(seen.elapsed().as_secs_f64());
+                                self.shared
+                                    .metrics
+                                    .pod_start_duration
+                                    .observe(seen.elapsed().as_secs_f64());
                             }
                         }
                         book.status = Some(status);
@@ -221,7 +277,10 @@ impl<R: Runtime> Agent<R> {
             st.book.retain(|(uid, _), _| keep.contains(uid));
             st.observed = observed;
             self.shared.metrics.running_pods.set(running_pods);
-            self.shared.metrics.running_containers.set(running_containers);
+            self.shared
+                .metrics
+                .running_containers
+                .set(running_containers);
         }
         for (uid, actions) in to_run {
             let this = self.clone();
@@ -251,10 +310,20 @@ impl<R: Runtime> Agent<R> {
     fn sync_probes(self: &Arc<Self>, st: &mut State, observed: &BTreeMap<PodUid, ObservedPod>) {
         let mut live: BTreeSet<String> = BTreeSet::new();
         for (uid, obs) in observed {
-            let Some(pod) = st.desired.get(uid) else { continue };
-            let Some(sandbox) = obs.latest_sandbox() else { continue };
-            for c in obs.containers.iter().filter(|c| c.state == ContainerState::Running && c.sandbox_id == sandbox.id && c.kind == ContainerKind::App) {
-                let Some(spec) = pod.containers.iter().find(|s| s.name == c.name) else { continue };
+            let Some(pod) = st.desired.get(uid) else {
+                continue;
+            };
+            let Some(sandbox) = obs.latest_sandbox() else {
+                continue;
+            };
+            for c in obs.containers.iter().filter(|c| {
+                c.state == ContainerState::Running
+                    && c.sandbox_id == sandbox.id
+                    && c.kind == ContainerKind::App
+            }) {
+                let Some(spec) = pod.containers.iter().find(|s| s.name == c.name) else {
+                    continue;
+                };
                 if spec.liveness.is_none() && spec.readiness.is_none() && spec.startup.is_none() {
                     continue;
                 }
@@ -262,13 +331,32 @@ impl<R: Runtime> Agent<R> {
                 if st.probes.contains_key(&c.id) {
                     continue;
                 }
-                let mut entry = ContainerProbes { verdicts: Verdicts { started: spec.startup.is_none(), ready: false }, kill: false, tasks: vec![] };
-                for (kind, p) in [(ProbeKind::Startup, &spec.startup), (ProbeKind::Liveness, &spec.liveness), (ProbeKind::Readiness, &spec.readiness)] {
+                let mut entry = ContainerProbes {
+                    verdicts: Verdicts {
+                        started: spec.startup.is_none(),
+                        ready: false,
+                    },
+                    kill: false,
+                    tasks: vec![],
+                };
+                for (kind, p) in [
+                    (ProbeKind::Startup, &spec.startup),
+                    (ProbeKind::Liveness, &spec.liveness),
+                    (ProbeKind::Readiness, &spec.readiness),
+                ] {
                     if let Some(p) = p {
                         let this = self.clone();
-                        let (id, ip, p, has_startup) = (c.id.clone(), sandbox.ip.clone(), p.clone(), spec.startup.is_some());
+                        let (id, ip, p, has_startup) = (
+                            c.id.clone(),
+                            sandbox.ip.clone(),
+                            p.clone(),
+                            spec.startup.is_some(),
+                        );
                         let started_at_ns = c.started_at_ns;
-                        entry.tasks.push(tokio::spawn(async move { this.probe_worker(id, ip, kind, p, has_startup, started_at_ns).await }));
+                        entry.tasks.push(tokio::spawn(async move {
+                            this.probe_worker(id, ip, kind, p, has_startup, started_at_ns)
+                                .await
+                        }));
                     }
                 }
                 st.probes.insert(c.id.clone(), entry);
@@ -277,18 +365,47 @@ impl<R: Runtime> Agent<R> {
         st.probes.retain(|id, _| live.contains(id));
     }
 
-    async fn probe_worker(self: Arc<Self>, id: String, ip: Option<String>, kind: ProbeKind, p: Probe, has_startup: bool, started_at_ns: i64) {
+    async fn probe_worker(
+        self: Arc<Self>,
+        id: String,
+        ip: Option<String>,
+        kind: ProbeKind,
+        p: Probe,
+        has_startup: bool,
+        started_at_ns: i64,
+    ) {
         let ran_ns = (now_ns() - started_at_ns).max(0) as u64;
-        let delay = Duration::from_secs(p.initial_delay_s as u64).saturating_sub(Duration::from_nanos(ran_ns));
+        let delay = Duration::from_secs(p.initial_delay_s as u64)
+            .saturating_sub(Duration::from_nanos(ran_ns));
         tokio::time::sleep(delay).await;
-        let mut state = ProbeState::new(if kind == ProbeKind::Readiness { p.success_threshold } else { 1 }, p.failure_threshold);
+        let mut state = ProbeState::new(
+            if kind == ProbeKind::Readiness {
+                p.success_threshold
+            } else {
+                1
+            },
+            p.failure_threshold,
+        );
         let period = Duration::from_secs(p.period_s as u64);
         let timeout = Duration::from_secs(p.timeout_s as u64);
         loop {
-            let gated = kind != ProbeKind::Startup && has_startup && !self.shared.state.lock().probes.get(&id).is_some_and(|e| e.verdicts.started);
+            let gated = kind != ProbeKind::Startup
+                && has_startup
+                && !self
+                    .shared
+                    .state
+                    .lock()
+                    .probes
+                    .get(&id)
+                    .is_some_and(|e| e.verdicts.started);
             if !gated {
                 let ok = match &p.action {
-                    ProbeAction::Exec { command } => match tokio::time::timeout(timeout + Duration::from_secs(2), self.runtime.exec_sync(&id, command, p.timeout_s)).await {
+                    ProbeAction::Exec { command } => match tokio::time::timeout(
+                        timeout + Duration::from_secs(2),
+                        self.runtime.exec_sync(&id, command, p.timeout_s),
+                    )
+                    .await
+                    {
                         Ok(Ok(out)) => out.exit_code == 0,
                         _ => false,
                     },
@@ -296,7 +413,9 @@ impl<R: Runtime> Agent<R> {
                 };
                 if let Some(result) = state.record(ok) {
                     let mut st = self.shared.state.lock();
-                    let Some(entry) = st.probes.get_mut(&id) else { return };
+                    let Some(entry) = st.probes.get_mut(&id) else {
+                        return;
+                    };
                     match (kind, result) {
                         (ProbeKind::Readiness, r) => entry.verdicts.ready = r,
                         (ProbeKind::Startup, true) => entry.verdicts.started = true,
@@ -320,7 +439,14 @@ impl<R: Runtime> Agent<R> {
         }
     }
 
-    fn sandbox_request(&self, pod_uid: &PodUid, namespace: &str, name: &str, attempt: u32, grace_period_s: i64) -> SandboxRequest {
+    fn sandbox_request(
+        &self,
+        pod_uid: &PodUid,
+        namespace: &str,
+        name: &str,
+        attempt: u32,
+        grace_period_s: i64,
+    ) -> SandboxRequest {
         SandboxRequest {
             uid: pod_uid.clone(),
             namespace: namespace.to_string(),
@@ -344,25 +470,75 @@ impl<R: Runtime> Agent<R> {
                         // Go straight on to the first containers rather than wait for a relist:
                         // the new sandbox holds nothing yet, so the plan is known.
                         Ok(sandbox) => {
-                            let observed = ObservedPod { sandboxes: vec![sandbox], containers: vec![] };
+                            let observed = ObservedPod {
+                                sandboxes: vec![sandbox],
+                                containers: vec![],
+                            };
                             let next = {
                                 let st = self.shared.state.lock();
-                                plan::plan_pod(pod, &observed, &plan::Inputs { now_ns: now_ns(), backoff: &self.shared.config.backoff, book: &st.book, probe_kills: &BTreeSet::new() })
+                                plan::plan_pod(
+                                    pod,
+                                    &observed,
+                                    &plan::Inputs {
+                                        now_ns: now_ns(),
+                                        backoff: &self.shared.config.backoff,
+                                        book: &st.book,
+                                        probe_kills: &BTreeSet::new(),
+                                    },
+                                )
                             };
                             return Box::pin(self.execute(uid, next.actions)).await;
                         }
                         Err(e) => Err(e),
                     }
                 }
-                Action::TeardownSandboxes { sandbox_ids, running_container_ids, grace_period_s } => self.teardown(uid, desired.is_none(), sandbox_ids, running_container_ids, *grace_period_s).await,
-                Action::StartContainer { sandbox_id, name, kind, attempt, remove_ids, backoff_ms } => {
+                Action::TeardownSandboxes {
+                    sandbox_ids,
+                    running_container_ids,
+                    grace_period_s,
+                } => {
+                    self.teardown(
+                        uid,
+                        desired.is_none(),
+                        sandbox_ids,
+                        running_container_ids,
+                        *grace_period_s,
+                    )
+                    .await
+                }
+                Action::StartContainer {
+                    sandbox_id,
+                    name,
+                    kind,
+                    attempt,
+                    remove_ids,
+                    backoff_ms,
+                } => {
                     let Some(pod) = &desired else { return true };
-                    let spec = pod.init_containers.iter().chain(&pod.containers).find(|c| &c.name == name).cloned();
+                    let spec = pod
+                        .init_containers
+                        .iter()
+                        .chain(&pod.containers)
+                        .find(|c| &c.name == name)
+                        .cloned();
                     let Some(spec) = spec else { return true };
-                    self.start_container(pod, sandbox_id, spec, *kind, *attempt, remove_ids, *backoff_ms).await
+                    self.start_container(
+                        pod,
+                        sandbox_id,
+                        spec,
+                        *kind,
+                        *attempt,
+                        remove_ids,
+                        *backoff_ms,
+                    )
+                    .await
                 }
                 Action::StartExisting { id } => self.runtime.start_container(id).await,
-                Action::KillContainer { id, grace_period_s, reason } => {
+                Action::KillContainer {
+                    id,
+                    grace_period_s,
+                    reason,
+                } => {
                     tracing::info!(%uid, container = %id, %reason, "killing container");
                     self.runtime.stop_container(id, *grace_period_s).await
                 }
@@ -376,22 +552,57 @@ impl<R: Runtime> Agent<R> {
         true
     }
 
-    async fn create_sandbox(&self, pod: &DesiredPod, attempt: u32) -> Result<ObservedSandbox, RuntimeError> {
+    async fn create_sandbox(
+        &self,
+        pod: &DesiredPod,
+        attempt: u32,
+    ) -> Result<ObservedSandbox, RuntimeError> {
         let uid = &pod.uid;
         let req = self.sandbox_request(uid, &pod.namespace, &pod.name, attempt, pod.grace_period_s);
         if let Err(e) = std::fs::create_dir_all(&req.log_directory) {
             tracing::warn!(dir = %req.log_directory.display(), error = %e, "failed to create the pod log directory");
         }
-        self.shared.state.lock().pods.entry(uid.clone()).or_default().created_here = true;
+        self.shared
+            .state
+            .lock()
+            .pods
+            .entry(uid.clone())
+            .or_default()
+            .created_here = true;
         let r = self.runtime.run_sandbox(&req).await;
-        self.shared.state.lock().pods.entry(uid.clone()).or_default().sandbox_error = r.as_ref().err().map(|e| e.to_string());
+        self.shared
+            .state
+            .lock()
+            .pods
+            .entry(uid.clone())
+            .or_default()
+            .sandbox_error = r.as_ref().err().map(|e| e.to_string());
         let id = r?;
         tracing::info!(pod = %format!("{}/{}", pod.namespace, pod.name), %uid, sandbox = %id, "sandbox running");
-        Ok(ObservedSandbox { id, uid: uid.clone(), namespace: pod.namespace.clone(), name: pod.name.clone(), attempt, ready: true, created_at_ns: now_ns(), ip: None, grace_period_s: pod.grace_period_s })
+        Ok(ObservedSandbox {
+            id,
+            uid: uid.clone(),
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            attempt,
+            ready: true,
+            created_at_ns: now_ns(),
+            ip: None,
+            grace_period_s: pod.grace_period_s,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn start_container(&self, pod: &DesiredPod, sandbox_id: &str, spec: ContainerSpec, kind: ContainerKind, attempt: u32, remove_ids: &[String], backoff_ms: u64) -> Result<(), RuntimeError> {
+    async fn start_container(
+        &self,
+        pod: &DesiredPod,
+        sandbox_id: &str,
+        spec: ContainerSpec,
+        kind: ContainerKind,
+        attempt: u32,
+        remove_ids: &[String],
+        backoff_ms: u64,
+    ) -> Result<(), RuntimeError> {
         for id in remove_ids {
             if let Err(e) = self.runtime.remove_container(id).await {
                 if !e.is_not_found() {
@@ -402,13 +613,29 @@ impl<R: Runtime> Agent<R> {
         let name = spec.name.clone();
         let record = |reason: &str, e: &RuntimeError| {
             let mut st = self.shared.state.lock();
-            st.pods.entry(pod.uid.clone()).or_default().start_errors.insert(name.clone(), (reason.to_string(), e.to_string()));
+            st.pods
+                .entry(pod.uid.clone())
+                .or_default()
+                .start_errors
+                .insert(name.clone(), (reason.to_string(), e.to_string()));
         };
         if let Err(e) = self.runtime.ensure_image(&spec.image).await {
             record("ErrImagePull", &e);
             return Err(e);
         }
-        let req = ContainerRequest { sandbox_id: sandbox_id.to_string(), sandbox: self.sandbox_request(&pod.uid, &pod.namespace, &pod.name, 0, pod.grace_period_s), spec, kind, attempt };
+        let req = ContainerRequest {
+            sandbox_id: sandbox_id.to_string(),
+            sandbox: self.sandbox_request(
+                &pod.uid,
+                &pod.namespace,
+                &pod.name,
+                0,
+                pod.grace_period_s,
+            ),
+            spec,
+            kind,
+            attempt,
+        };
         let id = match self.runtime.create_container(&req).await {
             Ok(id) => id,
             Err(e) => {
@@ -423,16 +650,29 @@ impl<R: Runtime> Agent<R> {
         tracing::info!(pod = %format!("{}/{}", pod.namespace, pod.name), container = %name, attempt, id = %id, "container started");
         let mut st = self.shared.state.lock();
         st.book.insert((pod.uid.clone(), name.clone()), backoff_ms);
-        st.pods.entry(pod.uid.clone()).or_default().start_errors.remove(&name);
+        st.pods
+            .entry(pod.uid.clone())
+            .or_default()
+            .start_errors
+            .remove(&name);
         if attempt > 0 {
             self.shared.metrics.container_restarts.inc();
         }
         Ok(())
     }
 
-    async fn teardown(&self, uid: &PodUid, orphan: bool, sandbox_ids: &[String], running: &[String], grace_period_s: i64) -> Result<(), RuntimeError> {
+    async fn teardown(
+        &self,
+        uid: &PodUid,
+        orphan: bool,
+        sandbox_ids: &[String],
+        running: &[String],
+        grace_period_s: i64,
+    ) -> Result<(), RuntimeError> {
         tracing::info!(%uid, sandboxes = ?sandbox_ids, grace_period_s, "stopping pod sandbox");
-        let stops = running.iter().map(|id| self.runtime.stop_container(id, grace_period_s));
+        let stops = running
+            .iter()
+            .map(|id| self.runtime.stop_container(id, grace_period_s));
         for r in futures::future::join_all(stops).await {
             if let Err(e) = r {
                 if !e.is_not_found() {
@@ -441,7 +681,10 @@ impl<R: Runtime> Agent<R> {
             }
         }
         for id in sandbox_ids {
-            for r in [self.runtime.stop_sandbox(id).await, self.runtime.remove_sandbox(id).await] {
+            for r in [
+                self.runtime.stop_sandbox(id).await,
+                self.runtime.remove_sandbox(id).await,
+            ] {
                 if let Err(e) = r {
                     if !e.is_not_found() {
                         return Err(e);
@@ -450,7 +693,10 @@ impl<R: Runtime> Agent<R> {
             }
         }
         if orphan {
-            remove_pod_cgroups(&self.shared.config.cgroup_mount, &pod_cgroup(&self.shared.config.cgroup_root, uid));
+            remove_pod_cgroups(
+                &self.shared.config.cgroup_mount,
+                &pod_cgroup(&self.shared.config.cgroup_root, uid),
+            );
             let mut st = self.shared.state.lock();
             st.book.retain(|(u, _), _| u != uid);
             st.pods.remove(uid);
@@ -461,7 +707,8 @@ impl<R: Runtime> Agent<R> {
 
 /// `<root>/pod-logs/<namespace>_<name>_<uid>` (kubelet's `/var/log/pods` layout).
 pub fn pod_log_dir(root: &Path, namespace: &str, name: &str, uid: &PodUid) -> PathBuf {
-    root.join("pod-logs").join(format!("{namespace}_{name}_{uid}"))
+    root.join("pod-logs")
+        .join(format!("{namespace}_{name}_{uid}"))
 }
 
 /// The pod's cgroupfs parent: `/<cgroup root>/pod<uid>`.
@@ -473,7 +720,9 @@ pub fn pod_cgroup(cgroup_root: &str, uid: &PodUid) -> String {
 /// parents it created. Best effort: a busy or missing cgroup is left alone.
 pub fn remove_pod_cgroups(mount: &Path, cgroup: &str) {
     let rel = cgroup.trim_start_matches('/');
-    let Ok(entries) = std::fs::read_dir(mount) else { return };
+    let Ok(entries) = std::fs::read_dir(mount) else {
+        return;
+    };
     let mut dirs = vec![mount.join(rel)];
     dirs.extend(entries.filter_map(|e| e.ok()).map(|e| e.path().join(rel)));
     for d in dirs {
@@ -539,7 +788,10 @@ async fn watch_manifests(shared: Arc<Shared>) {
                 }
             }
             Err(e) => {
-                let msg = format!("failed to read the manifest directory {}: {e}", cfg.manifest_dir.display());
+                let msg = format!(
+                    "failed to read the manifest directory {}: {e}",
+                    cfg.manifest_dir.display()
+                );
                 if dir_error.as_deref() != Some(msg.as_str()) {
                     tracing::warn!("{msg}");
                     dir_error = Some(msg);
@@ -564,7 +816,14 @@ impl Shared {
             let mut spec = p.spec.take().unwrap_or_default();
             spec.node_name = Some(self.config.node_name.clone());
             p.spec = Some(spec);
-            p.status = Some(book.and_then(|b| b.status.clone()).unwrap_or_else(|| core::PodStatus { phase: Some("Pending".into()), ..Default::default() }));
+            p.status =
+                Some(
+                    book.and_then(|b| b.status.clone())
+                        .unwrap_or_else(|| core::PodStatus {
+                            phase: Some("Pending".into()),
+                            ..Default::default()
+                        }),
+                );
             items.push(p);
         }
         for (pod, msg) in &st.invalid {
@@ -576,14 +835,29 @@ impl Shared {
     }
 
     /// The log file of a container's newest instance, and whether that instance still runs.
-    pub fn log_file(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Option<(PathBuf, bool)> {
+    pub fn log_file(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+    ) -> Option<(PathBuf, bool)> {
         let st = self.state.lock();
-        let (uid, _) = st.desired.iter().find(|(_, p)| p.namespace == namespace && p.name == pod)?;
+        let (uid, _) = st
+            .desired
+            .iter()
+            .find(|(_, p)| p.namespace == namespace && p.name == pod)?;
         let obs = st.observed.get(uid)?;
         let sandbox = obs.latest_sandbox()?;
         let instances: Vec<&ObservedContainer> = obs.instances(&sandbox.id, container);
-        let c = if previous { instances.get(1)? } else { instances.first()? };
-        let path = pod_log_dir(&self.config.root_dir, namespace, pod, uid).join(container).join(format!("{}.log", c.attempt));
+        let c = if previous {
+            instances.get(1)?
+        } else {
+            instances.first()?
+        };
+        let path = pod_log_dir(&self.config.root_dir, namespace, pod, uid)
+            .join(container)
+            .join(format!("{}.log", c.attempt));
         Some((path, c.state == ContainerState::Running))
     }
 
@@ -611,7 +885,11 @@ mod tests {
             cgroup_mount: dir.join("no-cgroups"),
             relist_period: Duration::from_millis(20),
             manifest_poll: Duration::from_millis(20),
-            backoff: BackoffConfig { initial_ms: 300, max_ms: 600, reset_after_ms: 60_000 },
+            backoff: BackoffConfig {
+                initial_ms: 300,
+                max_ms: 600,
+                reset_after_ms: 60_000,
+            },
             max_parallel_syncs: 4,
         }
     }
@@ -632,7 +910,11 @@ mod tests {
     }
 
     fn status_of(shared: &Shared, name: &str) -> Option<core::PodStatus> {
-        shared.pod_list().into_iter().find(|p| p.metadata.name.as_deref() == Some(name)).and_then(|p| p.status)
+        shared
+            .pod_list()
+            .into_iter()
+            .find(|p| p.metadata.name.as_deref() == Some(name))
+            .and_then(|p| p.status)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,14 +926,39 @@ mod tests {
         // A pod whose image cannot be had: reported, and it does not hold the other back.
         std::fs::write(cfg.manifest_dir.join("b.yaml"), manifest("b", "missing")).expect("write");
         let fake = Arc::new(FakeRuntime::with_images(&["img"]));
-        let agent = Agent { shared: Arc::new(Shared { state: Mutex::new(State::default()), metrics: Metrics::new(), config: cfg.clone(), wake: Notify::new() }), runtime: fake.clone(), syncs: Arc::new(Semaphore::new(4)) };
+        let agent = Agent {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                metrics: Metrics::new(),
+                config: cfg.clone(),
+                wake: Notify::new(),
+            }),
+            runtime: fake.clone(),
+            syncs: Arc::new(Semaphore::new(4)),
+        };
         let shared = agent.shared();
         let task = tokio::spawn(agent.run());
 
-        let running = |s: &core::PodStatus| s.container_statuses.iter().flatten().all(|c| c.state.as_ref().is_some_and(|st| st.running.is_some()));
-        wait("a Running", || status_of(&shared, "a").filter(|s| s.phase.as_deref() == Some("Running") && running(s))).await;
+        let running = |s: &core::PodStatus| {
+            s.container_statuses
+                .iter()
+                .flatten()
+                .all(|c| c.state.as_ref().is_some_and(|st| st.running.is_some()))
+        };
+        wait("a Running", || {
+            status_of(&shared, "a").filter(|s| s.phase.as_deref() == Some("Running") && running(s))
+        })
+        .await;
         let b = wait("b ErrImagePull", || {
-            status_of(&shared, "b").filter(|s| s.container_statuses.iter().flatten().any(|c| c.state.as_ref().and_then(|st| st.waiting.as_ref()).and_then(|w| w.reason.as_deref()) == Some("ErrImagePull")))
+            status_of(&shared, "b").filter(|s| {
+                s.container_statuses.iter().flatten().any(|c| {
+                    c.state
+                        .as_ref()
+                        .and_then(|st| st.waiting.as_ref())
+                        .and_then(|w| w.reason.as_deref())
+                        == Some("ErrImagePull")
+                })
+            })
         })
         .await;
         assert_eq!(b.phase.as_deref(), Some("Pending"));
@@ -659,28 +966,61 @@ mod tests {
 
         // A crash restarts at once, the next one after the back-off (300 ms).
         assert!(fake.exit("a", "main", 1));
-        wait("restart 1", || fake.containers_of("a").iter().any(|c| c.attempt == 1 && c.state == ContainerState::Running).then_some(())).await;
+        wait("restart 1", || {
+            fake.containers_of("a")
+                .iter()
+                .any(|c| c.attempt == 1 && c.state == ContainerState::Running)
+                .then_some(())
+        })
+        .await;
         let t = Instant::now();
         assert!(fake.exit("a", "main", 1));
         wait("CrashLoopBackOff", || {
-            status_of(&shared, "a").filter(|s| s.container_statuses.iter().flatten().any(|c| c.state.as_ref().and_then(|st| st.waiting.as_ref()).and_then(|w| w.reason.as_deref()) == Some("CrashLoopBackOff")))
+            status_of(&shared, "a").filter(|s| {
+                s.container_statuses.iter().flatten().any(|c| {
+                    c.state
+                        .as_ref()
+                        .and_then(|st| st.waiting.as_ref())
+                        .and_then(|w| w.reason.as_deref())
+                        == Some("CrashLoopBackOff")
+                })
+            })
         })
         .await;
-        wait("restart 2", || fake.containers_of("a").iter().any(|c| c.attempt == 2 && c.state == ContainerState::Running).then_some(())).await;
-        assert!(t.elapsed() >= Duration::from_millis(300), "the second restart waited for the back-off ({:?})", t.elapsed());
+        wait("restart 2", || {
+            fake.containers_of("a")
+                .iter()
+                .any(|c| c.attempt == 2 && c.state == ContainerState::Running)
+                .then_some(())
+        })
+        .await;
+        assert!(
+            t.elapsed() >= Duration::from_millis(300),
+            "the second restart waited for the back-off ({:?})",
+            t.elapsed()
+        );
         // Only the newest exited instance is kept (it is lastState).
         assert_eq!(fake.containers_of("a").len(), 2);
         let st = status_of(&shared, "a").expect("status");
         let c = &st.container_statuses.as_ref().expect("statuses")[0];
         assert_eq!(c.restart_count, 2);
-        assert_eq!(c.last_state.as_ref().and_then(|l| l.terminated.as_ref()).map(|t| t.exit_code), Some(1));
+        assert_eq!(
+            c.last_state
+                .as_ref()
+                .and_then(|l| l.terminated.as_ref())
+                .map(|t| t.exit_code),
+            Some(1)
+        );
         assert_eq!(shared.metrics.container_restarts.get(), 2);
 
         // Removing the manifests tears the pods down.
         std::fs::remove_file(cfg.manifest_dir.join("a.yaml")).expect("rm");
         std::fs::remove_file(cfg.manifest_dir.join("b.yaml")).expect("rm");
         wait("no sandboxes", || (fake.sandbox_count() == 0).then_some(())).await;
-        wait("no pods listed", || shared.pod_list().is_empty().then_some(())).await;
+        wait("no pods listed", || {
+            shared.pod_list().is_empty().then_some(())
+        })
+        .await;
         task.abort();
     }
 }

@@ -12,7 +12,10 @@ pub enum CniError {
     #[error("invalid bridge name {0:?}: 1 to 15 characters of [a-z0-9-]")]
     BadBridge(String),
     #[error("failed to write the CNI config {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A parsed IPv4 CIDR.
@@ -32,7 +35,10 @@ impl Cidr {
             return Err(bad());
         }
         let mask = u32::MAX << (32 - prefix_len);
-        Ok(Cidr { network: Ipv4Addr::from(u32::from(ip) & mask), prefix_len })
+        Ok(Cidr {
+            network: Ipv4Addr::from(u32::from(ip) & mask),
+            prefix_len,
+        })
     }
 
     /// The first host address: the bridge's (the pods' gateway).
@@ -43,8 +49,18 @@ impl Cidr {
 
 /// The conflist. No `ipMasq` and no default route: pods reach the node and each other on
 /// the bridge, and nothing else (the node's own firewall and routing are left alone).
-pub fn render(network_name: &str, bridge: &str, cidr: &Cidr, ipam_data_dir: &Path) -> Result<String, CniError> {
-    if bridge.is_empty() || bridge.len() > 15 || !bridge.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+pub fn render(
+    network_name: &str,
+    bridge: &str,
+    cidr: &Cidr,
+    ipam_data_dir: &Path,
+) -> Result<String, CniError> {
+    if bridge.is_empty()
+        || bridge.len() > 15
+        || !bridge
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Err(CniError::BadBridge(bridge.to_string()));
     }
     let conf = serde_json::json!({
@@ -73,7 +89,10 @@ pub fn render(network_name: &str, bridge: &str, cidr: &Cidr, ipam_data_dir: &Pat
 /// never reads half of it.
 pub fn install(conf_dir: &Path, file_name: &str, contents: &str) -> Result<(), CniError> {
     let path = conf_dir.join(file_name);
-    let err = |source| CniError::Write { path: path.display().to_string(), source };
+    let err = |source| CniError::Write {
+        path: path.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(conf_dir).map_err(err)?;
     if std::fs::read_to_string(&path).is_ok_and(|old| old == contents) {
         return Ok(());
@@ -89,9 +108,24 @@ mod tests {
 
     #[test]
     fn cidrs() {
-        assert_eq!(Cidr::parse("198.18.3.7/24").expect("valid"), Cidr { network: Ipv4Addr::new(198, 18, 3, 0), prefix_len: 24 });
-        assert_eq!(Cidr::parse("198.18.3.0/24").expect("valid").gateway(), Ipv4Addr::new(198, 18, 3, 1));
-        for bad in ["198.18.3.0", "198.18.3.0/33", "198.18.3.0/30", "x/24", "::1/64"] {
+        assert_eq!(
+            Cidr::parse("198.18.3.7/24").expect("valid"),
+            Cidr {
+                network: Ipv4Addr::new(198, 18, 3, 0),
+                prefix_len: 24
+            }
+        );
+        assert_eq!(
+            Cidr::parse("198.18.3.0/24").expect("valid").gateway(),
+            Ipv4Addr::new(198, 18, 3, 1)
+        );
+        for bad in [
+            "198.18.3.0",
+            "198.18.3.0/33",
+            "198.18.3.0/30",
+            "x/24",
+            "::1/64",
+        ] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
     }
@@ -103,7 +137,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         assert_eq!(v["plugins"][0]["type"], "bridge");
         assert_eq!(v["plugins"][0]["ipMasq"], false);
-        assert_eq!(v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "198.18.3.0/24");
+        assert_eq!(
+            v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+            "198.18.3.0/24"
+        );
         assert!(render("berth", "a-bridge-name-too-long", &c, Path::new("/x")).is_err());
     }
 }

@@ -32,7 +32,11 @@ pub fn decode(text: &str, flush: bool) -> (Vec<LogLine>, usize) {
         let (ts, stream, tag, content) = (parts.next(), parts.next(), parts.next(), parts.next());
         match (ts, stream, tag) {
             (Some(ts), Some(stream @ ("stdout" | "stderr")), Some(tag @ ("P" | "F"))) => {
-                let cur = partial.get_or_insert_with(|| LogLine { timestamp: ts.to_string(), stream: stream.to_string(), content: String::new() });
+                let cur = partial.get_or_insert_with(|| LogLine {
+                    timestamp: ts.to_string(),
+                    stream: stream.to_string(),
+                    content: String::new(),
+                });
                 cur.content.push_str(content.unwrap_or(""));
                 if tag == "F" {
                     out.extend(partial.take());
@@ -41,7 +45,11 @@ pub fn decode(text: &str, flush: bool) -> (Vec<LogLine>, usize) {
             }
             _ => {
                 out.extend(partial.take());
-                out.push(LogLine { timestamp: String::new(), stream: String::new(), content: line.to_string() });
+                out.push(LogLine {
+                    timestamp: String::new(),
+                    stream: String::new(),
+                    content: line.to_string(),
+                });
                 consumed = pos;
             }
         }

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "node-agent", about = "Berth's node agent: runs pods on containerd through CRI")]
+#[command(
+    name = "node-agent",
+    about = "Berth's node agent: runs pods on containerd through CRI"
+)]
 struct Flags {
     /// This node's name.
     #[arg(long)]
@@ -71,17 +74,36 @@ struct Flags {
 async fn main() -> anyhow::Result<()> {
     // One crypto provider for every TLS user in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tracing_subscriber::fmt().with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let flags = Flags::parse();
-    anyhow::ensure!(flags.backoff_initial_ms > 0 && flags.backoff_initial_ms <= flags.backoff_max_ms, "--backoff-initial-ms must be in 1..=--backoff-max-ms");
-    std::fs::create_dir_all(&flags.root_dir).with_context(|| format!("failed to create the root dir {}", flags.root_dir.display()))?;
+    anyhow::ensure!(
+        flags.backoff_initial_ms > 0 && flags.backoff_initial_ms <= flags.backoff_max_ms,
+        "--backoff-initial-ms must be in 1..=--backoff-max-ms"
+    );
+    std::fs::create_dir_all(&flags.root_dir)
+        .with_context(|| format!("failed to create the root dir {}", flags.root_dir.display()))?;
     if let Some(cidr) = &flags.pod_cidr {
         let cidr = cni::Cidr::parse(cidr)?;
-        let conf = cni::render("berth", &flags.cni_bridge, &cidr, &flags.root_dir.join("cni-ipam"))?;
+        let conf = cni::render(
+            "berth",
+            &flags.cni_bridge,
+            &cidr,
+            &flags.root_dir.join("cni-ipam"),
+        )?;
         cni::install(&flags.cni_conf_dir, "10-berth.conflist", &conf)?;
         tracing::info!(dir = %flags.cni_conf_dir.display(), bridge = %flags.cni_bridge, cidr = ?cidr, "pod network configured");
     }
-    let tls = server::tls_config(&server::TlsFiles { cert: flags.tls_cert_file.clone(), key: flags.tls_private_key_file.clone(), client_ca: flags.client_ca_file.clone() })?;
+    let tls = server::tls_config(&server::TlsFiles {
+        cert: flags.tls_cert_file.clone(),
+        key: flags.tls_private_key_file.clone(),
+        client_ca: flags.client_ca_file.clone(),
+    })?;
     let runtime = CriRuntime::new(&flags.container_runtime_endpoint)?;
     match runtime.version().await {
         Ok(v) => tracing::info!(runtime = %v, "connected to the container runtime"),
@@ -95,7 +117,11 @@ async fn main() -> anyhow::Result<()> {
         cgroup_mount: PathBuf::from("/sys/fs/cgroup"),
         relist_period: Duration::from_millis(flags.relist_period_ms.max(10)),
         manifest_poll: Duration::from_millis(flags.manifest_poll_ms.max(10)),
-        backoff: BackoffConfig { initial_ms: flags.backoff_initial_ms, max_ms: flags.backoff_max_ms, reset_after_ms: flags.backoff_reset_ms },
+        backoff: BackoffConfig {
+            initial_ms: flags.backoff_initial_ms,
+            max_ms: flags.backoff_max_ms,
+            reset_after_ms: flags.backoff_reset_ms,
+        },
         max_parallel_syncs: flags.max_parallel_syncs.clamp(1, 256),
     };
     let agent = Agent::new(config, runtime);
@@ -103,7 +129,8 @@ async fn main() -> anyhow::Result<()> {
     let addr = SocketAddr::new(flags.address, flags.port);
     let mut server = tokio::spawn(server::serve(addr, tls, shared));
     let mut agent = tokio::spawn(agent.run());
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("failed to install the SIGTERM handler")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("failed to install the SIGTERM handler")?;
     tokio::select! {
         r = &mut server => {
             r.context("the agent server panicked")??;

@@ -175,20 +175,28 @@ pub struct ObservedPod {
 impl ObservedPod {
     /// The sandbox with the highest attempt.
     pub fn latest_sandbox(&self) -> Option<&ObservedSandbox> {
-        self.sandboxes.iter().max_by_key(|s| (s.attempt, s.created_at_ns))
+        self.sandboxes
+            .iter()
+            .max_by_key(|s| (s.attempt, s.created_at_ns))
     }
 
     /// Instances of one container in one sandbox, newest (highest attempt) first.
     pub fn instances<'a>(&'a self, sandbox_id: &str, name: &str) -> Vec<&'a ObservedContainer> {
-        let mut v: Vec<&ObservedContainer> =
-            self.containers.iter().filter(|c| c.sandbox_id == sandbox_id && c.name == name).collect();
+        let mut v: Vec<&ObservedContainer> = self
+            .containers
+            .iter()
+            .filter(|c| c.sandbox_id == sandbox_id && c.name == name)
+            .collect();
         v.sort_by_key(|c| std::cmp::Reverse((c.attempt, c.created_at_ns)));
         v
     }
 }
 
 /// Groups observations by pod UID.
-pub fn group_by_pod(sandboxes: Vec<ObservedSandbox>, containers: Vec<ObservedContainer>) -> BTreeMap<PodUid, ObservedPod> {
+pub fn group_by_pod(
+    sandboxes: Vec<ObservedSandbox>,
+    containers: Vec<ObservedContainer>,
+) -> BTreeMap<PodUid, ObservedPod> {
     let mut pods: BTreeMap<PodUid, ObservedPod> = BTreeMap::new();
     for s in sandboxes {
         pods.entry(s.uid.clone()).or_default().sandboxes.push(s);
@@ -202,7 +210,11 @@ pub fn group_by_pod(sandboxes: Vec<ObservedSandbox>, containers: Vec<ObservedCon
 /// A pod for the pure cores' tests: uid `u`, `default/p`, grace period 7 s, image `img`.
 #[cfg(test)]
 pub(crate) fn test_pod(policy: RestartPolicy, init: &[&str], apps: &[&str]) -> DesiredPod {
-    let c = |n: &&str| ContainerSpec { name: n.to_string(), image: "img".into(), ..Default::default() };
+    let c = |n: &&str| ContainerSpec {
+        name: n.to_string(),
+        image: "img".into(),
+        ..Default::default()
+    };
     DesiredPod {
         uid: PodUid("u".into()),
         namespace: "default".into(),

@@ -26,8 +26,17 @@ pub struct ProbeState {
 
 impl ProbeState {
     pub fn new(success_threshold: u32, failure_threshold: u32) -> Self {
-        assert!(success_threshold >= 1 && failure_threshold >= 1, "thresholds are validated to be at least 1");
-        ProbeState { success_threshold, failure_threshold, last: None, run: 0, result: None }
+        assert!(
+            success_threshold >= 1 && failure_threshold >= 1,
+            "thresholds are validated to be at least 1"
+        );
+        ProbeState {
+            success_threshold,
+            failure_threshold,
+            last: None,
+            run: 0,
+            result: None,
+        }
     }
 
     /// Records one outcome; returns the new result if it changed.
@@ -38,7 +47,11 @@ impl ProbeState {
             self.last = Some(success);
             self.run = 1;
         }
-        let threshold = if success { self.success_threshold } else { self.failure_threshold };
+        let threshold = if success {
+            self.success_threshold
+        } else {
+            self.failure_threshold
+        };
         if self.run >= threshold && self.result != Some(success) {
             self.result = Some(success);
             return Some(success);
@@ -54,7 +67,11 @@ const MAX_HTTP_PROBE_READ_BYTES: usize = 4096;
 pub async fn http_get(ip: &str, port: u16, path: &str, timeout: Duration) -> bool {
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect((ip, port)).await.ok()?;
-        let host = if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
+        let host = if ip.contains(':') {
+            format!("[{ip}]:{port}")
+        } else {
+            format!("{ip}:{port}")
+        };
         let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n\r\n");
         s.write_all(req.as_bytes()).await.ok()?;
         let mut buf = vec![0u8; MAX_HTTP_PROBE_READ_BYTES];
@@ -86,7 +103,10 @@ pub fn http_status(head: &[u8]) -> Option<u16> {
 
 /// Runs one TCP probe: success when a connection opens within `timeout`.
 pub async fn tcp_connect(ip: &str, port: u16, timeout: Duration) -> bool {
-    matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect((ip, port))).await, Ok(Ok(_)))
+    matches!(
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((ip, port))).await,
+        Ok(Ok(_))
+    )
 }
 
 /// Runs a network probe action (exec is the runtime's, see `agent`).
@@ -116,7 +136,10 @@ mod tests {
                 }
             })
             .collect();
-        assert_eq!(got, expected, "thresholds {success_threshold}/{failure_threshold}, outcomes {outcomes}");
+        assert_eq!(
+            got, expected,
+            "thresholds {success_threshold}/{failure_threshold}, outcomes {outcomes}"
+        );
     }
 
     #[test]
@@ -138,14 +161,20 @@ mod tests {
 
     #[tokio::test]
     async fn network_probes_on_loopback() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 let mut buf = [0u8; 1024];
                 let n = s.read(&mut buf).await.unwrap_or(0);
                 let ok = buf[..n].starts_with(b"GET /ok ");
-                let resp: &[u8] = if ok { b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" } else { b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n" };
+                let resp: &[u8] = if ok {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                } else {
+                    b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"
+                };
                 let _ = s.write_all(resp).await;
             }
         });
@@ -153,7 +182,11 @@ mod tests {
         assert!(http_get("127.0.0.1", port, "/ok", t).await);
         assert!(!http_get("127.0.0.1", port, "/bad", t).await);
         assert!(tcp_connect("127.0.0.1", port, t).await);
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
         assert!(!tcp_connect("127.0.0.1", closed, t).await);
     }
 }

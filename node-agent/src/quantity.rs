@@ -57,7 +57,11 @@ fn split(s: &str) -> Result<(f64, f64), QuantityError> {
 }
 
 fn number(s: &str) -> Option<f64> {
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-')) {
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+    {
         return None;
     }
     let v: f64 = s.parse().ok()?;

@@ -33,13 +33,19 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("failed to read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("no usable {what} in {path}")]
     Pem { what: &'static str, path: String },
     #[error("bad TLS configuration: {0}")]
     Tls(String),
     #[error("failed to listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 pub struct TlsFiles {
@@ -49,26 +55,42 @@ pub struct TlsFiles {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ServeError> {
-    std::fs::read(path).map_err(|source| ServeError::Read { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| ServeError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// A rustls server config (ring provider) that requires a client certificate signed by the CA.
 pub fn tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig, ServeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let pem = |what, p: &Path| ServeError::Pem { what, path: p.display().to_string() };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(&files.cert)?).collect::<Result<_, _>>().map_err(|_| pem("certificate", &files.cert))?;
+    let pem = |what, p: &Path| ServeError::Pem {
+        what,
+        path: p.display().to_string(),
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(&files.cert)?)
+        .collect::<Result<_, _>>()
+        .map_err(|_| pem("certificate", &files.cert))?;
     if certs.is_empty() {
         return Err(pem("certificate", &files.cert));
     }
-    let key = PrivateKeyDer::from_pem_slice(&read(&files.key)?).map_err(|_| pem("private key", &files.key))?;
+    let key = PrivateKeyDer::from_pem_slice(&read(&files.key)?)
+        .map_err(|_| pem("private key", &files.key))?;
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_slice_iter(&read(&files.client_ca)?) {
-        roots.add(ca.map_err(|_| pem("CA certificate", &files.client_ca))?).map_err(|e| ServeError::Tls(e.to_string()))?;
+        roots
+            .add(ca.map_err(|_| pem("CA certificate", &files.client_ca))?)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
     }
     if roots.is_empty() {
         return Err(pem("CA certificate", &files.client_ca));
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().map_err(|e| ServeError::Tls(e.to_string()))?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| ServeError::Tls(e.to_string()))?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ServeError::Tls(e.to_string()))?
@@ -80,8 +102,14 @@ pub fn tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig, ServeError> 
 }
 
 /// Binds and serves until the task is dropped.
-pub async fn serve(addr: SocketAddr, tls: rustls::ServerConfig, shared: Arc<Shared>) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
+pub async fn serve(
+    addr: SocketAddr,
+    tls: rustls::ServerConfig,
+    shared: Arc<Shared>,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
     tracing::info!(addr = %listener.local_addr().unwrap_or(addr), "agent server listening (mTLS)");
     let acceptor = TlsAcceptor::from(Arc::new(tls));
     let conns = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -100,7 +128,8 @@ pub async fn serve(addr: SocketAddr, tls: rustls::ServerConfig, shared: Arc<Shar
         };
         let (acceptor, shared) = (acceptor.clone(), shared.clone());
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            {
                 Ok(Ok(t)) => t,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -112,7 +141,9 @@ pub async fn serve(addr: SocketAddr, tls: rustls::ServerConfig, shared: Arc<Shar
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(req, shared).await) }
             });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(tls), svc).await;
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
             drop(permit);
         });
     }
@@ -121,7 +152,11 @@ pub async fn serve(addr: SocketAddr, tls: rustls::ServerConfig, shared: Arc<Shar
 type Body = BoxBody<Bytes, Infallible>;
 
 fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    Response::builder().status(status).header("content-type", content_type).body(Full::new(body.into()).boxed()).expect("static response parts are valid")
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(body.into()).boxed())
+        .expect("static response parts are valid")
 }
 
 fn text(status: StatusCode, msg: &str) -> Response<Body> {
@@ -129,7 +164,17 @@ fn text(status: StatusCode, msg: &str) -> Response<Body> {
 }
 
 fn query(req: &Request<Incoming>) -> Vec<(String, String)> {
-    req.uri().query().unwrap_or("").split('&').filter(|s| !s.is_empty()).map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap_or((kv.to_string(), String::new()))).collect()
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .unwrap_or((kv.to_string(), String::new()))
+        })
+        .collect()
 }
 
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
@@ -155,39 +200,77 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
                 })
                 .collect();
             let v = serde_json::json!({ "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items });
-            full(StatusCode::OK, "application/json", serde_json::to_vec(&v).unwrap_or_default())
+            full(
+                StatusCode::OK,
+                "application/json",
+                serde_json::to_vec(&v).unwrap_or_default(),
+            )
         }
-        ["metrics"] => full(StatusCode::OK, "text/plain; version=0.0.4", shared.metrics.render()),
-        ["containerLogs", ns, pod, container] => container_logs(&shared, ns, pod, container, &query(&req)).await,
+        ["metrics"] => full(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            shared.metrics.render(),
+        ),
+        ["containerLogs", ns, pod, container] => {
+            container_logs(&shared, ns, pod, container, &query(&req)).await
+        }
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
-async fn container_logs(shared: &Arc<Shared>, ns: &str, pod: &str, container: &str, q: &[(String, String)]) -> Response<Body> {
+async fn container_logs(
+    shared: &Arc<Shared>,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    q: &[(String, String)],
+) -> Response<Body> {
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let flag = |k: &str| matches!(get(k), Some("true" | "1" | ""));
     let tail_lines = match get("tailLines").map(str::parse::<usize>) {
         None => None,
         Some(Ok(n)) => Some(n),
-        Some(Err(_)) => return text(StatusCode::BAD_REQUEST, "tailLines must be a non-negative integer"),
+        Some(Err(_)) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "tailLines must be a non-negative integer",
+            )
+        }
     };
     let (follow, timestamps, previous) = (flag("follow"), flag("timestamps"), flag("previous"));
     let Some((path, running)) = shared.log_file(ns, pod, container, previous) else {
-        return text(StatusCode::NOT_FOUND, &format!("container {container} of pod {ns}/{pod} has no logs here"));
+        return text(
+            StatusCode::NOT_FOUND,
+            &format!("container {container} of pod {ns}/{pod} has no logs here"),
+        );
     };
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
-        Err(e) => return text(StatusCode::NOT_FOUND, &format!("failed to open the log of {ns}/{pod}/{container}: {e}")),
+        Err(e) => {
+            return text(
+                StatusCode::NOT_FOUND,
+                &format!("failed to open the log of {ns}/{pod}/{container}: {e}"),
+            )
+        }
     };
     let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(MAX_LOG_READ_BYTES);
     let mut buf = Vec::new();
-    if file.seek(std::io::SeekFrom::Start(start)).await.is_err() || file.read_to_end(&mut buf).await.is_err() {
+    if file.seek(std::io::SeekFrom::Start(start)).await.is_err()
+        || file.read_to_end(&mut buf).await.is_err()
+    {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "failed to read the log");
     }
     let content = String::from_utf8_lossy(&buf).into_owned();
     // Skip a line cut by the size bound.
-    let content = if start > 0 { content.split_once('\n').map(|(_, r)| r.to_string()).unwrap_or_default() } else { content };
+    let content = if start > 0 {
+        content
+            .split_once('\n')
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default()
+    } else {
+        content
+    };
     let (lines, consumed) = logs::decode(&content, !follow || !running);
     let first = logs::render(&logs::tail(lines, tail_lines), timestamps);
     if !follow || !running {
@@ -197,7 +280,12 @@ async fn container_logs(shared: &Arc<Shared>, ns: &str, pod: &str, container: &s
     // MAX_FOLLOW passes.
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let _ = tx.send(Bytes::from(first)).await;
-    let (shared, ns, pod, container) = (shared.clone(), ns.to_string(), pod.to_string(), container.to_string());
+    let (shared, ns, pod, container) = (
+        shared.clone(),
+        ns.to_string(),
+        pod.to_string(),
+        container.to_string(),
+    );
     let mut offset = start + consumed as u64;
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + MAX_FOLLOW;
@@ -222,7 +310,11 @@ async fn container_logs(shared: &Arc<Shared>, ns: &str, pod: &str, container: &s
             if pending.len() > MAX_PENDING_LINE_BYTES {
                 let (lines, _) = logs::decode(&pending, true);
                 pending.clear();
-                if tx.send(Bytes::from(logs::render(&lines, timestamps))).await.is_err() {
+                if tx
+                    .send(Bytes::from(logs::render(&lines, timestamps)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -231,6 +323,14 @@ async fn container_logs(shared: &Arc<Shared>, ns: &str, pod: &str, container: &s
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx)) });
-    Response::builder().status(StatusCode::OK).header("content-type", "text/plain; charset=utf-8").body(BodyExt::boxed(StreamBody::new(stream))).expect("static response parts are valid")
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .expect("static response parts are valid")
 }

@@ -70,7 +70,9 @@ fn inverted_rev(main_rev: i64) -> [u8; 8] {
 pub fn split_kv_key(k: &[u8]) -> Result<(Vec<u8>, i64)> {
     let (key, used) = decode_user_key(k)?;
     let rest = &k[used..];
-    let arr: [u8; 8] = rest.try_into().map_err(|_| Error::Corrupted("bad kv key length".into()))?;
+    let arr: [u8; 8] = rest
+        .try_into()
+        .map_err(|_| Error::Corrupted("bad kv key length".into()))?;
     Ok((key, (u64::MAX - u64::from_be_bytes(arr)) as i64))
 }
 
@@ -149,7 +151,9 @@ pub fn log_key(index: u64) -> [u8; 8] {
 }
 
 pub fn log_index(k: &[u8]) -> Result<u64> {
-    let arr: [u8; 8] = k.try_into().map_err(|_| Error::Corrupted("bad log key".into()))?;
+    let arr: [u8; 8] = k
+        .try_into()
+        .map_err(|_| Error::Corrupted("bad log key".into()))?;
     Ok(u64::from_be_bytes(arr))
 }
 
@@ -166,7 +170,9 @@ pub fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
 pub fn get_uvarint(buf: &[u8], pos: &mut usize) -> Result<u64> {
     let mut v: u64 = 0;
     for shift in (0..64).step_by(7) {
-        let b = *buf.get(*pos).ok_or_else(|| Error::Corrupted("truncated varint".into()))?;
+        let b = *buf
+            .get(*pos)
+            .ok_or_else(|| Error::Corrupted("truncated varint".into()))?;
         *pos += 1;
         v |= u64::from(b & 0x7f) << shift;
         if b < 0x80 {
@@ -205,7 +211,9 @@ impl Record {
     }
 
     pub fn decode(buf: &[u8]) -> Result<Record> {
-        let flags = *buf.first().ok_or_else(|| Error::Corrupted("empty record".into()))?;
+        let flags = *buf
+            .first()
+            .ok_or_else(|| Error::Corrupted("empty record".into()))?;
         if flags & !FLAG_TOMBSTONE != 0 {
             return Err(Error::Corrupted(format!("unknown record flags {flags:#x}")));
         }
@@ -214,7 +222,8 @@ impl Record {
         let sub = get_uvarint(buf, &mut pos)?;
         let version = get_uvarint(buf, &mut pos)? as i64;
         let lease = get_uvarint(buf, &mut pos)? as i64;
-        let sub_revision = u32::try_from(sub).map_err(|_| Error::Corrupted("sub revision out of range".into()))?;
+        let sub_revision =
+            u32::try_from(sub).map_err(|_| Error::Corrupted("sub revision out of range".into()))?;
         Ok(Record {
             tombstone: flags & FLAG_TOMBSTONE != 0,
             create_revision,
@@ -254,10 +263,28 @@ mod tests {
 
     #[test]
     fn user_key_encoding_preserves_order_and_round_trips() {
-        let keys: Vec<&[u8]> = vec![b"", b"\x00", b"\x00\x00", b"\x00\x01", b"a", b"a\x00", b"a\x00b", b"a\x01", b"ab", b"b", b"\xff", b"\xff\xff"];
+        let keys: Vec<&[u8]> = vec![
+            b"",
+            b"\x00",
+            b"\x00\x00",
+            b"\x00\x01",
+            b"a",
+            b"a\x00",
+            b"a\x00b",
+            b"a\x01",
+            b"ab",
+            b"b",
+            b"\xff",
+            b"\xff\xff",
+        ];
         for w in keys.windows(2) {
             assert!(w[0] < w[1]);
-            assert!(kv_key(w[0], 5) < kv_key(w[1], 1), "{:?} vs {:?}", w[0], w[1]);
+            assert!(
+                kv_key(w[0], 5) < kv_key(w[1], 1),
+                "{:?} vs {:?}",
+                w[0],
+                w[1]
+            );
         }
         for k in keys {
             let kk = kv_key(k, 42);
@@ -273,11 +300,21 @@ mod tests {
 
     #[test]
     fn record_round_trips_and_rejects_garbage() {
-        let r = Record { tombstone: false, create_revision: 7, sub_revision: 3, version: 2, lease: 99, value: b"v".to_vec() };
+        let r = Record {
+            tombstone: false,
+            create_revision: 7,
+            sub_revision: 3,
+            version: 2,
+            lease: 99,
+            value: b"v".to_vec(),
+        };
         assert_eq!(Record::decode(&r.encode()).unwrap(), r);
         assert!(matches!(Record::decode(&[]), Err(Error::Corrupted(_))));
         assert!(matches!(Record::decode(&[0x80]), Err(Error::Corrupted(_))));
-        assert!(matches!(Record::decode(&[0, 0xff]), Err(Error::Corrupted(_))));
+        assert!(matches!(
+            Record::decode(&[0, 0xff]),
+            Err(Error::Corrupted(_))
+        ));
     }
 
     #[test]

@@ -8,10 +8,10 @@
 //! a crash resumes where it stopped; deleting again is harmless.
 
 use crate::codec::{self, Record};
-use rocksdb::{ColumnFamily, DBRawIterator};
 use crate::engine::{Inner, Wake, CF_KV, CF_META, CF_REV, META_COMPACT_DONE};
 use crate::error::Result;
 use rocksdb::WriteBatch;
+use rocksdb::{ColumnFamily, DBRawIterator};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -20,7 +20,9 @@ use std::time::Duration;
 pub(crate) fn run(inner: Weak<Inner>, wake: Arc<Wake>) {
     loop {
         let more = {
-            let Some(strong) = inner.upgrade() else { return };
+            let Some(strong) = inner.upgrade() else {
+                return;
+            };
             if strong.shutdown.load(Ordering::Acquire) {
                 return;
             }
@@ -55,7 +57,9 @@ pub(crate) fn compact_step(inner: &Inner) -> Result<bool> {
     let kv_cf = inner.cf(CF_KV);
     let rev_cf = inner.cf(CF_REV);
     let mut hist = inner.db.raw_iterator_cf(rev_cf);
-    let mut kv = inner.db.raw_iterator_cf_opt(kv_cf, crate::read::kv_scan_options());
+    let mut kv = inner
+        .db
+        .raw_iterator_cf_opt(kv_cf, crate::read::kv_scan_options());
     hist.seek(codec::rev_key(done, 0));
     let mut batch = WriteBatch::default();
     let mut n_entries = 0usize;
@@ -73,7 +77,10 @@ pub(crate) fn compact_step(inner: &Inner) -> Result<bool> {
             break;
         }
         last_main = main;
-        let key = v.get(1..).ok_or_else(|| crate::error::Error::Corrupted("empty history entry".into()))?.to_vec();
+        let key = v
+            .get(1..)
+            .ok_or_else(|| crate::error::Error::Corrupted("empty history entry".into()))?
+            .to_vec();
         if seen.insert(key.clone()) {
             delete_unreachable(&mut kv, &mut batch, kv_cf, &key, target)?;
         }
@@ -85,7 +92,11 @@ pub(crate) fn compact_step(inner: &Inner) -> Result<bool> {
         hist.next();
     }
     hist.status()?;
-    batch.put_cf(inner.cf(CF_META), META_COMPACT_DONE, next_done.to_be_bytes());
+    batch.put_cf(
+        inner.cf(CF_META),
+        META_COMPACT_DONE,
+        next_done.to_be_bytes(),
+    );
     inner.db.write(batch)?;
     Ok(next_done < target)
 }
@@ -93,7 +104,13 @@ pub(crate) fn compact_step(inner: &Inner) -> Result<bool> {
 /// Deletes the versions of `key` that no read at or above `target` can see: every version
 /// older than the newest one at or below `target`, and that one too if it is a tombstone
 /// below `target`. One batch, so a reader never sees an older version resurface.
-fn delete_unreachable(kv: &mut DBRawIterator, batch: &mut WriteBatch, kv_cf: &ColumnFamily, key: &[u8], target: i64) -> Result<()> {
+fn delete_unreachable(
+    kv: &mut DBRawIterator,
+    batch: &mut WriteBatch,
+    kv_cf: &ColumnFamily,
+    key: &[u8],
+    target: i64,
+) -> Result<()> {
     let prefix = codec::kv_key_first(key);
     kv.seek(codec::kv_key(key, target));
     let mut newest = true;

@@ -16,7 +16,10 @@ use crate::lease::LeaseTable;
 use crate::types::*;
 use crate::watch::{WatchConfig, WatchHub};
 use parking_lot::Mutex;
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, SliceTransform, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
+    SliceTransform, WriteBatch, WriteOptions, DB,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -199,7 +202,10 @@ impl Engine {
         let db = open_db(&path, &config, true)?;
         let engine = Engine::with_db(db, path, config, true);
         if engine.inner.get_meta(META_FORMAT)?.is_none() {
-            return Err(Error::Corrupted(format!("{} holds no Berth store", engine.inner.path.display())));
+            return Err(Error::Corrupted(format!(
+                "{} holds no Berth store",
+                engine.inner.path.display()
+            )));
         }
         engine.load_state()?;
         Ok(engine)
@@ -213,25 +219,41 @@ impl Engine {
             path,
             hub: WatchHub::new(),
             config,
-            writer: Mutex::new(WriterState { applied_index: 0, rev: 1, compact_rev: 0, live_keys: 0, alarms: BTreeSet::new() }),
+            writer: Mutex::new(WriterState {
+                applied_index: 0,
+                rev: 1,
+                compact_rev: 0,
+                live_keys: 0,
+                alarms: BTreeSet::new(),
+            }),
             current_rev: AtomicI64::new(1),
             compact_rev: AtomicI64::new(0),
             applied_index: AtomicU64::new(0),
             leases: Mutex::new(LeaseTable::default()),
-            size: SizeEstimate { measured_bytes: AtomicU64::new(0), written_since_bytes: AtomicU64::new(0), measured_at: Mutex::new(Instant::now() - Duration::from_secs(1)) },
+            size: SizeEstimate {
+                measured_bytes: AtomicU64::new(0),
+                written_since_bytes: AtomicU64::new(0),
+                measured_at: Mutex::new(Instant::now() - Duration::from_secs(1)),
+            },
             shutdown: AtomicBool::new(read_only),
             background: Mutex::new(Vec::new()),
             compactor_wake: Arc::new(Wake::default()),
             compactor_lock: Mutex::new(()),
             observer: parking_lot::RwLock::new(None),
         });
-        Engine { _owner: Arc::new(Owner(inner.clone())), inner }
+        Engine {
+            _owner: Arc::new(Owner(inner.clone())),
+            inner,
+        }
     }
 
     fn init_meta(&self) -> Result<()> {
         match self.inner.get_meta(META_FORMAT)? {
             Some(f) if f == FORMAT => Ok(()),
-            Some(f) => Err(Error::Corrupted(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
+            Some(f) => Err(Error::Corrupted(format!(
+                "unknown store format {:?}",
+                String::from_utf8_lossy(&f)
+            ))),
             None => {
                 let mut batch = WriteBatch::default();
                 let meta = self.inner.cf(CF_META);
@@ -262,7 +284,9 @@ impl Engine {
         let compact = inner.meta_i64(META_COMPACT)?;
         let live_keys = inner.meta_i64(META_LIVE_KEYS)?;
         if rev < 1 || compact > rev || live_keys < 0 {
-            return Err(Error::Corrupted(format!("inconsistent meta: rev {rev}, compact {compact}, live keys {live_keys}")));
+            return Err(Error::Corrupted(format!(
+                "inconsistent meta: rev {rev}, compact {compact}, live keys {live_keys}"
+            )));
         }
         let alarms = match inner.get_meta(META_ALARMS)? {
             Some(b) => decode_alarms(&b)?,
@@ -284,7 +308,13 @@ impl Engine {
             it.next();
         }
         it.status()?;
-        *w = WriterState { applied_index: applied, rev, compact_rev: compact, live_keys, alarms };
+        *w = WriterState {
+            applied_index: applied,
+            rev,
+            compact_rev: compact,
+            live_keys,
+            alarms,
+        };
         *inner.leases.lock() = table;
         inner.applied_index.store(applied, Ordering::Release);
         inner.compact_rev.store(compact, Ordering::Release);
@@ -391,7 +421,12 @@ impl Engine {
 
     /// Like [`Engine::apply`], also recording `state` (the replication layer's applied log
     /// id and membership, opaque here) in the same atomic write.
-    pub fn apply_with_state(&self, index: u64, req: &WriteRequest, state: &[u8]) -> Result<WriteResponse> {
+    pub fn apply_with_state(
+        &self,
+        index: u64,
+        req: &WriteRequest,
+        state: &[u8],
+    ) -> Result<WriteResponse> {
         let mut w = self.inner.writer.lock();
         self.inner.apply_locked(&mut w, index, req, Some(state))
     }
@@ -413,7 +448,10 @@ impl Engine {
     /// consistent view, while applies go on. The caller provides the consistency (a
     /// linearizable caller waits for its read index first).
     pub fn read_txn(&self, t: &TxnRequest) -> Result<TxnResponse> {
-        assert!(t.is_read_only(), "read_txn is for txns whose operations are all ranges");
+        assert!(
+            t.is_read_only(),
+            "read_txn is for txns whose operations are all ranges"
+        );
         validate_txn(t, &self.inner.config, 0)?;
         let view = WriterState {
             applied_index: 0,
@@ -441,7 +479,9 @@ impl Engine {
     pub fn defragment(&self) -> Result<()> {
         self.flush()?;
         for name in STATE_CFS.iter().chain(&[CF_RAFT_LOG]) {
-            self.inner.db.compact_range_cf(self.inner.cf(name), None::<&[u8]>, None::<&[u8]>);
+            self.inner
+                .db
+                .compact_range_cf(self.inner.cf(name), None::<&[u8]>, None::<&[u8]>);
         }
         *self.inner.size.measured_at.lock() = Instant::now() - Duration::from_secs(1);
         Ok(())
@@ -455,7 +495,11 @@ impl Engine {
 
     /// Keep-alive: returns the lease's TTL, or `LeaseNotFound`.
     pub fn lease_renew(&self, id: LeaseId, now_ms: u64) -> Result<i64> {
-        self.inner.leases.lock().renew(id.0, now_ms).ok_or(Error::LeaseNotFound)
+        self.inner
+            .leases
+            .lock()
+            .renew(id.0, now_ms)
+            .ok_or(Error::LeaseNotFound)
     }
 
     /// Called when this replica becomes leader: every lease gets `now + ttl + extend`.
@@ -465,17 +509,35 @@ impl Engine {
 
     /// Leases whose deadline has passed as of `now_ms`: the leader proposes their revokes.
     pub fn expired_leases(&self, now_ms: u64) -> Vec<LeaseId> {
-        self.inner.leases.lock().expired(now_ms).into_iter().map(LeaseId).collect()
+        self.inner
+            .leases
+            .lock()
+            .expired(now_ms)
+            .into_iter()
+            .map(LeaseId)
+            .collect()
     }
 
     /// TimeToLive: TTLs and, when asked, the attached keys.
     pub fn lease_info(&self, id: LeaseId, now_ms: u64, with_keys: bool) -> Result<LeaseInfo> {
         let (granted, remaining) = {
             let t = self.inner.leases.lock();
-            (t.ttl_secs(id.0).ok_or(Error::LeaseNotFound)?, t.remaining_secs(id.0, now_ms).unwrap_or(0))
+            (
+                t.ttl_secs(id.0).ok_or(Error::LeaseNotFound)?,
+                t.remaining_secs(id.0, now_ms).unwrap_or(0),
+            )
         };
-        let keys = if with_keys { self.inner.lease_keys(id.0)? } else { Vec::new() };
-        Ok(LeaseInfo { id: id.0, granted_ttl_secs: granted, ttl_secs: remaining, keys })
+        let keys = if with_keys {
+            self.inner.lease_keys(id.0)?
+        } else {
+            Vec::new()
+        };
+        Ok(LeaseInfo {
+            id: id.0,
+            granted_ttl_secs: granted,
+            ttl_secs: remaining,
+            keys,
+        })
     }
 }
 
@@ -487,7 +549,9 @@ impl Drop for Inner {
 
 impl Inner {
     pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
-        self.db.cf_handle(name).expect("column family created at open")
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
     }
 
     pub(crate) fn stop_background(&self) {
@@ -507,8 +571,13 @@ impl Inner {
     }
 
     fn meta_u64(&self, key: &[u8]) -> Result<u64> {
-        let v = self.get_meta(key)?.ok_or_else(|| Error::Corrupted(format!("meta {:?} missing", String::from_utf8_lossy(key))))?;
-        let arr: [u8; 8] = v.as_slice().try_into().map_err(|_| Error::Corrupted("meta value is not 8 bytes".into()))?;
+        let v = self.get_meta(key)?.ok_or_else(|| {
+            Error::Corrupted(format!("meta {:?} missing", String::from_utf8_lossy(key)))
+        })?;
+        let arr: [u8; 8] = v
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Corrupted("meta value is not 8 bytes".into()))?;
         Ok(u64::from_be_bytes(arr))
     }
 
@@ -522,15 +591,24 @@ impl Inner {
             let mut total = 0u64;
             for name in STATE_CFS {
                 let cf = self.cf(name);
-                for prop in ["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"] {
-                    total += self.db.property_int_value_cf(cf, prop).ok().flatten().unwrap_or(0);
+                for prop in [
+                    "rocksdb.total-sst-files-size",
+                    "rocksdb.cur-size-all-mem-tables",
+                ] {
+                    total += self
+                        .db
+                        .property_int_value_cf(cf, prop)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0);
                 }
             }
             self.size.measured_bytes.store(total, Ordering::Relaxed);
             self.size.written_since_bytes.store(0, Ordering::Relaxed);
             *at = Instant::now();
         }
-        self.size.measured_bytes.load(Ordering::Relaxed) + self.size.written_since_bytes.load(Ordering::Relaxed)
+        self.size.measured_bytes.load(Ordering::Relaxed)
+            + self.size.written_since_bytes.load(Ordering::Relaxed)
     }
 
     pub(crate) fn lease_keys(&self, id: i64) -> Result<Vec<Vec<u8>>> {
@@ -550,7 +628,13 @@ impl Inner {
         Ok(keys)
     }
 
-    pub(crate) fn apply_locked(&self, w: &mut WriterState, index: u64, req: &WriteRequest, state: Option<&[u8]>) -> Result<WriteResponse> {
+    pub(crate) fn apply_locked(
+        &self,
+        w: &mut WriterState,
+        index: u64,
+        req: &WriteRequest,
+        state: Option<&[u8]>,
+    ) -> Result<WriteResponse> {
         if index <= w.applied_index {
             return Ok(WriteResponse::AlreadyApplied);
         }
@@ -571,7 +655,11 @@ impl Inner {
         let new_rev = if changed { w.rev + 1 } else { w.rev };
         if changed {
             batch.put_cf(meta, META_REV, new_rev.to_be_bytes());
-            batch.put_cf(meta, META_LIVE_KEYS, (w.live_keys + exec.live_delta).to_be_bytes());
+            batch.put_cf(
+                meta,
+                META_LIVE_KEYS,
+                (w.live_keys + exec.live_delta).to_be_bytes(),
+            );
         }
         if result.is_ok() {
             if let Some(c) = exec.new_compact_rev {
@@ -606,7 +694,11 @@ impl Inner {
             }
         }
         if changed {
-            assert_eq!(new_rev, w.rev + 1, "revision advances by one per changing request");
+            assert_eq!(
+                new_rev,
+                w.rev + 1,
+                "revision advances by one per changing request"
+            );
             w.rev = new_rev;
             w.live_keys += exec.live_delta;
             debug_assert!(w.live_keys >= 0);
@@ -651,18 +743,37 @@ impl Group {
     fn new(w: &WriterState) -> Group {
         let mut rep = Vec::with_capacity(64 << 10);
         rep.resize(BATCH_HEADER_BYTES, 0);
-        Group { rep, n_records: 0, rev: w.rev, live_keys: w.live_keys, applied_index: w.applied_index, state: None, overlay: BTreeMap::new(), events: Vec::new() }
+        Group {
+            rep,
+            n_records: 0,
+            rev: w.rev,
+            live_keys: w.live_keys,
+            applied_index: w.applied_index,
+            state: None,
+            overlay: BTreeMap::new(),
+            events: Vec::new(),
+        }
     }
 }
 
 /// Requests that change leases, compaction or alarms are applied alone: they read and
 /// update state that a run does not carry.
 fn groupable(req: &WriteRequest) -> bool {
-    matches!(req, WriteRequest::Put(_) | WriteRequest::DeleteRange(_) | WriteRequest::Txn(_) | WriteRequest::Noop)
+    matches!(
+        req,
+        WriteRequest::Put(_)
+            | WriteRequest::DeleteRange(_)
+            | WriteRequest::Txn(_)
+            | WriteRequest::Noop
+    )
 }
 
 impl Inner {
-    pub(crate) fn apply_group_locked(&self, w: &mut WriterState, entries: &[ApplyEntry<'_>]) -> Result<Vec<Result<WriteResponse>>> {
+    pub(crate) fn apply_group_locked(
+        &self,
+        w: &mut WriterState,
+        entries: &[ApplyEntry<'_>],
+    ) -> Result<Vec<Result<WriteResponse>>> {
         let mut out = Vec::with_capacity(entries.len());
         let mut group = Group::new(w);
         for e in entries {
@@ -670,7 +781,11 @@ impl Inner {
                 out.push(Ok(WriteResponse::AlreadyApplied));
                 continue;
             }
-            debug_assert_eq!(e.index, group.applied_index + 1, "openraft applies entries in index order without gaps");
+            debug_assert_eq!(
+                e.index,
+                group.applied_index + 1,
+                "openraft applies entries in index order without gaps"
+            );
             if !groupable(e.request) {
                 self.commit_group(w, &mut group)?;
                 let result = self.apply_locked(w, e.index, e.request, Some(e.state));
@@ -687,10 +802,14 @@ impl Inner {
                 let mut exec = Exec::new(self, w);
                 exec.base_rev = group.rev;
                 exec.group = Some(&group.overlay);
-                let outcome = validate(e.request, &self.config).and_then(|()| exec.run(e.index, e.request));
+                let outcome =
+                    validate(e.request, &self.config).and_then(|()| exec.run(e.index, e.request));
                 match outcome {
                     Err(Error::GroupConflict) => {
-                        debug_assert!(!group.overlay.is_empty(), "only a run's own writes conflict");
+                        debug_assert!(
+                            !group.overlay.is_empty(),
+                            "only a run's own writes conflict"
+                        );
                         drop(exec);
                         self.commit_group(w, &mut group)?;
                         group = Group::new(w);
@@ -698,8 +817,17 @@ impl Inner {
                     Err(err) if err.is_fatal() => return Err(err),
                     Err(err) => break Err(err),
                     Ok(resp) => {
-                        let Exec { batch, overlay, events, changes, live_delta, .. } = exec;
-                        group.rep.extend_from_slice(&batch.data()[BATCH_HEADER_BYTES..]);
+                        let Exec {
+                            batch,
+                            overlay,
+                            events,
+                            changes,
+                            live_delta,
+                            ..
+                        } = exec;
+                        group
+                            .rep
+                            .extend_from_slice(&batch.data()[BATCH_HEADER_BYTES..]);
                         group.n_records += batch.len() as u32;
                         if changes > 0 {
                             group.rev += 1;
@@ -731,19 +859,25 @@ impl Inner {
         let started = Instant::now();
         // Failpoint: a slow (`sleep(ms)`) or failing (`return`) apply write.
         #[cfg(feature = "failpoints")]
-        fail::fail_point!("engine-before-apply-write", |_| Err(Error::Rocks("failpoint engine-before-apply-write".into())));
+        fail::fail_point!("engine-before-apply-write", |_| Err(Error::Rocks(
+            "failpoint engine-before-apply-write".into()
+        )));
         self.db.write_opt(batch, &wo)?;
         if let Some(o) = self.observer.read().as_ref() {
             o.backend_commit(started.elapsed());
         }
-        self.size.written_since_bytes.fetch_add(written, Ordering::Relaxed);
+        self.size
+            .written_since_bytes
+            .fetch_add(written, Ordering::Relaxed);
         Ok(())
     }
 
     /// Writes a run in one atomic write, then publishes it (mirrors, then watchers in
     /// revision order). Leaves `group` empty.
     fn commit_group(&self, w: &mut WriterState, group: &mut Group) -> Result<()> {
-        let Some(state) = group.state.take() else { return Ok(()) };
+        let Some(state) = group.state.take() else {
+            return Ok(());
+        };
         group.rep[8..BATCH_HEADER_BYTES].copy_from_slice(&group.n_records.to_le_bytes());
         let mut batch = WriteBatch::from_data(&group.rep);
         let meta = self.cf(CF_META);
@@ -755,11 +889,19 @@ impl Inner {
             batch.put_cf(meta, META_LIVE_KEYS, group.live_keys.to_be_bytes());
         }
         self.commit_apply_batch(batch)?;
-        assert!(group.applied_index > w.applied_index, "a run advances the applied index");
+        assert!(
+            group.applied_index > w.applied_index,
+            "a run advances the applied index"
+        );
         w.applied_index = group.applied_index;
-        self.applied_index.store(group.applied_index, Ordering::Release);
+        self.applied_index
+            .store(group.applied_index, Ordering::Release);
         if changed {
-            assert_eq!(group.rev, w.rev + group.events.len() as i64, "revision advances by one per changing request");
+            assert_eq!(
+                group.rev,
+                w.rev + group.events.len() as i64,
+                "revision advances by one per changing request"
+            );
             w.rev = group.rev;
             w.live_keys = group.live_keys;
             debug_assert!(w.live_keys >= 0);
@@ -802,11 +944,19 @@ fn open_db(path: &Path, config: &EngineConfig, read_only: bool) -> Result<DB> {
             // that scan across keys use total-order seeks (`read::kv_scan_options`).
             bb.set_bloom_filter(10.0, false);
             bb.set_whole_key_filtering(false);
-            o.set_prefix_extractor(SliceTransform::create("berth.kv.user_key", codec::kv_key_user_part, Some(codec::is_kv_key)));
+            o.set_prefix_extractor(SliceTransform::create(
+                "berth.kv.user_key",
+                codec::kv_key_user_part,
+                Some(codec::is_kv_key),
+            ));
             o.set_memtable_prefix_bloom_ratio(0.05);
         }
         o.set_block_based_table_factory(&bb);
-        o.set_compression_type(if compress { DBCompressionType::Lz4 } else { DBCompressionType::None });
+        o.set_compression_type(if compress {
+            DBCompressionType::Lz4
+        } else {
+            DBCompressionType::None
+        });
         o.set_level_compaction_dynamic_level_bytes(true);
         o
     };
@@ -821,7 +971,9 @@ fn open_db(path: &Path, config: &EngineConfig, read_only: bool) -> Result<DB> {
     let db = if read_only {
         DB::open_cf_descriptors_read_only(&db_opts, path, cfs, false)
     } else {
-        std::fs::create_dir_all(path).map_err(|e| Error::Rocks(format!("failed to create data dir {}: {e}", path.display())))?;
+        std::fs::create_dir_all(path).map_err(|e| {
+            Error::Rocks(format!("failed to create data dir {}: {e}", path.display()))
+        })?;
         DB::open_cf_descriptors(&db_opts, path, cfs)
     };
     db.map_err(|e| {
@@ -867,7 +1019,10 @@ fn decode_alarms(b: &[u8]) -> Result<BTreeSet<Alarm>> {
 pub fn validate(req: &WriteRequest, config: &EngineConfig) -> Result<()> {
     let size = req.size_bytes();
     if size > config.max_request_bytes {
-        return Err(Error::RequestTooLarge { size_bytes: size, limit_bytes: config.max_request_bytes });
+        return Err(Error::RequestTooLarge {
+            size_bytes: size,
+            limit_bytes: config.max_request_bytes,
+        });
     }
     match req {
         WriteRequest::Put(p) => validate_put(p),
@@ -878,7 +1033,9 @@ pub fn validate(req: &WriteRequest, config: &EngineConfig) -> Result<()> {
             check_txn_intervals(&t.failure)?;
             Ok(())
         }
-        WriteRequest::LeaseGrant { ttl_secs, .. } if *ttl_secs > MAX_LEASE_TTL_SECS => Err(Error::LeaseTtlTooLarge),
+        WriteRequest::LeaseGrant { ttl_secs, .. } if *ttl_secs > MAX_LEASE_TTL_SECS => {
+            Err(Error::LeaseTtlTooLarge)
+        }
         _ => Ok(()),
     }
 }
@@ -909,7 +1066,9 @@ pub fn validate_range(key: &[u8], range_end: &[u8]) -> Result<()> {
 
 fn validate_txn(t: &TxnRequest, config: &EngineConfig, depth: usize) -> Result<()> {
     if depth >= config.max_txn_depth {
-        return Err(Error::TxnTooDeep { limit: config.max_txn_depth });
+        return Err(Error::TxnTooDeep {
+            limit: config.max_txn_depth,
+        });
     }
     let limit = config.max_txn_ops;
     if t.compare.len() > limit || t.success.len() > limit || t.failure.len() > limit {
@@ -1078,25 +1237,39 @@ impl<'a> Exec<'a> {
             WriteRequest::Compact { revision } => {
                 let revision = *revision;
                 if revision <= self.compact_rev {
-                    return Err(Error::Compacted { compact_revision: Revision(self.compact_rev) });
+                    return Err(Error::Compacted {
+                        compact_revision: Revision(self.compact_rev),
+                    });
                 }
                 if revision > self.base_rev {
-                    return Err(Error::FutureRevision { current_revision: Revision(self.base_rev) });
+                    return Err(Error::FutureRevision {
+                        current_revision: Revision(self.base_rev),
+                    });
                 }
                 self.new_compact_rev = Some(revision);
-                Ok(WriteResponse::Compact { revision: self.base_rev })
+                Ok(WriteResponse::Compact {
+                    revision: self.base_rev,
+                })
             }
             WriteRequest::LeaseGrant { id, ttl_secs } => self.lease_grant(*id, *ttl_secs),
             WriteRequest::LeaseRevoke { id } => self.lease_revoke(*id),
             WriteRequest::AlarmActivate(a) => {
                 self.alarms_changed = self.alarms.insert(*a);
-                Ok(WriteResponse::Alarm { alarms: self.alarms.iter().copied().collect(), revision: self.base_rev })
+                Ok(WriteResponse::Alarm {
+                    alarms: self.alarms.iter().copied().collect(),
+                    revision: self.base_rev,
+                })
             }
             WriteRequest::AlarmDeactivate(a) => {
                 self.alarms_changed = self.alarms.remove(a);
-                Ok(WriteResponse::Alarm { alarms: self.alarms.iter().copied().collect(), revision: self.base_rev })
+                Ok(WriteResponse::Alarm {
+                    alarms: self.alarms.iter().copied().collect(),
+                    revision: self.base_rev,
+                })
             }
-            WriteRequest::Noop => Ok(WriteResponse::Noop { revision: self.base_rev }),
+            WriteRequest::Noop => Ok(WriteResponse::Noop {
+                revision: self.base_rev,
+            }),
         }
     }
 
@@ -1123,11 +1296,15 @@ impl<'a> Exec<'a> {
 
     /// Whether an earlier request of the run wrote a key in `[key, end)`.
     fn group_touches(&self, key: &[u8], end: &[u8]) -> bool {
-        let Some(g) = self.group.filter(|g| !g.is_empty()) else { return false };
+        let Some(g) = self.group.filter(|g| !g.is_empty()) else {
+            return false;
+        };
         if end.is_empty() {
             return g.contains_key(key);
         }
-        g.range(key.to_vec()..).next().is_some_and(|(k, _)| in_range(k, key, end))
+        g.range(key.to_vec()..)
+            .next()
+            .is_some_and(|(k, _)| in_range(k, key, end))
     }
 
     fn lease_exists(&self, id: i64) -> bool {
@@ -1145,7 +1322,11 @@ impl<'a> Exec<'a> {
         } else {
             p.value.clone()
         };
-        let lease = if p.ignore_lease { prev.as_ref().ok_or(Error::KeyNotFound)?.1.lease } else { p.lease };
+        let lease = if p.ignore_lease {
+            prev.as_ref().ok_or(Error::KeyNotFound)?.1.lease
+        } else {
+            p.lease
+        };
         if lease != 0 && !self.lease_exists(lease) {
             return Err(Error::LeaseNotFound);
         }
@@ -1154,16 +1335,34 @@ impl<'a> Exec<'a> {
             Some((_, r)) => (r.create_revision, r.version + 1),
             None => (rev, 1),
         };
-        let record = Record { tombstone: false, create_revision, sub_revision: self.changes, version, lease, value };
-        self.write_version(&p.key, &record, prev.as_ref().map(|(_, r)| r.lease).unwrap_or(0))?;
+        let record = Record {
+            tombstone: false,
+            create_revision,
+            sub_revision: self.changes,
+            version,
+            lease,
+            value,
+        };
+        self.write_version(
+            &p.key,
+            &record,
+            prev.as_ref().map(|(_, r)| r.lease).unwrap_or(0),
+        )?;
         let prev_kv = prev.map(|(m, r)| r.into_kv(p.key.clone(), m));
         if prev_kv.is_none() {
             self.live_delta += 1;
         }
-        self.events.push(Arc::new(Event { kind: EventKind::Put, kv: record.to_kv(&p.key, rev), prev_kv: prev_kv.clone() }));
+        self.events.push(Arc::new(Event {
+            kind: EventKind::Put,
+            kv: record.to_kv(&p.key, rev),
+            prev_kv: prev_kv.clone(),
+        }));
         self.overlay.insert(p.key.clone(), Some(record));
         self.changes += 1;
-        Ok(PutResponse { revision: rev, prev_kv: if p.prev_kv { prev_kv } else { None } })
+        Ok(PutResponse {
+            revision: rev,
+            prev_kv: if p.prev_kv { prev_kv } else { None },
+        })
     }
 
     /// Writes one version of `key` at the new revision (kv, rev history and lease index).
@@ -1172,16 +1371,20 @@ impl<'a> Exec<'a> {
         let kv = self.inner.cf(CF_KV);
         let hist = self.inner.cf(CF_REV);
         let leases = self.inner.cf(CF_LEASE);
-        self.batch.put_cf(kv, codec::kv_key(key, rev), record.encode());
+        self.batch
+            .put_cf(kv, codec::kv_key(key, rev), record.encode());
         let mut h = Vec::with_capacity(key.len() + 1);
         h.push(u8::from(record.tombstone));
         h.extend_from_slice(key);
-        self.batch.put_cf(hist, codec::rev_key(rev, record.sub_revision), h);
+        self.batch
+            .put_cf(hist, codec::rev_key(rev, record.sub_revision), h);
         if prev_lease != 0 && prev_lease != record.lease {
-            self.batch.delete_cf(leases, codec::lease_attach_key(prev_lease, key));
+            self.batch
+                .delete_cf(leases, codec::lease_attach_key(prev_lease, key));
         }
         if record.lease != 0 && record.lease != prev_lease {
-            self.batch.put_cf(leases, codec::lease_attach_key(record.lease, key), []);
+            self.batch
+                .put_cf(leases, codec::lease_attach_key(record.lease, key), []);
         }
         Ok(())
     }
@@ -1191,11 +1394,26 @@ impl<'a> Exec<'a> {
             return Err(Error::DuplicateKey);
         }
         let rev = self.new_rev();
-        let tomb = Record { tombstone: true, create_revision: 0, sub_revision: self.changes, version: 0, lease: 0, value: Vec::new() };
+        let tomb = Record {
+            tombstone: true,
+            create_revision: 0,
+            sub_revision: self.changes,
+            version: 0,
+            lease: 0,
+            value: Vec::new(),
+        };
         self.write_version(key, &tomb, prev.1.lease)?;
         let prev_kv = prev.1.into_kv(key.to_vec(), prev.0);
-        let kv = KeyValue { key: key.to_vec(), mod_revision: rev, ..Default::default() };
-        self.events.push(Arc::new(Event { kind: EventKind::Delete, kv, prev_kv: Some(prev_kv.clone()) }));
+        let kv = KeyValue {
+            key: key.to_vec(),
+            mod_revision: rev,
+            ..Default::default()
+        };
+        self.events.push(Arc::new(Event {
+            kind: EventKind::Delete,
+            kv,
+            prev_kv: Some(prev_kv.clone()),
+        }));
         self.overlay.insert(key.to_vec(), None);
         self.changes += 1;
         self.live_delta -= 1;
@@ -1209,16 +1427,26 @@ impl<'a> Exec<'a> {
                 return Err(Error::GroupConflict);
             }
             let (mod_rev, entry) = &self.group.expect("touched")[key];
-            return Ok(entry.iter().map(|r| (key.to_vec(), *mod_rev, r.clone())).collect());
+            return Ok(entry
+                .iter()
+                .map(|r| (key.to_vec(), *mod_rev, r.clone()))
+                .collect());
         }
         let mut stored: LiveKeys = Vec::new();
-        crate::read::scan_latest(&self.inner.db, self.inner.cf(CF_KV), key, end, self.base_rev, &mut |k, m, raw| {
-            let r = Record::decode(raw)?;
-            if !r.tombstone {
-                stored.push((k.to_vec(), m, r));
-            }
-            Ok(true)
-        })?;
+        crate::read::scan_latest(
+            &self.inner.db,
+            self.inner.cf(CF_KV),
+            key,
+            end,
+            self.base_rev,
+            &mut |k, m, raw| {
+                let r = Record::decode(raw)?;
+                if !r.tombstone {
+                    stored.push((k.to_vec(), m, r));
+                }
+                Ok(true)
+            },
+        )?;
         Ok(stored)
     }
 
@@ -1229,7 +1457,8 @@ impl<'a> Exec<'a> {
             return Ok(stored);
         }
         // Merge with this request's own writes.
-        let mut merged: BTreeMap<Vec<u8>, (i64, Record)> = stored.into_iter().map(|(k, m, r)| (k, (m, r))).collect();
+        let mut merged: BTreeMap<Vec<u8>, (i64, Record)> =
+            stored.into_iter().map(|(k, m, r)| (k, (m, r))).collect();
         for (k, entry) in &self.overlay {
             if !in_range(k, key, end) {
                 continue;
@@ -1256,7 +1485,11 @@ impl<'a> Exec<'a> {
                 prev_kvs.push(prev);
             }
         }
-        Ok(DeleteRangeResponse { revision: 0, deleted, prev_kvs })
+        Ok(DeleteRangeResponse {
+            revision: 0,
+            deleted,
+            prev_kvs,
+        })
     }
 
     fn range(&self, r: &RangeRequest) -> Result<RangeResponse> {
@@ -1264,11 +1497,15 @@ impl<'a> Exec<'a> {
         // An explicit revision must exist before this request (etcd checks txn ranges against
         // the store's revision); revision 0 reads this request's own writes too.
         if r.revision > self.base_rev {
-            return Err(Error::FutureRevision { current_revision: Revision(self.base_rev) });
+            return Err(Error::FutureRevision {
+                current_revision: Revision(self.base_rev),
+            });
         }
         let rev = if r.revision <= 0 { view } else { r.revision };
         if rev < self.compact_rev {
-            return Err(Error::Compacted { compact_revision: Revision(self.compact_rev) });
+            return Err(Error::Compacted {
+                compact_revision: Revision(self.compact_rev),
+            });
         }
         let touched = self.group_touches(&r.key, &r.range_end);
         if rev == view && (self.changes > 0 || touched) {
@@ -1291,7 +1528,18 @@ impl<'a> Exec<'a> {
             if matches!(c.target, CompareTarget::Value(_)) {
                 return Ok(false);
             }
-            return Ok(compare_kv(c, 0, &Record { tombstone: false, create_revision: 0, sub_revision: 0, version: 0, lease: 0, value: Vec::new() }));
+            return Ok(compare_kv(
+                c,
+                0,
+                &Record {
+                    tombstone: false,
+                    create_revision: 0,
+                    sub_revision: 0,
+                    version: 0,
+                    lease: 0,
+                    value: Vec::new(),
+                },
+            ));
         }
         Ok(items.iter().all(|(_, m, r)| compare_kv(c, *m, r)))
     }
@@ -1314,7 +1562,11 @@ impl<'a> Exec<'a> {
                 RequestOp::Txn(inner) => ResponseOp::Txn(self.txn(inner)?),
             });
         }
-        Ok(TxnResponse { revision: 0, succeeded, responses })
+        Ok(TxnResponse {
+            revision: 0,
+            succeeded,
+            responses,
+        })
     }
 
     fn lease_grant(&mut self, id: i64, ttl_secs: i64) -> Result<WriteResponse> {
@@ -1328,9 +1580,14 @@ impl<'a> Exec<'a> {
         let ttl = ttl_secs.max(self.inner.config.min_lease_ttl_secs);
         let mut v = Vec::new();
         codec::put_uvarint(&mut v, ttl as u64);
-        self.batch.put_cf(self.inner.cf(CF_LEASE), codec::lease_key(id), v);
+        self.batch
+            .put_cf(self.inner.cf(CF_LEASE), codec::lease_key(id), v);
         self.lease_ops.push(LeaseOp::Grant { id, ttl_secs: ttl });
-        Ok(WriteResponse::LeaseGrant { id, ttl_secs: ttl, revision: self.base_rev })
+        Ok(WriteResponse::LeaseGrant {
+            id,
+            ttl_secs: ttl,
+            revision: self.base_rev,
+        })
     }
 
     /// A lease id derived from the entry index: the same on every replica.
@@ -1357,11 +1614,15 @@ impl<'a> Exec<'a> {
                     self.delete_key(&key, prev)?;
                 }
             }
-            self.batch.delete_cf(self.inner.cf(CF_LEASE), codec::lease_attach_key(id, &key));
+            self.batch
+                .delete_cf(self.inner.cf(CF_LEASE), codec::lease_attach_key(id, &key));
         }
-        self.batch.delete_cf(self.inner.cf(CF_LEASE), codec::lease_key(id));
+        self.batch
+            .delete_cf(self.inner.cf(CF_LEASE), codec::lease_key(id));
         self.lease_ops.push(LeaseOp::Revoke { id });
-        Ok(WriteResponse::LeaseRevoke { revision: self.view_rev() })
+        Ok(WriteResponse::LeaseRevoke {
+            revision: self.view_rev(),
+        })
     }
 }
 

@@ -36,7 +36,10 @@ pub enum Error {
     TooManyOps { limit: usize },
     /// A request larger than the limit.
     #[error("request is too large ({size_bytes} bytes, limit {limit_bytes})")]
-    RequestTooLarge { size_bytes: usize, limit_bytes: usize },
+    RequestTooLarge {
+        size_bytes: usize,
+        limit_bytes: usize,
+    },
     /// A txn writes the same key twice, or puts a key that it also deletes.
     #[error("duplicate key given in txn request")]
     DuplicateKey,

@@ -22,7 +22,13 @@ pub struct LeaseTable {
 
 impl LeaseTable {
     pub fn insert(&mut self, id: i64, ttl_secs: i64) {
-        self.leases.insert(id, Deadline { ttl_secs, deadline_ms: None });
+        self.leases.insert(
+            id,
+            Deadline {
+                ttl_secs,
+                deadline_ms: None,
+            },
+        );
     }
 
     pub fn remove(&mut self, id: i64) {

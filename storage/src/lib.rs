@@ -19,7 +19,10 @@ mod snapshot;
 mod types;
 mod watch;
 
-pub use engine::{in_range, validate, validate_range, ApplyEntry, Engine, EngineConfig, Observer, MAX_LEASE_TTL_SECS};
+pub use engine::{
+    in_range, validate, validate_range, ApplyEntry, Engine, EngineConfig, Observer,
+    MAX_LEASE_TTL_SECS,
+};
 pub use error::{Error, Result};
 pub use raftlog::{FlushCallback, LogStats, RaftLog, RaftLogReader, STATE_PURGED};
 pub use read::{HashKv, RevisionEvents};

@@ -65,7 +65,12 @@ impl Engine {
             .name("berth-raft-log".into())
             .spawn(move || write_loop(inner, rx, st))
             .expect("spawn raft log writer");
-        RaftLog { inner: self.inner.clone(), tx, stats, writer: Some(writer) }
+        RaftLog {
+            inner: self.inner.clone(),
+            tx,
+            stats,
+            writer: Some(writer),
+        }
     }
 }
 
@@ -108,9 +113,15 @@ impl RaftLog {
                     batch.put_cf(log, codec::log_key(*index), payload);
                 }
             }
-            Op::Truncate(from) => batch.delete_range_cf(log, codec::log_key(from), codec::log_key(u64::MAX)),
+            Op::Truncate(from) => {
+                batch.delete_range_cf(log, codec::log_key(from), codec::log_key(u64::MAX))
+            }
             Op::Purge(upto, extra) => {
-                batch.delete_range_cf(log, codec::log_key(0), codec::log_key(upto.saturating_add(1)));
+                batch.delete_range_cf(
+                    log,
+                    codec::log_key(0),
+                    codec::log_key(upto.saturating_add(1)),
+                );
                 batch.put_cf(state, STATE_PURGED, upto.to_be_bytes());
                 if let Some((k, v)) = extra {
                     batch.put_cf(state, k, v);
@@ -124,9 +135,12 @@ impl RaftLog {
 
     fn submit_wait(&self, op: Op) -> Result<()> {
         let (tx, rx) = sync_channel(1);
-        self.submit(op, Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
+        self.submit(
+            op,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
         rx.recv().unwrap_or(Err(Error::Stopped))
     }
 
@@ -178,7 +192,9 @@ impl RaftLog {
 
     /// The read side (also available without a writer: [`Engine::raft_log_reader`]).
     pub fn reader(&self) -> RaftLogReader {
-        RaftLogReader { inner: self.inner.clone() }
+        RaftLogReader {
+            inner: self.inner.clone(),
+        }
     }
 
     pub fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -221,7 +237,9 @@ fn write_loop(inner: Arc<Inner>, rx: Receiver<(u64, FlushCallback)>, stats: Arc<
         let started = std::time::Instant::now();
         // Failpoint: a slow (`sleep(ms)`) or failing (`return`) fsync of the Raft log.
         #[cfg(feature = "failpoints")]
-        let injected = fail::eval("raftlog-before-fsync", |_| Error::Rocks("failpoint raftlog-before-fsync".into()));
+        let injected = fail::eval("raftlog-before-fsync", |_| {
+            Error::Rocks("failpoint raftlog-before-fsync".into())
+        });
         #[cfg(not(feature = "failpoints"))]
         let injected: Option<Error> = None;
         let result = match injected {
@@ -232,10 +250,14 @@ fn write_loop(inner: Arc<Inner>, rx: Receiver<(u64, FlushCallback)>, stats: Arc<
         if let Some(o) = inner.observer.read().as_ref() {
             o.wal_fsync(took);
         }
-        stats.fsync_micros_total.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        stats
+            .fsync_micros_total
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         stats.fsyncs.fetch_add(1, Ordering::Relaxed);
         stats.ops.fetch_add(group.len() as u64, Ordering::Relaxed);
-        stats.entries.fetch_add(group.iter().map(|(n, _)| n).sum::<u64>(), Ordering::Relaxed);
+        stats
+            .entries
+            .fetch_add(group.iter().map(|(n, _)| n).sum::<u64>(), Ordering::Relaxed);
         if let Err(e) = &result {
             tracing::error!(error = %e, "raft log fsync failed");
         }
@@ -256,7 +278,9 @@ impl Engine {
     /// A read-only handle on the Raft log (see [`RaftLogReader`]); unlike
     /// [`Engine::raft_log`], it starts no thread and never writes.
     pub fn raft_log_reader(&self) -> RaftLogReader {
-        RaftLogReader { inner: self.inner.clone() }
+        RaftLogReader {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -284,7 +308,11 @@ impl RaftLogReader {
     /// The highest purged index (0 if none).
     pub fn purged(&self) -> Result<u64> {
         match self.state(STATE_PURGED)? {
-            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| Error::Corrupted("bad purged index".into()))?)),
+            Some(v) => {
+                Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(
+                    |_| Error::Corrupted("bad purged index".into()),
+                )?))
+            }
             None => Ok(0),
         }
     }
@@ -293,7 +321,10 @@ impl RaftLogReader {
     pub fn entries(&self, start: u64, end: u64, max_entries: usize) -> Result<Vec<(u64, Vec<u8>)>> {
         let mut ro = rocksdb::ReadOptions::default();
         ro.set_iterate_upper_bound(codec::log_key(end).to_vec());
-        let mut it = self.inner.db.raw_iterator_cf_opt(self.inner.cf(CF_RAFT_LOG), ro);
+        let mut it = self
+            .inner
+            .db
+            .raw_iterator_cf_opt(self.inner.cf(CF_RAFT_LOG), ro);
         it.seek(codec::log_key(start));
         let mut out = Vec::new();
         while it.valid() && out.len() < max_entries {
@@ -309,7 +340,11 @@ impl RaftLogReader {
     pub fn first_index(&self) -> Result<Option<u64>> {
         let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_LOG));
         it.seek_to_first();
-        let first = if it.valid() { Some(codec::log_index(it.key().expect("valid"))?) } else { None };
+        let first = if it.valid() {
+            Some(codec::log_index(it.key().expect("valid"))?)
+        } else {
+            None
+        };
         it.status()?;
         Ok(first)
     }
@@ -318,7 +353,11 @@ impl RaftLogReader {
     pub fn last_index(&self) -> Result<Option<u64>> {
         let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(CF_RAFT_LOG));
         it.seek_to_last();
-        let last = if it.valid() { Some(codec::log_index(it.key().expect("valid"))?) } else { None };
+        let last = if it.valid() {
+            Some(codec::log_index(it.key().expect("valid"))?)
+        } else {
+            None
+        };
         it.status()?;
         Ok(last)
     }

@@ -49,7 +49,10 @@ fn get_at(it: &mut DBRawIterator, key: &[u8], rev: i64) -> Result<Option<(i64, R
         let k = it.key().expect("valid iterator");
         if codec::kv_key_user_part(k) == prefix.as_slice() {
             let m = codec::kv_key_rev(k)?;
-            return Ok(Some((m, Record::decode(it.value().expect("valid iterator"))?)));
+            return Ok(Some((
+                m,
+                Record::decode(it.value().expect("valid iterator"))?,
+            )));
         }
     }
     it.status()?;
@@ -57,7 +60,12 @@ fn get_at(it: &mut DBRawIterator, key: &[u8], rev: i64) -> Result<Option<(i64, R
 }
 
 /// An iterator over the `kv` family bounded above by `end` (etcd range end semantics).
-fn kv_iter<'a>(db: &'a DB, cf: &ColumnFamily, end: &[u8], snapshot: Option<&rocksdb::Snapshot>) -> DBRawIterator<'a> {
+fn kv_iter<'a>(
+    db: &'a DB,
+    cf: &ColumnFamily,
+    end: &[u8],
+    snapshot: Option<&rocksdb::Snapshot>,
+) -> DBRawIterator<'a> {
     let mut ro = kv_scan_options();
     if let Some(s) = snapshot {
         ro.set_snapshot(s);
@@ -83,7 +91,13 @@ pub(crate) fn scan_latest(
     scan_with(&mut it, key, end, rev, f)
 }
 
-fn scan_with(it: &mut DBRawIterator, key: &[u8], end: &[u8], rev: i64, f: &mut ScanFn) -> Result<()> {
+fn scan_with(
+    it: &mut DBRawIterator,
+    key: &[u8],
+    end: &[u8],
+    rev: i64,
+    f: &mut ScanFn,
+) -> Result<()> {
     if end.is_empty() {
         let prefix = codec::kv_key_first(key);
         it.seek(codec::kv_key(key, rev));
@@ -116,7 +130,10 @@ fn scan_with(it: &mut DBRawIterator, key: &[u8], end: &[u8], rev: i64, f: &mut S
         let mut moved = false;
         for _ in 0..SKIP_BY_NEXT {
             it.next();
-            if !it.valid() || codec::kv_key_user_part(it.key().expect("valid iterator")) != user_part.as_slice() {
+            if !it.valid()
+                || codec::kv_key_user_part(it.key().expect("valid iterator"))
+                    != user_part.as_slice()
+            {
                 moved = true;
                 break;
             }
@@ -131,17 +148,35 @@ fn scan_with(it: &mut DBRawIterator, key: &[u8], end: &[u8], rev: i64, f: &mut S
 }
 
 /// A range served from storage at `rev` (already checked against compaction).
-pub(crate) fn range_at(db: &DB, cf: &ColumnFamily, r: &RangeRequest, rev: i64, header_rev: i64) -> Result<RangeResponse> {
+pub(crate) fn range_at(
+    db: &DB,
+    cf: &ColumnFamily,
+    r: &RangeRequest,
+    rev: i64,
+    header_rev: i64,
+) -> Result<RangeResponse> {
     let mut it = kv_iter(db, cf, &r.range_end, None);
     range_with(&mut it, r, rev, header_rev)
 }
 
-fn range_with(it: &mut DBRawIterator, r: &RangeRequest, rev: i64, header_rev: i64) -> Result<RangeResponse> {
+fn range_with(
+    it: &mut DBRawIterator,
+    r: &RangeRequest,
+    rev: i64,
+    header_rev: i64,
+) -> Result<RangeResponse> {
     let (sort_order, _) = effective_sort(r);
-    let filtered = r.min_mod_revision != 0 || r.max_mod_revision != 0 || r.min_create_revision != 0 || r.max_create_revision != 0;
+    let filtered = r.min_mod_revision != 0
+        || r.max_mod_revision != 0
+        || r.min_create_revision != 0
+        || r.max_create_revision != 0;
     let limit = r.limit.max(0) as usize;
     // Without sorting or filters, keep limit + 1 items (for `more`) and only count the rest.
-    let keep = if sort_order != SortOrder::None || filtered || limit == 0 { usize::MAX } else { limit + 1 };
+    let keep = if sort_order != SortOrder::None || filtered || limit == 0 {
+        usize::MAX
+    } else {
+        limit + 1
+    };
     let mut kvs = Vec::new();
     let mut count = 0i64;
     scan_with(it, &r.key, &r.range_end, rev, &mut |k, m, raw| {
@@ -165,15 +200,29 @@ pub(crate) fn shape_range(r: &RangeRequest, header_rev: i64, kvs: Vec<KeyValue>)
 
 fn effective_sort(r: &RangeRequest) -> (SortOrder, SortTarget) {
     // etcd: a non-key target without an order sorts ascending.
-    let order = if r.sort_target != SortTarget::Key && r.sort_order == SortOrder::None { SortOrder::Ascend } else { r.sort_order };
+    let order = if r.sort_target != SortTarget::Key && r.sort_order == SortOrder::None {
+        SortOrder::Ascend
+    } else {
+        r.sort_order
+    };
     (order, r.sort_target)
 }
 
 /// etcd's order of operations: count before filters; filter by revisions; sort; limit;
 /// then drop values for keys_only (a sort by value must see them).
-fn finish_range(r: &RangeRequest, header_rev: i64, mut kvs: Vec<KeyValue>, count: i64) -> RangeResponse {
+fn finish_range(
+    r: &RangeRequest,
+    header_rev: i64,
+    mut kvs: Vec<KeyValue>,
+    count: i64,
+) -> RangeResponse {
     if r.count_only {
-        return RangeResponse { revision: header_rev, kvs: Vec::new(), more: false, count };
+        return RangeResponse {
+            revision: header_rev,
+            kvs: Vec::new(),
+            more: false,
+            count,
+        };
     }
     kvs.retain(|kv| {
         !(r.max_mod_revision != 0 && kv.mod_revision > r.max_mod_revision
@@ -205,7 +254,12 @@ fn finish_range(r: &RangeRequest, header_rev: i64, mut kvs: Vec<KeyValue>, count
     if r.keys_only {
         kvs.iter_mut().for_each(|kv| kv.value = Vec::new());
     }
-    RangeResponse { revision: header_rev, kvs, more, count }
+    RangeResponse {
+        revision: header_rev,
+        kvs,
+        more,
+        count,
+    }
 }
 
 /// Events of one revision, all of them, in sub-revision order.
@@ -227,12 +281,16 @@ impl Engine {
         let current = inner.current_rev.load(Ordering::Acquire);
         let rev = if r.revision <= 0 { current } else { r.revision };
         if rev > current {
-            return Err(Error::FutureRevision { current_revision: Revision(current) });
+            return Err(Error::FutureRevision {
+                current_revision: Revision(current),
+            });
         }
         let snapshot = inner.db.snapshot();
         let compact = inner.compact_rev.load(Ordering::Acquire);
         if rev < compact {
-            return Err(Error::Compacted { compact_revision: Revision(compact) });
+            return Err(Error::Compacted {
+                compact_revision: Revision(compact),
+            });
         }
         let mut it = kv_iter(&inner.db, inner.cf(CF_KV), &r.range_end, Some(&snapshot));
         range_with(&mut it, r, rev, current)
@@ -247,7 +305,9 @@ impl Engine {
     pub fn key_history(&self, key: &[u8]) -> Result<Vec<KeyValue>> {
         let inner = &self.inner;
         let prefix = codec::kv_key_first(key);
-        let mut it = inner.db.raw_iterator_cf_opt(inner.cf(CF_KV), kv_scan_options());
+        let mut it = inner
+            .db
+            .raw_iterator_cf_opt(inner.cf(CF_KV), kv_scan_options());
         it.seek(&prefix);
         let mut out = Vec::new();
         while it.valid() {
@@ -280,10 +340,14 @@ impl Engine {
         let compact = inner.compact_rev.load(Ordering::Acquire);
         let rev = if rev <= 0 { current } else { rev };
         if rev > current {
-            return Err(Error::FutureRevision { current_revision: Revision(current) });
+            return Err(Error::FutureRevision {
+                current_revision: Revision(current),
+            });
         }
         if rev < compact {
-            return Err(Error::Compacted { compact_revision: Revision(compact) });
+            return Err(Error::Compacted {
+                compact_revision: Revision(compact),
+            });
         }
         let mut ro = kv_scan_options();
         ro.set_snapshot(&snapshot);
@@ -319,17 +383,28 @@ impl Engine {
             it.next();
         }
         it.status()?;
-        Ok(HashKv { hash: hasher.finalize(), revision: rev, compact_revision: compact })
+        Ok(HashKv {
+            hash: hasher.finalize(),
+            revision: rev,
+            compact_revision: compact,
+        })
     }
 }
 
 impl Inner {
-    pub(crate) fn history(&self, from: i64, to: i64, max_events: usize) -> Result<Vec<RevisionEvents>> {
+    pub(crate) fn history(
+        &self,
+        from: i64,
+        to: i64,
+        max_events: usize,
+    ) -> Result<Vec<RevisionEvents>> {
         let inner = self;
         let snapshot = inner.db.snapshot();
         let compact = inner.compact_rev.load(Ordering::Acquire);
         if from < compact {
-            return Err(Error::Compacted { compact_revision: Revision(compact) });
+            return Err(Error::Compacted {
+                compact_revision: Revision(compact),
+            });
         }
         let mut ro = ReadOptions::default();
         ro.set_snapshot(&snapshot);
@@ -350,8 +425,12 @@ impl Inner {
                 }
                 out.push((main, Vec::new()));
             }
-            let (&kind, key) = v.split_first().ok_or_else(|| Error::Corrupted("empty history entry".into()))?;
-            let (_, rec) = get_at(&mut kv, key, main)?.ok_or_else(|| Error::Corrupted(format!("history names a missing version at {main}")))?;
+            let (&kind, key) = v
+                .split_first()
+                .ok_or_else(|| Error::Corrupted("empty history entry".into()))?;
+            let (_, rec) = get_at(&mut kv, key, main)?.ok_or_else(|| {
+                Error::Corrupted(format!("history names a missing version at {main}"))
+            })?;
             // The previous version, unless it is below the compact revision (then it is gone,
             // or about to be: never served, whatever physical compaction's progress).
             let prev_kv = if main > compact {
@@ -363,11 +442,26 @@ impl Inner {
                 None
             };
             let event = if kind == 1 {
-                Event { kind: EventKind::Delete, kv: KeyValue { key: key.to_vec(), mod_revision: main, ..Default::default() }, prev_kv }
+                Event {
+                    kind: EventKind::Delete,
+                    kv: KeyValue {
+                        key: key.to_vec(),
+                        mod_revision: main,
+                        ..Default::default()
+                    },
+                    prev_kv,
+                }
             } else {
-                Event { kind: EventKind::Put, kv: rec.into_kv(key.to_vec(), main), prev_kv }
+                Event {
+                    kind: EventKind::Put,
+                    kv: rec.into_kv(key.to_vec(), main),
+                    prev_kv,
+                }
             };
-            out.last_mut().expect("pushed above").1.push(Arc::new(event));
+            out.last_mut()
+                .expect("pushed above")
+                .1
+                .push(Arc::new(event));
             n_events += 1;
             hist.next();
         }

@@ -10,7 +10,10 @@
 //! redoes the install from the file before serving anything.
 
 use crate::codec;
-use crate::engine::{Engine, CF_KV, CF_LEASE, CF_META, CF_REV, META_APPLIED, META_COMPACT_DONE, META_INSTALLING, META_RAFT, META_REV};
+use crate::engine::{
+    Engine, CF_KV, CF_LEASE, CF_META, CF_REV, META_APPLIED, META_COMPACT_DONE, META_INSTALLING,
+    META_RAFT, META_REV,
+};
 use crate::error::{Error, Result};
 use rocksdb::{WriteBatch, WriteOptions};
 use std::fs::File;
@@ -50,7 +53,9 @@ impl<W: Write> CrcWriter<W> {
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
         self.hasher.update(bytes);
         self.written += bytes.len() as u64;
-        self.out.write_all(bytes).map_err(|e| Error::Rocks(format!("failed to write snapshot: {e}")))
+        self.out
+            .write_all(bytes)
+            .map_err(|e| Error::Rocks(format!("failed to write snapshot: {e}")))
     }
 }
 
@@ -59,7 +64,11 @@ impl Engine {
     pub fn write_snapshot(&self, out: impl Write) -> Result<SnapshotInfo> {
         let inner = &self.inner;
         let snap = inner.db.snapshot();
-        let mut w = CrcWriter { out, hasher: crc32fast::Hasher::new(), written: 0 };
+        let mut w = CrcWriter {
+            out,
+            hasher: crc32fast::Hasher::new(),
+            written: 0,
+        };
         w.put(MAGIC)?;
         let mut applied_index = 0;
         let mut revision = 0;
@@ -100,20 +109,35 @@ impl Engine {
         }
         w.put(&[END])?;
         let crc32 = w.hasher.clone().finalize();
-        w.out.write_all(&crc32.to_le_bytes()).map_err(|e| Error::Rocks(format!("failed to write snapshot: {e}")))?;
-        w.out.flush().map_err(|e| Error::Rocks(format!("failed to write snapshot: {e}")))?;
-        Ok(SnapshotInfo { applied_index, revision, size_bytes: w.written + 4, crc32, replication_state })
+        w.out
+            .write_all(&crc32.to_le_bytes())
+            .map_err(|e| Error::Rocks(format!("failed to write snapshot: {e}")))?;
+        w.out
+            .flush()
+            .map_err(|e| Error::Rocks(format!("failed to write snapshot: {e}")))?;
+        Ok(SnapshotInfo {
+            applied_index,
+            revision,
+            size_bytes: w.written + 4,
+            crc32,
+            replication_state,
+        })
     }
 
     /// Writes a snapshot file durably (temp file, fsync, rename).
     pub fn save_snapshot(&self, path: &Path) -> Result<SnapshotInfo> {
         let tmp = path.with_extension("tmp");
-        let file = File::create(&tmp).map_err(|e| Error::Rocks(format!("failed to create {}: {e}", tmp.display())))?;
+        let file = File::create(&tmp)
+            .map_err(|e| Error::Rocks(format!("failed to create {}: {e}", tmp.display())))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let info = self.write_snapshot(&mut out)?;
-        let file = out.into_inner().map_err(|e| Error::Rocks(format!("failed to write {}: {e}", tmp.display())))?;
-        file.sync_all().map_err(|e| Error::Rocks(format!("failed to fsync {}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::Rocks(format!("failed to rename {}: {e}", tmp.display())))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::Rocks(format!("failed to write {}: {e}", tmp.display())))?;
+        file.sync_all()
+            .map_err(|e| Error::Rocks(format!("failed to fsync {}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| Error::Rocks(format!("failed to rename {}: {e}", tmp.display())))?;
         sync_parent(path)?;
         Ok(info)
     }
@@ -123,10 +147,16 @@ impl Engine {
     /// response when their revision is gone.
     pub fn install_snapshot(&self, path: &Path) -> Result<SnapshotInfo> {
         let info = verify_snapshot(path)?;
-        let abs = std::fs::canonicalize(path).map_err(|e| Error::Rocks(format!("failed to resolve {}: {e}", path.display())))?;
+        let abs = std::fs::canonicalize(path)
+            .map_err(|e| Error::Rocks(format!("failed to resolve {}: {e}", path.display())))?;
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
-        self.inner.db.put_cf_opt(self.inner.cf(CF_META), META_INSTALLING, abs.to_string_lossy().as_bytes(), &wo)?;
+        self.inner.db.put_cf_opt(
+            self.inner.cf(CF_META),
+            META_INSTALLING,
+            abs.to_string_lossy().as_bytes(),
+            &wo,
+        )?;
         install(self, &abs)?;
         Ok(info)
     }
@@ -139,7 +169,10 @@ impl Engine {
     /// cluster's entries 1, 2, ... apply. Keys, revisions, history and leases stay.
     pub fn restore_snapshot(&self, path: &Path) -> Result<SnapshotInfo> {
         if self.applied_index() != 0 || self.current_revision().0 != 1 {
-            return Err(Error::Rocks(format!("restore needs an empty store; {} holds data", self.path().display())));
+            return Err(Error::Rocks(format!(
+                "restore needs an empty store; {} holds data",
+                self.path().display()
+            )));
         }
         let info = self.install_snapshot(path)?;
         let inner = &self.inner;
@@ -157,8 +190,15 @@ impl Engine {
 
 /// Reads a whole snapshot file and checks its structure and checksum.
 pub fn verify_snapshot(path: &Path) -> Result<SnapshotInfo> {
-    let file = File::open(path).map_err(|e| Error::Rocks(format!("failed to open snapshot {}: {e}", path.display())))?;
-    let mut info = SnapshotInfo { applied_index: 0, revision: 0, size_bytes: 0, crc32: 0, replication_state: None };
+    let file = File::open(path)
+        .map_err(|e| Error::Rocks(format!("failed to open snapshot {}: {e}", path.display())))?;
+    let mut info = SnapshotInfo {
+        applied_index: 0,
+        revision: 0,
+        size_bytes: 0,
+        crc32: 0,
+        replication_state: None,
+    };
     let crc = read_records(BufReader::with_capacity(1 << 20, file), &mut |fam, k, v| {
         if FAMILIES[fam] == CF_META {
             if k == META_APPLIED {
@@ -184,12 +224,14 @@ type RecordFn<'a> = dyn FnMut(usize, &[u8], &[u8]) -> Result<()> + 'a;
 fn read_records(mut r: impl Read, f: &mut RecordFn) -> Result<(u32, u64)> {
     let mut hasher = crc32fast::Hasher::new();
     let mut total = 0u64;
-    let mut read = |buf: &mut [u8], hasher: &mut crc32fast::Hasher, total: &mut u64| -> Result<()> {
-        r.read_exact(buf).map_err(|e| Error::Corrupted(format!("snapshot truncated: {e}")))?;
-        hasher.update(buf);
-        *total += buf.len() as u64;
-        Ok(())
-    };
+    let mut read =
+        |buf: &mut [u8], hasher: &mut crc32fast::Hasher, total: &mut u64| -> Result<()> {
+            r.read_exact(buf)
+                .map_err(|e| Error::Corrupted(format!("snapshot truncated: {e}")))?;
+            hasher.update(buf);
+            *total += buf.len() as u64;
+            Ok(())
+        };
     let mut magic = [0u8; 8];
     read(&mut magic, &mut hasher, &mut total)?;
     if &magic != MAGIC {
@@ -205,7 +247,9 @@ fn read_records(mut r: impl Read, f: &mut RecordFn) -> Result<(u32, u64)> {
         }
         let fam = fam[0] as usize;
         if fam >= FAMILIES.len() {
-            return Err(Error::Corrupted(format!("snapshot names unknown family {fam}")));
+            return Err(Error::Corrupted(format!(
+                "snapshot names unknown family {fam}"
+            )));
         }
         for buf in [&mut key, &mut val] {
             let mut len = 0u64;
@@ -227,7 +271,8 @@ fn read_records(mut r: impl Read, f: &mut RecordFn) -> Result<(u32, u64)> {
     }
     let crc = hasher.finalize();
     let mut trailer = [0u8; 4];
-    r.read_exact(&mut trailer).map_err(|e| Error::Corrupted(format!("snapshot truncated: {e}")))?;
+    r.read_exact(&mut trailer)
+        .map_err(|e| Error::Corrupted(format!("snapshot truncated: {e}")))?;
     if u32::from_le_bytes(trailer) != crc {
         return Err(Error::Corrupted("snapshot checksum mismatch".into()));
     }
@@ -244,7 +289,9 @@ pub(crate) fn install(engine: &Engine, path: &Path) -> Result<()> {
     let mut batch = WriteBatch::default();
     for name in [CF_KV, CF_REV, CF_LEASE] {
         let cf = inner.cf(name);
-        let mut it = inner.db.raw_iterator_cf_opt(cf, crate::read::kv_scan_options());
+        let mut it = inner
+            .db
+            .raw_iterator_cf_opt(cf, crate::read::kv_scan_options());
         it.seek_to_last();
         if it.valid() {
             let last = it.key().expect("valid iterator").to_vec();
@@ -267,7 +314,8 @@ pub(crate) fn install(engine: &Engine, path: &Path) -> Result<()> {
     drop(it);
     inner.db.write(batch)?;
     // Load the new one in bounded batches.
-    let file = File::open(path).map_err(|e| Error::Rocks(format!("failed to open snapshot {}: {e}", path.display())))?;
+    let file = File::open(path)
+        .map_err(|e| Error::Rocks(format!("failed to open snapshot {}: {e}", path.display())))?;
     let mut batch = WriteBatch::default();
     read_records(BufReader::with_capacity(1 << 20, file), &mut |fam, k, v| {
         if FAMILIES[fam] == CF_META && local_only(k) {
@@ -291,13 +339,17 @@ pub(crate) fn install(engine: &Engine, path: &Path) -> Result<()> {
 }
 
 fn be_u64(v: &[u8]) -> Result<u64> {
-    let arr: [u8; 8] = v.try_into().map_err(|_| Error::Corrupted("meta value is not 8 bytes".into()))?;
+    let arr: [u8; 8] = v
+        .try_into()
+        .map_err(|_| Error::Corrupted("meta value is not 8 bytes".into()))?;
     Ok(u64::from_be_bytes(arr))
 }
 
 fn sync_parent(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::Rocks(format!("failed to fsync {}: {e}", dir.display())))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::Rocks(format!("failed to fsync {}: {e}", dir.display())))?;
     }
     Ok(())
 }

@@ -5,7 +5,9 @@ use std::fmt;
 
 /// A main revision of the keyspace. The empty store is at revision 1, as in etcd; every
 /// write request that changes a key advances it by one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Revision(pub i64);
 
 impl fmt::Display for Revision {
@@ -15,7 +17,9 @@ impl fmt::Display for Revision {
 }
 
 /// A lease id. 0 means "no lease".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct LeaseId(pub i64);
 
 impl fmt::Display for LeaseId {
@@ -89,15 +93,26 @@ pub struct RangeRequest {
 
 impl RangeRequest {
     pub fn key(key: impl Into<Vec<u8>>) -> Self {
-        RangeRequest { key: key.into(), ..Default::default() }
+        RangeRequest {
+            key: key.into(),
+            ..Default::default()
+        }
     }
     pub fn prefix(prefix: impl Into<Vec<u8>>) -> Self {
         let key = prefix.into();
         let range_end = prefix_end(&key);
-        RangeRequest { key, range_end, ..Default::default() }
+        RangeRequest {
+            key,
+            range_end,
+            ..Default::default()
+        }
     }
     pub fn range(key: impl Into<Vec<u8>>, range_end: impl Into<Vec<u8>>) -> Self {
-        RangeRequest { key: key.into(), range_end: range_end.into(), ..Default::default() }
+        RangeRequest {
+            key: key.into(),
+            range_end: range_end.into(),
+            ..Default::default()
+        }
     }
     pub fn at(mut self, revision: i64) -> Self {
         self.revision = revision;
@@ -126,7 +141,11 @@ pub struct PutRequest {
 
 impl PutRequest {
     pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
-        PutRequest { key: key.into(), value: value.into(), ..Default::default() }
+        PutRequest {
+            key: key.into(),
+            value: value.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -145,10 +164,17 @@ pub struct DeleteRangeRequest {
 
 impl DeleteRangeRequest {
     pub fn key(key: impl Into<Vec<u8>>) -> Self {
-        DeleteRangeRequest { key: key.into(), ..Default::default() }
+        DeleteRangeRequest {
+            key: key.into(),
+            ..Default::default()
+        }
     }
     pub fn range(key: impl Into<Vec<u8>>, range_end: impl Into<Vec<u8>>) -> Self {
-        DeleteRangeRequest { key: key.into(), range_end: range_end.into(), ..Default::default() }
+        DeleteRangeRequest {
+            key: key.into(),
+            range_end: range_end.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -233,10 +259,17 @@ pub enum WriteRequest {
     Put(PutRequest),
     DeleteRange(DeleteRangeRequest),
     Txn(TxnRequest),
-    Compact { revision: i64 },
+    Compact {
+        revision: i64,
+    },
     /// `id` 0: the engine picks one, deterministically from the entry's index.
-    LeaseGrant { id: i64, ttl_secs: i64 },
-    LeaseRevoke { id: i64 },
+    LeaseGrant {
+        id: i64,
+        ttl_secs: i64,
+    },
+    LeaseRevoke {
+        id: i64,
+    },
     AlarmActivate(Alarm),
     AlarmDeactivate(Alarm),
     /// An entry that changes nothing but the applied index (Raft blank and membership entries).
@@ -262,7 +295,9 @@ impl WriteRequest {
             WriteRequest::Put(_) | WriteRequest::Noop => true,
             WriteRequest::DeleteRange(d) => d.range_end.is_empty(),
             WriteRequest::Txn(t) => txn_is_point(t),
-            WriteRequest::LeaseGrant { .. } | WriteRequest::AlarmActivate(_) | WriteRequest::AlarmDeactivate(_) => true,
+            WriteRequest::LeaseGrant { .. }
+            | WriteRequest::AlarmActivate(_)
+            | WriteRequest::AlarmDeactivate(_) => true,
             WriteRequest::Compact { .. } | WriteRequest::LeaseRevoke { .. } => false,
         }
     }
@@ -283,7 +318,10 @@ impl TxnRequest {
     /// True when every operation (in both branches) is a range: etcd serves such a txn on
     /// the read path, without a log entry (`isTxnReadonly`; a nested txn is not read-only).
     pub fn is_read_only(&self) -> bool {
-        self.success.iter().chain(&self.failure).all(|op| matches!(op, RequestOp::Range(_)))
+        self.success
+            .iter()
+            .chain(&self.failure)
+            .all(|op| matches!(op, RequestOp::Range(_)))
     }
 }
 
@@ -342,11 +380,24 @@ pub enum WriteResponse {
     Put(PutResponse),
     DeleteRange(DeleteRangeResponse),
     Txn(TxnResponse),
-    Compact { revision: i64 },
-    LeaseGrant { id: i64, ttl_secs: i64, revision: i64 },
-    LeaseRevoke { revision: i64 },
-    Alarm { alarms: Vec<Alarm>, revision: i64 },
-    Noop { revision: i64 },
+    Compact {
+        revision: i64,
+    },
+    LeaseGrant {
+        id: i64,
+        ttl_secs: i64,
+        revision: i64,
+    },
+    LeaseRevoke {
+        revision: i64,
+    },
+    Alarm {
+        alarms: Vec<Alarm>,
+        revision: i64,
+    },
+    Noop {
+        revision: i64,
+    },
     /// The entry's index was at or below the applied index: already applied, nothing done.
     AlreadyApplied,
 }
@@ -388,9 +439,20 @@ mod tests {
         assert!(!WriteRequest::DeleteRange(DeleteRangeRequest::range("a", "z")).is_point());
         assert!(!WriteRequest::LeaseRevoke { id: 1 }.is_point());
         assert!(!WriteRequest::Compact { revision: 5 }.is_point());
-        let txn = |success: Vec<RequestOp>| WriteRequest::Txn(TxnRequest { compare: Vec::new(), success, failure: Vec::new() });
+        let txn = |success: Vec<RequestOp>| {
+            WriteRequest::Txn(TxnRequest {
+                compare: Vec::new(),
+                success,
+                failure: Vec::new(),
+            })
+        };
         assert!(txn(vec![put(), RequestOp::Range(RangeRequest::key("k"))]).is_point());
         assert!(!txn(vec![put(), RequestOp::Range(RangeRequest::range("a", "z"))]).is_point());
-        assert!(!txn(vec![RequestOp::Txn(TxnRequest { compare: Vec::new(), success: vec![RequestOp::DeleteRange(DeleteRangeRequest::range("a", "z"))], failure: Vec::new() })]).is_point());
+        assert!(!txn(vec![RequestOp::Txn(TxnRequest {
+            compare: Vec::new(),
+            success: vec![RequestOp::DeleteRange(DeleteRangeRequest::range("a", "z"))],
+            failure: Vec::new()
+        })])
+        .is_point());
     }
 }

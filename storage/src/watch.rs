@@ -161,7 +161,9 @@ struct HubState {
 
 impl HubState {
     fn unlink_synced(&mut self, id: i64) {
-        let Some(w) = self.watchers.get(&id) else { return };
+        let Some(w) = self.watchers.get(&id) else {
+            return;
+        };
         if !w.synced {
             return;
         }
@@ -178,7 +180,9 @@ impl HubState {
     }
 
     fn link_synced(&mut self, id: i64) {
-        let Some(w) = self.watchers.get(&id) else { return };
+        let Some(w) = self.watchers.get(&id) else {
+            return;
+        };
         if w.single_key() {
             self.by_key.entry(w.key.clone()).or_default().push(id);
         } else {
@@ -204,7 +208,9 @@ impl HubState {
 
     fn mark_synced(&mut self, id: i64) {
         let last_rev = self.last_rev;
-        let Some(w) = self.watchers.get_mut(&id) else { return };
+        let Some(w) = self.watchers.get_mut(&id) else {
+            return;
+        };
         w.synced = true;
         w.rev = w.rev.max(last_rev + 1);
         self.unsynced.remove(&id);
@@ -214,11 +220,19 @@ impl HubState {
 
     fn send_pending_progress(&mut self, id: i64) {
         let last_rev = self.last_rev;
-        let Some(w) = self.watchers.get_mut(&id) else { return };
+        let Some(w) = self.watchers.get_mut(&id) else {
+            return;
+        };
         if !(w.synced && w.progress_pending) {
             return;
         }
-        let msg = WatchResponse { watch_id: id, revision: last_rev, events: Vec::new(), compact_revision: 0, canceled: false };
+        let msg = WatchResponse {
+            watch_id: id,
+            revision: last_rev,
+            events: Vec::new(),
+            compact_revision: 0,
+            canceled: false,
+        };
         match w.tx.try_send(msg) {
             Ok(()) => {
                 w.progress_pending = false;
@@ -236,7 +250,12 @@ pub(crate) struct WatchHub {
 
 impl WatchHub {
     pub(crate) fn new() -> WatchHub {
-        WatchHub { state: Mutex::new(HubState { next_id: 1, ..Default::default() }) }
+        WatchHub {
+            state: Mutex::new(HubState {
+                next_id: 1,
+                ..Default::default()
+            }),
+        }
     }
 
     /// The store's state was replaced (open, snapshot install): synced watchers catch up
@@ -244,7 +263,12 @@ impl WatchHub {
     pub(crate) fn reset(&self, rev: i64) {
         let mut st = self.state.lock();
         let old_last = st.last_rev;
-        let ids: Vec<i64> = st.watchers.iter().filter(|(_, w)| w.synced).map(|(&id, _)| id).collect();
+        let ids: Vec<i64> = st
+            .watchers
+            .iter()
+            .filter(|(_, w)| w.synced)
+            .map(|(&id, _)| id)
+            .collect();
         for id in ids {
             let from = st.watchers[&id].rev.max(old_last + 1);
             st.desync(id, from);
@@ -273,7 +297,9 @@ impl WatchHub {
             }
         }
         for (id, evs) in per_watcher {
-            let Some(w) = st.watchers.get_mut(&id) else { continue };
+            let Some(w) = st.watchers.get_mut(&id) else {
+                continue;
+            };
             if rev < w.rev {
                 continue;
             }
@@ -281,7 +307,13 @@ impl WatchHub {
             if evs.is_empty() {
                 continue;
             }
-            let msg = WatchResponse { watch_id: id, revision: rev, events: evs, compact_revision: 0, canceled: false };
+            let msg = WatchResponse {
+                watch_id: id,
+                revision: rev,
+                events: evs,
+                compact_revision: 0,
+                canceled: false,
+            };
             match w.tx.try_send(msg) {
                 Ok(()) => w.last_sent = Instant::now(),
                 Err(TrySendError::Full(_)) => st.desync(id, rev),
@@ -345,7 +377,12 @@ impl Engine {
         validate_range(&req.key, &req.range_end)?;
         let (tx, rx) = mpsc::channel(self.inner.config.watch.channel_capacity.max(1));
         let id = self.inner.hub.add(req.clone(), tx);
-        Ok(Watcher { id, rx, engine: Arc::downgrade(&self.inner), request: req })
+        Ok(Watcher {
+            id,
+            rx,
+            engine: Arc::downgrade(&self.inner),
+            request: req,
+        })
     }
 
     /// (synced, unsynced) watcher counts.
@@ -397,7 +434,9 @@ fn sync_once(inner: &Inner) -> Result<()> {
         let idle: Vec<i64> = st
             .watchers
             .iter()
-            .filter(|(_, w)| w.synced && w.progress_notify && w.last_sent.elapsed() >= config.progress_interval)
+            .filter(|(_, w)| {
+                w.synced && w.progress_notify && w.last_sent.elapsed() >= config.progress_interval
+            })
             .map(|(&id, _)| id)
             .collect();
         for id in idle {
@@ -406,7 +445,12 @@ fn sync_once(inner: &Inner) -> Result<()> {
             }
             st.send_pending_progress(id);
         }
-        let pending: Vec<i64> = st.watchers.iter().filter(|(_, w)| w.synced && w.progress_pending).map(|(&id, _)| id).collect();
+        let pending: Vec<i64> = st
+            .watchers
+            .iter()
+            .filter(|(_, w)| w.synced && w.progress_pending)
+            .map(|(&id, _)| id)
+            .collect();
         for id in pending {
             st.send_pending_progress(id);
         }
@@ -414,14 +458,24 @@ fn sync_once(inner: &Inner) -> Result<()> {
             .iter()
             .map(|id| {
                 let w = &st.watchers[id];
-                CatchUp { id: *id, key: w.key.clone(), range_end: w.range_end.clone(), no_put: w.no_put, no_delete: w.no_delete, tx: w.tx.clone(), next_rev: w.rev }
+                CatchUp {
+                    id: *id,
+                    key: w.key.clone(),
+                    range_end: w.range_end.clone(),
+                    no_put: w.no_put,
+                    no_delete: w.no_delete,
+                    tx: w.tx.clone(),
+                    next_rev: w.rev,
+                }
             })
             .collect()
     };
     for mut c in work {
         let outcome = catch_up(inner, &mut c, config);
         let mut st = hub.state.lock();
-        let Some(w) = st.watchers.get_mut(&c.id) else { continue };
+        let Some(w) = st.watchers.get_mut(&c.id) else {
+            continue;
+        };
         if w.synced {
             continue;
         }
@@ -434,7 +488,13 @@ fn sync_once(inner: &Inner) -> Result<()> {
             }
             Ok(false) => {}
             Err(Error::Compacted { compact_revision }) => {
-                let msg = WatchResponse { watch_id: c.id, revision: st.last_rev, events: Vec::new(), compact_revision: compact_revision.0, canceled: true };
+                let msg = WatchResponse {
+                    watch_id: c.id,
+                    revision: st.last_rev,
+                    events: Vec::new(),
+                    compact_revision: compact_revision.0,
+                    canceled: true,
+                };
                 match c.tx.try_send(msg) {
                     Err(TrySendError::Full(_)) => {}
                     _ => st.remove(c.id),
@@ -468,10 +528,15 @@ fn catch_up(inner: &Inner, c: &mut CatchUp, config: &WatchConfig) -> Result<bool
         for (rev, events) in batch {
             let mine: Vec<Arc<Event>> = events
                 .into_iter()
-                .filter(|e| in_range(&e.kv.key, &c.key, &c.range_end) && passes_filters(e, c.no_put, c.no_delete))
+                .filter(|e| {
+                    in_range(&e.kv.key, &c.key, &c.range_end)
+                        && passes_filters(e, c.no_put, c.no_delete)
+                })
                 .collect();
             if !mine.is_empty() {
-                if msg_events.len() + mine.len() > config.max_catchup_events && !msg_events.is_empty() {
+                if msg_events.len() + mine.len() > config.max_catchup_events
+                    && !msg_events.is_empty()
+                {
                     if !send(c, std::mem::take(&mut msg_events), msg_rev)? {
                         c.next_rev = msg_first_rev;
                         return Ok(false);
@@ -494,7 +559,13 @@ fn catch_up(inner: &Inner, c: &mut CatchUp, config: &WatchConfig) -> Result<bool
 }
 
 fn send(c: &CatchUp, events: Vec<Arc<Event>>, rev: i64) -> Result<bool> {
-    let msg = WatchResponse { watch_id: c.id, revision: rev, events, compact_revision: 0, canceled: false };
+    let msg = WatchResponse {
+        watch_id: c.id,
+        revision: rev,
+        events,
+        compact_revision: 0,
+        canceled: false,
+    };
     match c.tx.try_send(msg) {
         Ok(()) => Ok(true),
         Err(TrySendError::Full(_)) => Ok(false),

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use storage::{
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, Engine, EngineConfig, KeyValue, PutRequest, RangeRequest,
-    RequestOp, Revision, TxnRequest, WriteRequest, WriteResponse,
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, Engine, EngineConfig, KeyValue,
+    PutRequest, RangeRequest, RequestOp, Revision, TxnRequest, WriteRequest, WriteResponse,
 };
 
 const DIR_ENV: &str = "BERTH_CRASH_DIR";
@@ -77,11 +77,21 @@ fn request(i: u64) -> WriteRequest {
         Entry::Txn(keys) => WriteRequest::Txn(TxnRequest {
             // Always true (a missing key compares as create revision 0); the engine still
             // evaluates it.
-            compare: vec![Compare { key: key(keys[0]), range_end: Vec::new(), target: CompareTarget::Create(i64::MAX), result: CompareResult::Less }],
-            success: keys.iter().map(|&k| RequestOp::Put(PutRequest::new(key(k), i.to_string()))).collect(),
+            compare: vec![Compare {
+                key: key(keys[0]),
+                range_end: Vec::new(),
+                target: CompareTarget::Create(i64::MAX),
+                result: CompareResult::Less,
+            }],
+            success: keys
+                .iter()
+                .map(|&k| RequestOp::Put(PutRequest::new(key(k), i.to_string())))
+                .collect(),
             failure: Vec::new(),
         }),
-        Entry::Delete(from, to) => WriteRequest::DeleteRange(DeleteRangeRequest::range(key(from), key(to))),
+        Entry::Delete(from, to) => {
+            WriteRequest::DeleteRange(DeleteRangeRequest::range(key(from), key(to)))
+        }
         Entry::Compact(revision) => WriteRequest::Compact { revision },
     }
 }
@@ -96,7 +106,12 @@ struct Model {
 
 impl Model {
     fn new() -> Model {
-        Model { applied: 0, rev: 1, compact: 0, kvs: BTreeMap::new() }
+        Model {
+            applied: 0,
+            rev: 1,
+            compact: 0,
+            kvs: BTreeMap::new(),
+        }
     }
 
     fn apply(&mut self, i: u64) {
@@ -121,7 +136,8 @@ impl Model {
             }
             Entry::Delete(from, to) => {
                 let (from, to) = (key(from), key(to));
-                let victims: Vec<Vec<u8>> = self.kvs.range(from..to).map(|(k, _)| k.clone()).collect();
+                let victims: Vec<Vec<u8>> =
+                    self.kvs.range(from..to).map(|(k, _)| k.clone()).collect();
                 if !victims.is_empty() {
                     self.rev += 1;
                     for k in victims {
@@ -130,7 +146,12 @@ impl Model {
                 }
             }
             Entry::Compact(revision) => {
-                assert!(revision > self.compact && revision <= self.rev, "entry {i}: compact target {revision} (compact {}, current {})", self.compact, self.rev);
+                assert!(
+                    revision > self.compact && revision <= self.rev,
+                    "entry {i}: compact target {revision} (compact {}, current {})",
+                    self.compact,
+                    self.rev
+                );
                 self.compact = revision;
             }
         }
@@ -139,26 +160,39 @@ impl Model {
 
 fn child_config() -> EngineConfig {
     // Small physical compaction batches, so kills land in the middle of one compaction.
-    EngineConfig { compaction_batch_entries: 8, ..EngineConfig::default() }
+    EngineConfig {
+        compaction_batch_entries: 8,
+        ..EngineConfig::default()
+    }
 }
 
 /// The writer: run by the parent as a child process (returns at once in a normal test run).
 /// Applies entry after entry until it is killed.
 #[test]
 fn child_writer() {
-    let Some(dir) = std::env::var_os(DIR_ENV) else { return };
-    let parent: u32 = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse().ok()).expect("BERTH_CRASH_PARENT names the parent pid");
+    let Some(dir) = std::env::var_os(DIR_ENV) else {
+        return;
+    };
+    let parent: u32 = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .expect("BERTH_CRASH_PARENT names the parent pid");
     let engine = Engine::open(&dir, child_config()).expect("child: open the store");
     let started = Instant::now();
     let mut i = engine.applied_index() + 1;
     loop {
         match engine.apply(i, &request(i)) {
-            Ok(WriteResponse::AlreadyApplied) => panic!("child: entry {i} reported as already applied"),
+            Ok(WriteResponse::AlreadyApplied) => {
+                panic!("child: entry {i} reported as already applied")
+            }
             Ok(_) => {}
             Err(e) => panic!("child: entry {i} ({:?}) failed: {e}", entry(i)),
         }
         // Never outlive the parent (an aborted test run must not leave a writer behind).
-        if i % 256 == 0 && (std::os::unix::process::parent_id() != parent || started.elapsed() > Duration::from_secs(60)) {
+        if i % 256 == 0
+            && (std::os::unix::process::parent_id() != parent
+                || started.elapsed() > Duration::from_secs(60))
+        {
             std::process::exit(3);
         }
         i += 1;
@@ -166,51 +200,119 @@ fn child_writer() {
 }
 
 fn all_keys(revision: i64) -> RangeRequest {
-    RangeRequest { key: vec![0], range_end: vec![0], revision, ..RangeRequest::default() }
+    RangeRequest {
+        key: vec![0],
+        range_end: vec![0],
+        revision,
+        ..RangeRequest::default()
+    }
 }
 
 /// Everything a reopened store must show after entries `1..=n`.
-fn check_recovered(engine: &Engine, reference: &Engine, model: &Model, round: usize, rng: &mut impl Rng) {
+fn check_recovered(
+    engine: &Engine,
+    reference: &Engine,
+    model: &Model,
+    round: usize,
+    rng: &mut impl Rng,
+) {
     let n = model.applied;
     assert_eq!(engine.applied_index(), n, "round {round}: applied index");
-    assert_eq!(engine.current_revision(), Revision(model.rev), "round {round}: current revision after entries 1..={n}");
-    assert_eq!(engine.compact_revision(), Revision(model.compact), "round {round}: compact revision after entries 1..={n}");
-    assert_eq!(engine.live_keys(), model.kvs.len() as i64, "round {round}: live keys after entries 1..={n}");
-    let got = engine.range(&all_keys(0)).unwrap_or_else(|e| panic!("round {round}: range: {e}"));
+    assert_eq!(
+        engine.current_revision(),
+        Revision(model.rev),
+        "round {round}: current revision after entries 1..={n}"
+    );
+    assert_eq!(
+        engine.compact_revision(),
+        Revision(model.compact),
+        "round {round}: compact revision after entries 1..={n}"
+    );
+    assert_eq!(
+        engine.live_keys(),
+        model.kvs.len() as i64,
+        "round {round}: live keys after entries 1..={n}"
+    );
+    let got = engine
+        .range(&all_keys(0))
+        .unwrap_or_else(|e| panic!("round {round}: range: {e}"));
     let want: Vec<KeyValue> = model.kvs.values().cloned().collect();
-    assert_eq!(got.kvs, want, "round {round}: keyspace after entries 1..={n}");
+    assert_eq!(
+        got.kvs, want,
+        "round {round}: keyspace after entries 1..={n}"
+    );
 
     // No torn txn: the last applied entry is whole, the next one left no trace.
     if let Entry::Txn(keys) = entry(n) {
         for k in keys {
-            let kv = engine.get(&key(k)).unwrap_or_else(|e| panic!("round {round}: get: {e}")).unwrap_or_else(|| panic!("round {round}: key {k} of the last txn {n} is missing"));
-            assert_eq!((kv.mod_revision, kv.value.as_slice()), (model.rev, n.to_string().as_bytes()), "round {round}: key {k} of the last applied txn {n}");
+            let kv = engine
+                .get(&key(k))
+                .unwrap_or_else(|e| panic!("round {round}: get: {e}"))
+                .unwrap_or_else(|| panic!("round {round}: key {k} of the last txn {n} is missing"));
+            assert_eq!(
+                (kv.mod_revision, kv.value.as_slice()),
+                (model.rev, n.to_string().as_bytes()),
+                "round {round}: key {k} of the last applied txn {n}"
+            );
         }
     }
     if let Entry::Txn(keys) = entry(n + 1) {
         for k in keys {
-            let kv = engine.get(&key(k)).unwrap_or_else(|e| panic!("round {round}: get: {e}"));
-            assert!(kv.as_ref().is_none_or(|kv| kv.value != (n + 1).to_string().as_bytes()), "round {round}: key {k} carries the value of unapplied txn {}: {kv:?}", n + 1);
+            let kv = engine
+                .get(&key(k))
+                .unwrap_or_else(|e| panic!("round {round}: get: {e}"));
+            assert!(
+                kv.as_ref()
+                    .is_none_or(|kv| kv.value != (n + 1).to_string().as_bytes()),
+                "round {round}: key {k} carries the value of unapplied txn {}: {kv:?}",
+                n + 1
+            );
         }
     }
 
     // The same history as a clean replay, whatever the physical compaction progress.
-    assert_eq!(reference.applied_index(), n, "round {round}: reference replay");
+    assert_eq!(
+        reference.applied_index(),
+        n,
+        "round {round}: reference replay"
+    );
     let first = model.compact.max(1);
     for rev in [first, rng.random_range(first..=model.rev), model.rev] {
-        let got = engine.range(&all_keys(rev)).unwrap_or_else(|e| panic!("round {round}: range at {rev}: {e}"));
-        let want = reference.range(&all_keys(rev)).unwrap_or_else(|e| panic!("round {round}: reference range at {rev}: {e}"));
-        assert_eq!(got, want, "round {round}: all keys at revision {rev}, recovered store vs clean replay");
+        let got = engine
+            .range(&all_keys(rev))
+            .unwrap_or_else(|e| panic!("round {round}: range at {rev}: {e}"));
+        let want = reference
+            .range(&all_keys(rev))
+            .unwrap_or_else(|e| panic!("round {round}: reference range at {rev}: {e}"));
+        assert_eq!(
+            got, want,
+            "round {round}: all keys at revision {rev}, recovered store vs clean replay"
+        );
     }
-    let hash = engine.hash_kv(0).unwrap_or_else(|e| panic!("round {round}: hash_kv: {e}"));
-    let want = reference.hash_kv(0).unwrap_or_else(|e| panic!("round {round}: reference hash_kv: {e}"));
+    let hash = engine
+        .hash_kv(0)
+        .unwrap_or_else(|e| panic!("round {round}: hash_kv: {e}"));
+    let want = reference
+        .hash_kv(0)
+        .unwrap_or_else(|e| panic!("round {round}: reference hash_kv: {e}"));
     if hash.compact_revision == want.compact_revision {
-        assert_eq!(hash, want, "round {round}: hash_kv of the recovered store vs a clean replay of entries 1..={n}");
+        assert_eq!(
+            hash, want,
+            "round {round}: hash_kv of the recovered store vs a clean replay of entries 1..={n}"
+        );
     }
     if model.compact >= 1 {
-        let hash = engine.hash_kv(model.compact).unwrap_or_else(|e| panic!("round {round}: hash_kv: {e}"));
-        let want = reference.hash_kv(model.compact).unwrap_or_else(|e| panic!("round {round}: reference hash_kv: {e}"));
-        assert_eq!(hash, want, "round {round}: hash_kv at the compact revision {}", model.compact);
+        let hash = engine
+            .hash_kv(model.compact)
+            .unwrap_or_else(|e| panic!("round {round}: hash_kv: {e}"));
+        let want = reference
+            .hash_kv(model.compact)
+            .unwrap_or_else(|e| panic!("round {round}: reference hash_kv: {e}"));
+        assert_eq!(
+            hash, want,
+            "round {round}: hash_kv at the compact revision {}",
+            model.compact
+        );
     }
 }
 
@@ -223,22 +325,55 @@ fn check_reapply_is_idempotent(engine: &Engine, model: &Model, round: usize) {
     let before = engine.range(&all_keys(0)).expect("range before re-apply");
     let hash = engine.hash_kv(0).expect("hash_kv before re-apply");
     let other = WriteRequest::Put(PutRequest::new("reapplied", "must not appear"));
-    for (index, req) in [(n, request(n)), (n, other.clone()), (n / 2 + 1, request(n / 2 + 1)), (1, other)] {
-        let got = engine.apply(index, &req).unwrap_or_else(|e| panic!("round {round}: re-apply of index {index}: {e}"));
-        assert_eq!(got, WriteResponse::AlreadyApplied, "round {round}: re-apply of index {index} (applied index {n})");
+    for (index, req) in [
+        (n, request(n)),
+        (n, other.clone()),
+        (n / 2 + 1, request(n / 2 + 1)),
+        (1, other),
+    ] {
+        let got = engine
+            .apply(index, &req)
+            .unwrap_or_else(|e| panic!("round {round}: re-apply of index {index}: {e}"));
+        assert_eq!(
+            got,
+            WriteResponse::AlreadyApplied,
+            "round {round}: re-apply of index {index} (applied index {n})"
+        );
     }
-    assert_eq!(engine.applied_index(), n, "round {round}: applied index after re-apply");
-    assert_eq!(engine.current_revision(), Revision(model.rev), "round {round}: revision after re-apply");
-    assert_eq!(engine.range(&all_keys(0)).expect("range after re-apply"), before, "round {round}: keyspace after re-apply");
-    assert_eq!(engine.hash_kv(0).expect("hash_kv after re-apply"), hash, "round {round}: hash_kv after re-apply");
+    assert_eq!(
+        engine.applied_index(),
+        n,
+        "round {round}: applied index after re-apply"
+    );
+    assert_eq!(
+        engine.current_revision(),
+        Revision(model.rev),
+        "round {round}: revision after re-apply"
+    );
+    assert_eq!(
+        engine.range(&all_keys(0)).expect("range after re-apply"),
+        before,
+        "round {round}: keyspace after re-apply"
+    );
+    assert_eq!(
+        engine.hash_kv(0).expect("hash_kv after re-apply"),
+        hash,
+        "round {round}: hash_kv after re-apply"
+    );
 }
 
 /// Brings the model and the clean replay up to entry `n`.
 fn catch_up(model: &mut Model, reference: &Engine, n: u64) {
     for i in model.applied + 1..=n {
         model.apply(i);
-        let resp = reference.apply(i, &request(i)).unwrap_or_else(|e| panic!("reference replay of entry {i}: {e}"));
-        assert_ne!(resp, WriteResponse::AlreadyApplied, "reference replay of entry {i}");
+        let resp = reference
+            .apply(i, &request(i))
+            .unwrap_or_else(|e| panic!("reference replay of entry {i}: {e}"));
+        assert_ne!(
+            resp,
+            WriteResponse::AlreadyApplied,
+            "reference replay of entry {i}"
+        );
     }
 }
 
@@ -259,17 +394,26 @@ fn spawn_and_kill(dir: &Path, delay: Duration, round: usize) {
         child.kill().expect("SIGKILL the writer child");
     }
     let out = child.wait_with_output().expect("reap the writer child");
-    assert!(exited.is_none(), "round {round}: the writer exited by itself ({:?}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        exited.is_none(),
+        "round {round}: the writer exited by itself ({:?}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn killed_writer_recovers_a_prefix_of_the_log() {
-    let seed: u64 = std::env::var(SEED_ENV).ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 = std::env::var(SEED_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
     eprintln!("crash test seed {seed} (rerun with {SEED_ENV}={seed} for the same kill delays)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().expect("create the store dir");
     let ref_dir = tempfile::tempdir().expect("create the reference dir");
-    let reference = Engine::open(ref_dir.path(), EngineConfig::default()).expect("open the reference store");
+    let reference =
+        Engine::open(ref_dir.path(), EngineConfig::default()).expect("open the reference store");
     let mut model = Model::new();
     let started = Instant::now();
     let mut advanced = 0;
@@ -277,9 +421,14 @@ fn killed_writer_recovers_a_prefix_of_the_log() {
         let delay = Duration::from_millis(rng.random_range(5..150));
         spawn_and_kill(dir.path(), delay, round);
 
-        let engine = Engine::open(dir.path(), child_config()).unwrap_or_else(|e| panic!("round {round} (seed {seed}): reopen after SIGKILL: {e}"));
+        let engine = Engine::open(dir.path(), child_config())
+            .unwrap_or_else(|e| panic!("round {round} (seed {seed}): reopen after SIGKILL: {e}"));
         let n = engine.applied_index();
-        assert!(n >= model.applied, "round {round} (seed {seed}): applied index went back from {} to {n}", model.applied);
+        assert!(
+            n >= model.applied,
+            "round {round} (seed {seed}): applied index went back from {} to {n}",
+            model.applied
+        );
         if n > model.applied {
             advanced += 1;
         }
@@ -291,16 +440,29 @@ fn killed_writer_recovers_a_prefix_of_the_log() {
         // from there.
         if round % 10 == 9 {
             for i in n + 1..=n + 3 {
-                let resp = engine.apply(i, &request(i)).unwrap_or_else(|e| panic!("round {round}: parent apply of entry {i}: {e}"));
-                assert_ne!(resp, WriteResponse::AlreadyApplied, "round {round}: parent apply of entry {i}");
+                let resp = engine
+                    .apply(i, &request(i))
+                    .unwrap_or_else(|e| panic!("round {round}: parent apply of entry {i}: {e}"));
+                assert_ne!(
+                    resp,
+                    WriteResponse::AlreadyApplied,
+                    "round {round}: parent apply of entry {i}"
+                );
             }
             catch_up(&mut model, &reference, n + 3);
             check_recovered(&engine, &reference, &model, round, &mut rng);
         }
         drop(engine);
-        eprintln!("round {round}: killed after {delay:?}, applied index {}, revision {}, compact {}", model.applied, model.rev, model.compact);
+        eprintln!(
+            "round {round}: killed after {delay:?}, applied index {}, revision {}, compact {}",
+            model.applied, model.rev, model.compact
+        );
     }
-    eprintln!("{ROUNDS} rounds in {:?}; {advanced} advanced the log to entry {}", started.elapsed(), model.applied);
+    eprintln!(
+        "{ROUNDS} rounds in {:?}; {advanced} advanced the log to entry {}",
+        started.elapsed(),
+        model.applied
+    );
     assert!(advanced >= ROUNDS / 5, "only {advanced} of {ROUNDS} children applied anything (seed {seed}): the test did not exercise crashes");
     assert!(model.compact > 0, "no compaction was applied (seed {seed}): the test did not exercise crashes during compaction");
 }
@@ -312,10 +474,16 @@ fn the_entry_stream_is_well_formed() {
     let mut model = Model::new();
     for i in 1..=20_000 {
         if let Entry::Txn(k) = entry(i) {
-            assert!(k[0] != k[1] && k[1] != k[2] && k[0] != k[2], "entry {i} puts a key twice: {k:?}");
+            assert!(
+                k[0] != k[1] && k[1] != k[2] && k[0] != k[2],
+                "entry {i} puts a key twice: {k:?}"
+            );
         }
         if is_compact(i) {
-            assert!(i64::try_from(txns_before(i)).expect("fits") < model.rev, "entry {i}: the revision is above the number of txns before it");
+            assert!(
+                i64::try_from(txns_before(i)).expect("fits") < model.rev,
+                "entry {i}: the revision is above the number of txns before it"
+            );
         }
         model.apply(i);
     }

@@ -3,11 +3,12 @@
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use storage::{ApplyEntry, 
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, Engine, EngineConfig, Error, Event,
-    EventKind, KeyValue, LeaseId, LeaseInfo, PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp,
-    ResponseOp, Revision, SortOrder, SortTarget, TxnRequest, TxnResponse, WatchConfig, WatchRequest, Watcher,
-    WriteRequest, WriteResponse, MAX_LEASE_TTL_SECS,
+use storage::{
+    ApplyEntry, Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse,
+    Engine, EngineConfig, Error, Event, EventKind, KeyValue, LeaseId, LeaseInfo, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Revision, SortOrder,
+    SortTarget, TxnRequest, TxnResponse, WatchConfig, WatchRequest, Watcher, WriteRequest,
+    WriteResponse, MAX_LEASE_TTL_SECS,
 };
 
 type Res<T> = std::result::Result<T, String>;
@@ -32,7 +33,13 @@ macro_rules! ensure {
 }
 
 fn config() -> EngineConfig {
-    EngineConfig { watch: WatchConfig { sync_interval: Duration::from_millis(1), ..WatchConfig::default() }, ..EngineConfig::default() }
+    EngineConfig {
+        watch: WatchConfig {
+            sync_interval: Duration::from_millis(1),
+            ..WatchConfig::default()
+        },
+        ..EngineConfig::default()
+    }
 }
 
 // ---- the reference model ---------------------------------------------------------------
@@ -102,7 +109,9 @@ fn validate(req: &WriteRequest) -> Result<(), Error> {
             check_intervals(&t.success)?;
             check_intervals(&t.failure)
         }
-        WriteRequest::LeaseGrant { ttl_secs, .. } if *ttl_secs > MAX_LEASE_TTL_SECS => Err(Error::LeaseTtlTooLarge),
+        WriteRequest::LeaseGrant { ttl_secs, .. } if *ttl_secs > MAX_LEASE_TTL_SECS => {
+            Err(Error::LeaseTtlTooLarge)
+        }
         _ => Ok(()),
     }
 }
@@ -119,7 +128,8 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(), Error> {
     let mut puts: Vec<&[u8]> = Vec::new();
     for op in ops {
         if let RequestOp::Put(p) = op {
-            if puts.contains(&p.key.as_slice()) || dels.iter().any(|(s, e)| in_range(&p.key, s, e)) {
+            if puts.contains(&p.key.as_slice()) || dels.iter().any(|(s, e)| in_range(&p.key, s, e))
+            {
                 return Err(Error::DuplicateKey);
             }
             puts.push(&p.key);
@@ -143,7 +153,12 @@ fn sort_cmp(a: &KeyValue, b: &KeyValue, target: SortTarget) -> std::cmp::Orderin
 fn shape(r: &RangeRequest, header: i64, mut kvs: Vec<KeyValue>) -> RangeResponse {
     let count = kvs.len() as i64;
     if r.count_only {
-        return RangeResponse { revision: header, kvs: Vec::new(), more: false, count };
+        return RangeResponse {
+            revision: header,
+            kvs: Vec::new(),
+            more: false,
+            count,
+        };
     }
     kvs.retain(|kv| {
         !(r.max_mod_revision != 0 && kv.mod_revision > r.max_mod_revision
@@ -151,7 +166,11 @@ fn shape(r: &RangeRequest, header: i64, mut kvs: Vec<KeyValue>) -> RangeResponse
             || r.max_create_revision != 0 && kv.create_revision > r.max_create_revision
             || r.min_create_revision != 0 && kv.create_revision < r.min_create_revision)
     });
-    let order = if r.sort_target != SortTarget::Key && r.sort_order == SortOrder::None { SortOrder::Ascend } else { r.sort_order };
+    let order = if r.sort_target != SortTarget::Key && r.sort_order == SortOrder::None {
+        SortOrder::Ascend
+    } else {
+        r.sort_order
+    };
     match order {
         SortOrder::None => {}
         SortOrder::Ascend => kvs.sort_by(|a, b| sort_cmp(a, b, r.sort_target)),
@@ -165,7 +184,12 @@ fn shape(r: &RangeRequest, header: i64, mut kvs: Vec<KeyValue>) -> RangeResponse
     if r.keys_only {
         kvs.iter_mut().for_each(|kv| kv.value.clear());
     }
-    RangeResponse { revision: header, kvs, more, count }
+    RangeResponse {
+        revision: header,
+        kvs,
+        more,
+        count,
+    }
 }
 
 fn compare_kv(c: &Compare, kv: &KeyValue) -> bool {
@@ -246,8 +270,16 @@ impl Work<'_> {
 
     fn put(&mut self, p: &PutRequest) -> Result<PutResponse, Error> {
         let prev = self.fx.cur.get(&p.key).cloned();
-        let value = if p.ignore_value { prev.as_ref().ok_or(Error::KeyNotFound)?.value.clone() } else { p.value.clone() };
-        let lease = if p.ignore_lease { prev.as_ref().ok_or(Error::KeyNotFound)?.lease } else { p.lease };
+        let value = if p.ignore_value {
+            prev.as_ref().ok_or(Error::KeyNotFound)?.value.clone()
+        } else {
+            p.value.clone()
+        };
+        let lease = if p.ignore_lease {
+            prev.as_ref().ok_or(Error::KeyNotFound)?.lease
+        } else {
+            p.lease
+        };
         if lease != 0 && !self.m.leases.contains_key(&lease) {
             return Err(Error::LeaseNotFound);
         }
@@ -260,23 +292,44 @@ impl Work<'_> {
             value,
             lease,
         };
-        self.fx.events.push(Event { kind: EventKind::Put, kv: kv.clone(), prev_kv: prev.clone() });
+        self.fx.events.push(Event {
+            kind: EventKind::Put,
+            kv: kv.clone(),
+            prev_kv: prev.clone(),
+        });
         self.fx.changes.push((p.key.clone(), Some(kv.clone())));
         self.fx.cur.insert(p.key.clone(), kv);
-        Ok(PutResponse { revision: rev, prev_kv: if p.prev_kv { prev } else { None } })
+        Ok(PutResponse {
+            revision: rev,
+            prev_kv: if p.prev_kv { prev } else { None },
+        })
     }
 
     fn delete_key(&mut self, key: &[u8]) -> KeyValue {
         let prev = self.fx.cur.remove(key).expect("deleting a live key");
         let rev = self.new_rev();
-        let kv = KeyValue { key: key.to_vec(), mod_revision: rev, ..KeyValue::default() };
-        self.fx.events.push(Event { kind: EventKind::Delete, kv, prev_kv: Some(prev.clone()) });
+        let kv = KeyValue {
+            key: key.to_vec(),
+            mod_revision: rev,
+            ..KeyValue::default()
+        };
+        self.fx.events.push(Event {
+            kind: EventKind::Delete,
+            kv,
+            prev_kv: Some(prev.clone()),
+        });
         self.fx.changes.push((key.to_vec(), None));
         prev
     }
 
     fn delete_range(&mut self, d: &DeleteRangeRequest) -> DeleteRangeResponse {
-        let victims: Vec<Vec<u8>> = self.fx.cur.keys().filter(|k| in_range(k, &d.key, &d.range_end)).cloned().collect();
+        let victims: Vec<Vec<u8>> = self
+            .fx
+            .cur
+            .keys()
+            .filter(|k| in_range(k, &d.key, &d.range_end))
+            .cloned()
+            .collect();
         let mut prev_kvs = Vec::new();
         for k in &victims {
             let prev = self.delete_key(k);
@@ -284,7 +337,11 @@ impl Work<'_> {
                 prev_kvs.push(prev);
             }
         }
-        DeleteRangeResponse { revision: 0, deleted: victims.len() as i64, prev_kvs }
+        DeleteRangeResponse {
+            revision: 0,
+            deleted: victims.len() as i64,
+            prev_kvs,
+        }
     }
 
     fn range(&self, r: &RangeRequest) -> Result<RangeResponse, Error> {
@@ -293,20 +350,37 @@ impl Work<'_> {
         let view = self.view();
         let rev = if r.revision <= 0 { view } else { r.revision };
         if r.revision > self.m.rev {
-            return Err(Error::FutureRevision { current_revision: Revision(self.m.rev) });
+            return Err(Error::FutureRevision {
+                current_revision: Revision(self.m.rev),
+            });
         }
         if rev < self.m.compact {
-            return Err(Error::Compacted { compact_revision: Revision(self.m.compact) });
+            return Err(Error::Compacted {
+                compact_revision: Revision(self.m.compact),
+            });
         }
-        let source = if rev == view { self.fx.cur.clone() } else { self.m.state_at(rev) };
-        let kvs = source.into_values().filter(|kv| in_range(&kv.key, &r.key, &r.range_end)).collect();
+        let source = if rev == view {
+            self.fx.cur.clone()
+        } else {
+            self.m.state_at(rev)
+        };
+        let kvs = source
+            .into_values()
+            .filter(|kv| in_range(&kv.key, &r.key, &r.range_end))
+            .collect();
         Ok(shape(r, view, kvs))
     }
 
     fn compare(&self, c: &Compare) -> bool {
-        let items: Vec<&KeyValue> = self.fx.cur.values().filter(|kv| in_range(&kv.key, &c.key, &c.range_end)).collect();
+        let items: Vec<&KeyValue> = self
+            .fx
+            .cur
+            .values()
+            .filter(|kv| in_range(&kv.key, &c.key, &c.range_end))
+            .collect();
         if items.is_empty() {
-            return !matches!(c.target, CompareTarget::Value(_)) && compare_kv(c, &KeyValue::default());
+            return !matches!(c.target, CompareTarget::Value(_))
+                && compare_kv(c, &KeyValue::default());
         }
         items.iter().all(|kv| compare_kv(c, kv))
     }
@@ -323,25 +397,45 @@ impl Work<'_> {
                 RequestOp::Txn(inner) => ResponseOp::Txn(self.txn(inner)?),
             });
         }
-        Ok(TxnResponse { revision: 0, succeeded, responses })
+        Ok(TxnResponse {
+            revision: 0,
+            succeeded,
+            responses,
+        })
     }
 
     fn revoke(&mut self, id: i64) -> Result<WriteResponse, Error> {
         if !self.m.leases.contains_key(&id) {
             return Err(Error::LeaseNotFound);
         }
-        let keys: Vec<Vec<u8>> = self.fx.cur.values().filter(|kv| kv.lease == id).map(|kv| kv.key.clone()).collect();
+        let keys: Vec<Vec<u8>> = self
+            .fx
+            .cur
+            .values()
+            .filter(|kv| kv.lease == id)
+            .map(|kv| kv.key.clone())
+            .collect();
         for k in &keys {
             self.delete_key(k);
         }
         self.fx.revoke = Some(id);
-        Ok(WriteResponse::LeaseRevoke { revision: self.view() })
+        Ok(WriteResponse::LeaseRevoke {
+            revision: self.view(),
+        })
     }
 }
 
 impl Model {
     fn new() -> Model {
-        Model { hist: BTreeMap::new(), cur: BTreeMap::new(), rev: 1, compact: 0, leases: BTreeMap::new(), applied: 0, log: Vec::new() }
+        Model {
+            hist: BTreeMap::new(),
+            cur: BTreeMap::new(),
+            rev: 1,
+            compact: 0,
+            leases: BTreeMap::new(),
+            applied: 0,
+            log: Vec::new(),
+        }
     }
 
     /// The live keys at `rev`.
@@ -357,20 +451,36 @@ impl Model {
 
     fn range(&self, r: &RangeRequest) -> Result<RangeResponse, Error> {
         check_range_args(&r.key, &r.range_end)?;
-        let rev = if r.revision <= 0 { self.rev } else { r.revision };
+        let rev = if r.revision <= 0 {
+            self.rev
+        } else {
+            r.revision
+        };
         if rev > self.rev {
-            return Err(Error::FutureRevision { current_revision: Revision(self.rev) });
+            return Err(Error::FutureRevision {
+                current_revision: Revision(self.rev),
+            });
         }
         if rev < self.compact {
-            return Err(Error::Compacted { compact_revision: Revision(self.compact) });
+            return Err(Error::Compacted {
+                compact_revision: Revision(self.compact),
+            });
         }
-        let kvs = self.state_at(rev).into_values().filter(|kv| in_range(&kv.key, &r.key, &r.range_end)).collect();
+        let kvs = self
+            .state_at(rev)
+            .into_values()
+            .filter(|kv| in_range(&kv.key, &r.key, &r.range_end))
+            .collect();
         Ok(shape(r, self.rev, kvs))
     }
 
     /// Applies `req` as `Engine::write` would and returns the expected answer. `engine` is
     /// the engine's answer, consulted only for the id of a `LeaseGrant { id: 0 }`.
-    fn apply(&mut self, req: &WriteRequest, engine: &Result<WriteResponse, Error>) -> Result<WriteResponse, Error> {
+    fn apply(
+        &mut self,
+        req: &WriteRequest,
+        engine: &Result<WriteResponse, Error>,
+    ) -> Result<WriteResponse, Error> {
         validate(req)?;
         self.applied += 1;
         let (result, fx) = self.exec(req, engine);
@@ -396,8 +506,18 @@ impl Model {
         result
     }
 
-    fn exec(&self, req: &WriteRequest, engine: &Result<WriteResponse, Error>) -> (Result<WriteResponse, Error>, Effects) {
-        let mut w = Work { m: self, fx: Effects { cur: self.cur.clone(), ..Effects::default() } };
+    fn exec(
+        &self,
+        req: &WriteRequest,
+        engine: &Result<WriteResponse, Error>,
+    ) -> (Result<WriteResponse, Error>, Effects) {
+        let mut w = Work {
+            m: self,
+            fx: Effects {
+                cur: self.cur.clone(),
+                ..Effects::default()
+            },
+        };
         let result = match req {
             WriteRequest::Put(p) => w.put(p).map(WriteResponse::Put),
             WriteRequest::DeleteRange(d) => {
@@ -411,9 +531,13 @@ impl Model {
             }),
             WriteRequest::Compact { revision } => {
                 if *revision <= self.compact {
-                    Err(Error::Compacted { compact_revision: Revision(self.compact) })
+                    Err(Error::Compacted {
+                        compact_revision: Revision(self.compact),
+                    })
                 } else if *revision > self.rev {
-                    Err(Error::FutureRevision { current_revision: Revision(self.rev) })
+                    Err(Error::FutureRevision {
+                        current_revision: Revision(self.rev),
+                    })
                 } else {
                     w.fx.compact = Some(*revision);
                     Ok(WriteResponse::Compact { revision: self.rev })
@@ -422,7 +546,11 @@ impl Model {
             WriteRequest::LeaseGrant { id, ttl_secs } => {
                 // id 0: the engine picks one; any unused positive id is fine.
                 let id = match (id, engine) {
-                    (0, Ok(WriteResponse::LeaseGrant { id: got, .. })) if *got > 0 && !self.leases.contains_key(got) => *got,
+                    (0, Ok(WriteResponse::LeaseGrant { id: got, .. }))
+                        if *got > 0 && !self.leases.contains_key(got) =>
+                    {
+                        *got
+                    }
                     (0, _) => -1,
                     (id, _) => *id,
                 };
@@ -431,7 +559,11 @@ impl Model {
                 } else {
                     let ttl = (*ttl_secs).max(1);
                     w.fx.grant = Some((id, ttl));
-                    Ok(WriteResponse::LeaseGrant { id, ttl_secs: ttl, revision: self.rev })
+                    Ok(WriteResponse::LeaseGrant {
+                        id,
+                        ttl_secs: ttl,
+                        revision: self.rev,
+                    })
                 }
             }
             WriteRequest::LeaseRevoke { id } => w.revoke(*id),
@@ -444,7 +576,14 @@ impl Model {
     /// The events of revisions >= `from` a watcher on `[key, end)` gets. `prev_kv` is
     /// expected when the previous version is readable at `rev - 1`, i.e. `rev - 1 >=
     /// compact` (etcd's rule); pass `compact` 0 for watchers that got the events live.
-    fn expected_events(&self, from: i64, key: &[u8], end: &[u8], no_delete: bool, compact: i64) -> Log {
+    fn expected_events(
+        &self,
+        from: i64,
+        key: &[u8],
+        end: &[u8],
+        no_delete: bool,
+        compact: i64,
+    ) -> Log {
         let mut out = Vec::new();
         for (rev, events) in &self.log {
             if *rev < from {
@@ -452,7 +591,9 @@ impl Model {
             }
             let mine: Vec<Event> = events
                 .iter()
-                .filter(|e| in_range(&e.kv.key, key, end) && !(no_delete && e.kind == EventKind::Delete))
+                .filter(|e| {
+                    in_range(&e.kv.key, key, end) && !(no_delete && e.kind == EventKind::Delete)
+                })
                 .map(|e| {
                     let mut e = e.clone();
                     if rev - 1 < compact {
@@ -478,7 +619,11 @@ impl Model {
         for (i, (r, v)) in versions.iter().enumerate() {
             let keep = *r > c || (Some(i) == newest_at_or_below && (*r == c || v.is_some()));
             if keep {
-                out.push(v.clone().unwrap_or_else(|| KeyValue { key: key.to_vec(), mod_revision: *r, ..KeyValue::default() }));
+                out.push(v.clone().unwrap_or_else(|| KeyValue {
+                    key: key.to_vec(),
+                    mod_revision: *r,
+                    ..KeyValue::default()
+                }));
             }
         }
         out.reverse();
@@ -487,8 +632,18 @@ impl Model {
 
     fn lease_info(&self, id: i64) -> LeaseInfo {
         let ttl = self.leases[&id];
-        let keys = self.cur.values().filter(|kv| kv.lease == id).map(|kv| kv.key.clone()).collect();
-        LeaseInfo { id, granted_ttl_secs: ttl, ttl_secs: ttl, keys }
+        let keys = self
+            .cur
+            .values()
+            .filter(|kv| kv.lease == id)
+            .map(|kv| kv.key.clone())
+            .collect();
+        LeaseInfo {
+            id,
+            granted_ttl_secs: ttl,
+            ttl_secs: ttl,
+            keys,
+        }
     }
 }
 
@@ -545,9 +700,16 @@ enum TxnOpSpec {
 enum Op {
     Put(PutRequest),
     Delete(DeleteRangeRequest),
-    Txn { compare: Vec<(Vec<u8>, Vec<u8>, CmpSpec, CompareResult)>, success: Vec<TxnOpSpec>, failure: Vec<TxnOpSpec> },
+    Txn {
+        compare: Vec<(Vec<u8>, Vec<u8>, CmpSpec, CompareResult)>,
+        success: Vec<TxnOpSpec>,
+        failure: Vec<TxnOpSpec>,
+    },
     Compact(RevSel),
-    Grant { id: i64, ttl_secs: i64 },
+    Grant {
+        id: i64,
+        ttl_secs: i64,
+    },
     Revoke(i64),
     Noop,
     Read(ReadSpec),
@@ -609,7 +771,11 @@ impl Model {
         match op {
             Op::Put(p) => WriteRequest::Put(p.clone()),
             Op::Delete(d) => WriteRequest::DeleteRange(d.clone()),
-            Op::Txn { compare, success, failure } => WriteRequest::Txn(TxnRequest {
+            Op::Txn {
+                compare,
+                success,
+                failure,
+            } => WriteRequest::Txn(TxnRequest {
                 compare: compare
                     .iter()
                     .map(|(key, range_end, target, result)| Compare {
@@ -628,8 +794,13 @@ impl Model {
                 success: success.iter().map(|s| self.txn_op(s)).collect(),
                 failure: failure.iter().map(|s| self.txn_op(s)).collect(),
             }),
-            Op::Compact(sel) => WriteRequest::Compact { revision: self.resolve(*sel) },
-            Op::Grant { id, ttl_secs } => WriteRequest::LeaseGrant { id: *id, ttl_secs: *ttl_secs },
+            Op::Compact(sel) => WriteRequest::Compact {
+                revision: self.resolve(*sel),
+            },
+            Op::Grant { id, ttl_secs } => WriteRequest::LeaseGrant {
+                id: *id,
+                ttl_secs: *ttl_secs,
+            },
             Op::Revoke(id) => WriteRequest::LeaseRevoke { id: *id },
             Op::Noop => WriteRequest::Noop,
             Op::Read(_) | Op::Watch(_) => unreachable!("not a write"),
@@ -638,7 +809,10 @@ impl Model {
 }
 
 fn key() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'c', 0u8, 0xff]), 1..=2)
+    prop::collection::vec(
+        prop::sample::select(vec![b'a', b'b', b'c', 0u8, 0xff]),
+        1..=2,
+    )
 }
 
 /// A key, rarely the (invalid) empty one.
@@ -649,19 +823,29 @@ fn any_key() -> impl Strategy<Value = Vec<u8>> {
 /// A key with a range end: the single key, every key from it, its prefix, or another key
 /// (possibly before it: an invalid range).
 fn key_and_end() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
-    (any_key(), prop_oneof![6 => Just(0u8), 2 => Just(1), 2 => Just(2), 1 => Just(3)], key()).prop_map(|(k, sel, other)| {
-        let end = match sel {
-            0 => Vec::new(),
-            1 => vec![0],
-            2 => prefix_end(&k),
-            _ => other,
-        };
-        (k, end)
-    })
+    (
+        any_key(),
+        prop_oneof![6 => Just(0u8), 2 => Just(1), 2 => Just(2), 1 => Just(3)],
+        key(),
+    )
+        .prop_map(|(k, sel, other)| {
+            let end = match sel {
+                0 => Vec::new(),
+                1 => vec![0],
+                2 => prefix_end(&k),
+                _ => other,
+            };
+            (k, end)
+        })
 }
 
 fn value() -> impl Strategy<Value = Vec<u8>> {
-    prop::sample::select(vec![b"".to_vec(), b"x".to_vec(), b"y".to_vec(), b"zz".to_vec()])
+    prop::sample::select(vec![
+        b"".to_vec(),
+        b"x".to_vec(),
+        b"y".to_vec(),
+        b"zz".to_vec(),
+    ])
 }
 
 fn lease_ref() -> impl Strategy<Value = i64> {
@@ -679,22 +863,48 @@ fn rev_sel() -> impl Strategy<Value = RevSel> {
 }
 
 fn num_sel() -> impl Strategy<Value = NumSel> {
-    prop_oneof![(0i64..3).prop_map(NumSel::Abs), (-1i64..5).prop_map(NumSel::Back)]
+    prop_oneof![
+        (0i64..3).prop_map(NumSel::Abs),
+        (-1i64..5).prop_map(NumSel::Back)
+    ]
 }
 
 fn put() -> impl Strategy<Value = PutRequest> {
-    (any_key(), value(), lease_ref(), any::<bool>(), 0u8..24, 0u8..24).prop_map(|(key, value, lease, prev_kv, iv, il)| {
-        // Mostly a plain put; sometimes ignore_value/ignore_lease, usually well-formed.
-        let ignore_value = iv < 2;
-        let ignore_lease = il < 2;
-        let value = if ignore_value && iv == 0 { Vec::new() } else { value };
-        let lease = if ignore_lease && il == 0 { 0 } else { lease };
-        PutRequest { key, value, lease, prev_kv, ignore_value, ignore_lease }
-    })
+    (
+        any_key(),
+        value(),
+        lease_ref(),
+        any::<bool>(),
+        0u8..24,
+        0u8..24,
+    )
+        .prop_map(|(key, value, lease, prev_kv, iv, il)| {
+            // Mostly a plain put; sometimes ignore_value/ignore_lease, usually well-formed.
+            let ignore_value = iv < 2;
+            let ignore_lease = il < 2;
+            let value = if ignore_value && iv == 0 {
+                Vec::new()
+            } else {
+                value
+            };
+            let lease = if ignore_lease && il == 0 { 0 } else { lease };
+            PutRequest {
+                key,
+                value,
+                lease,
+                prev_kv,
+                ignore_value,
+                ignore_lease,
+            }
+        })
 }
 
 fn delete() -> impl Strategy<Value = DeleteRangeRequest> {
-    (key_and_end(), any::<bool>()).prop_map(|((key, range_end), prev_kv)| DeleteRangeRequest { key, range_end, prev_kv })
+    (key_and_end(), any::<bool>()).prop_map(|((key, range_end), prev_kv)| DeleteRangeRequest {
+        key,
+        range_end,
+        prev_kv,
+    })
 }
 
 fn read() -> impl Strategy<Value = ReadSpec> {
@@ -702,22 +912,36 @@ fn read() -> impl Strategy<Value = ReadSpec> {
         key_and_end(),
         rev_sel(),
         prop::sample::select(vec![0i64, 0, 0, 1, 2, 3]),
-        prop::sample::select(vec![SortOrder::None, SortOrder::None, SortOrder::Ascend, SortOrder::Descend]),
-        prop::sample::select(vec![SortTarget::Key, SortTarget::Key, SortTarget::Version, SortTarget::Create, SortTarget::Mod, SortTarget::Value]),
+        prop::sample::select(vec![
+            SortOrder::None,
+            SortOrder::None,
+            SortOrder::Ascend,
+            SortOrder::Descend,
+        ]),
+        prop::sample::select(vec![
+            SortTarget::Key,
+            SortTarget::Key,
+            SortTarget::Version,
+            SortTarget::Create,
+            SortTarget::Mod,
+            SortTarget::Value,
+        ]),
         0u8..10,
         prop::option::weighted(0.15, (0u8..4, rev_sel())),
     )
-        .prop_map(|((key, range_end), rev, limit, sort_order, sort_target, flags, filter)| ReadSpec {
-            key,
-            range_end,
-            rev,
-            limit,
-            sort_order,
-            sort_target,
-            keys_only: flags < 2,
-            count_only: flags == 9,
-            filter,
-        })
+        .prop_map(
+            |((key, range_end), rev, limit, sort_order, sort_target, flags, filter)| ReadSpec {
+                key,
+                range_end,
+                rev,
+                limit,
+                sort_order,
+                sort_target,
+                keys_only: flags < 2,
+                count_only: flags == 9,
+                filter,
+            },
+        )
 }
 
 fn cmp() -> impl Strategy<Value = (Vec<u8>, Vec<u8>, CmpSpec, CompareResult)> {
@@ -730,7 +954,12 @@ fn cmp() -> impl Strategy<Value = (Vec<u8>, Vec<u8>, CmpSpec, CompareResult)> {
         value().prop_map(CmpSpec::Value),
         (0i64..=3).prop_map(CmpSpec::Lease),
     ];
-    let result = prop::sample::select(vec![CompareResult::Equal, CompareResult::NotEqual, CompareResult::Greater, CompareResult::Less]);
+    let result = prop::sample::select(vec![
+        CompareResult::Equal,
+        CompareResult::NotEqual,
+        CompareResult::Greater,
+        CompareResult::Less,
+    ]);
     (keys, target, result).prop_map(|((k, e), t, r)| (k, e, t, r))
 }
 
@@ -761,7 +990,12 @@ fn op() -> impl Strategy<Value = Op> {
 // ---- checks ------------------------------------------------------------------------------
 
 fn all_keys_at(rev: i64) -> RangeRequest {
-    RangeRequest { key: vec![0], range_end: vec![0], revision: rev, ..RangeRequest::default() }
+    RangeRequest {
+        key: vec![0],
+        range_end: vec![0],
+        revision: rev,
+        ..RangeRequest::default()
+    }
 }
 
 /// Range options the end-of-sequence check runs on every prefix.
@@ -777,31 +1011,68 @@ fn option_variants() -> Vec<RangeRequest> {
             (SortOrder::Descend, SortTarget::Value),
         ] {
             for keys_only in [false, true] {
-                out.push(RangeRequest { limit, sort_order, sort_target, keys_only, ..RangeRequest::default() });
+                out.push(RangeRequest {
+                    limit,
+                    sort_order,
+                    sort_target,
+                    keys_only,
+                    ..RangeRequest::default()
+                });
             }
         }
     }
-    out.push(RangeRequest { count_only: true, ..RangeRequest::default() });
-    out.push(RangeRequest { count_only: true, limit: 1, ..RangeRequest::default() });
+    out.push(RangeRequest {
+        count_only: true,
+        ..RangeRequest::default()
+    });
+    out.push(RangeRequest {
+        count_only: true,
+        limit: 1,
+        ..RangeRequest::default()
+    });
     out
 }
 
 /// Everything readable: every retained revision, the edges, prefix ranges with options,
 /// leases, counters.
 fn check_state(engine: &Engine, model: &Model, label: &str) -> Res<()> {
-    ensure_eq!(engine.current_revision().0, model.rev, "{label}: current revision");
-    ensure_eq!(engine.compact_revision().0, model.compact, "{label}: compact revision");
-    ensure_eq!(engine.applied_index(), model.applied, "{label}: applied index");
-    ensure_eq!(engine.live_keys(), model.cur.len() as i64, "{label}: live keys");
+    ensure_eq!(
+        engine.current_revision().0,
+        model.rev,
+        "{label}: current revision"
+    );
+    ensure_eq!(
+        engine.compact_revision().0,
+        model.compact,
+        "{label}: compact revision"
+    );
+    ensure_eq!(
+        engine.applied_index(),
+        model.applied,
+        "{label}: applied index"
+    );
+    ensure_eq!(
+        engine.live_keys(),
+        model.cur.len() as i64,
+        "{label}: live keys"
+    );
     let first = model.compact.max(1);
     for rev in first..=model.rev {
         let r = all_keys_at(rev);
-        ensure_eq!(engine.range(&r), model.range(&r), "{label}: all keys at revision {rev}");
+        ensure_eq!(
+            engine.range(&r),
+            model.range(&r),
+            "{label}: all keys at revision {rev}"
+        );
     }
     for rev in [model.compact - 1, model.rev + 1] {
         if rev >= 1 {
             let r = all_keys_at(rev);
-            ensure_eq!(engine.range(&r), model.range(&r), "{label}: all keys at revision {rev}");
+            ensure_eq!(
+                engine.range(&r),
+                model.range(&r),
+                "{label}: all keys at revision {rev}"
+            );
         }
     }
     let prefixes: [&[u8]; 5] = [b"a", b"b", b"\0", b"\xff", b"c"];
@@ -814,7 +1085,11 @@ fn check_state(engine: &Engine, model: &Model, label: &str) -> Res<()> {
                 ensure_eq!(engine.range(&r), model.range(&r), "{label}: {r:?}");
             }
         }
-        let mut r = RangeRequest { key: prefix.to_vec(), range_end: prefix_end(prefix), ..RangeRequest::default() };
+        let mut r = RangeRequest {
+            key: prefix.to_vec(),
+            range_end: prefix_end(prefix),
+            ..RangeRequest::default()
+        };
         r.min_mod_revision = (first + model.rev) / 2;
         ensure_eq!(engine.range(&r), model.range(&r), "{label}: {r:?}");
         r.min_mod_revision = 0;
@@ -824,7 +1099,11 @@ fn check_state(engine: &Engine, model: &Model, label: &str) -> Res<()> {
     let ids: Vec<i64> = model.leases.keys().copied().collect();
     ensure_eq!(engine.lease_ids(), ids, "{label}: lease ids");
     for id in ids {
-        ensure_eq!(engine.lease_info(LeaseId(id), 0, true), Ok(model.lease_info(id)), "{label}: lease {id}");
+        ensure_eq!(
+            engine.lease_info(LeaseId(id), 0, true),
+            Ok(model.lease_info(id)),
+            "{label}: lease {id}"
+        );
     }
     Ok(())
 }
@@ -836,7 +1115,9 @@ fn wait_for_physical_compaction(engine: &Engine, model: &Model, label: &str) -> 
     loop {
         let mut diff = None;
         for key in model.hist.keys() {
-            let got = engine.key_history(key).map_err(|e| format!("{label}: key_history({key:?}): {e}"))?;
+            let got = engine
+                .key_history(key)
+                .map_err(|e| format!("{label}: key_history({key:?}): {e}"))?;
             let want = model.retained_versions(key);
             if got != want {
                 diff = Some(format!("{label}: retained versions of {key:?} after compaction to {}\n  engine: {got:?}\n  model:  {want:?}", model.compact));
@@ -853,22 +1134,36 @@ fn wait_for_physical_compaction(engine: &Engine, model: &Model, label: &str) -> 
 
 /// Receives until a progress notification at `current` (requested here), checking that
 /// each message holds whole revisions in order; returns the events by revision.
-fn collect(w: &mut Watcher, current: i64, label: &str) -> Res<std::result::Result<Log, (Log, i64)>> {
+fn collect(
+    w: &mut Watcher,
+    current: i64,
+    label: &str,
+) -> Res<std::result::Result<Log, (Log, i64)>> {
     w.request_progress();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut out: Log = Vec::new();
     loop {
         let Some(msg) = w.try_recv() else {
-            ensure!(Instant::now() < deadline, "{label}: no progress notification within 10 s; got {out:?}");
+            ensure!(
+                Instant::now() < deadline,
+                "{label}: no progress notification within 10 s; got {out:?}"
+            );
             std::thread::sleep(Duration::from_millis(1));
             continue;
         };
         if msg.canceled {
-            ensure!(msg.events.is_empty(), "{label}: canceled message with events: {msg:?}");
+            ensure!(
+                msg.events.is_empty(),
+                "{label}: canceled message with events: {msg:?}"
+            );
             return Ok(Err((out, msg.compact_revision)));
         }
         if msg.events.is_empty() {
-            ensure_eq!(msg.revision, current, "{label}: progress notification revision");
+            ensure_eq!(
+                msg.revision,
+                current,
+                "{label}: progress notification revision"
+            );
             return Ok(Ok(out));
         }
         let last_seen = out.last().map_or(0, |(r, _)| *r);
@@ -878,12 +1173,18 @@ fn collect(w: &mut Watcher, current: i64, label: &str) -> Res<std::result::Resul
             let rev = ev.kv.mod_revision;
             match out.last_mut() {
                 Some((r, evs)) if *r == rev => evs.push((**ev).clone()),
-                Some((r, _)) if *r > rev => return Err(format!("{label}: events out of order in {msg:?}")),
+                Some((r, _)) if *r > rev => {
+                    return Err(format!("{label}: events out of order in {msg:?}"))
+                }
                 _ => out.push((rev, vec![(**ev).clone()])),
             }
         }
         let last = out.last().map_or(0, |(r, _)| *r);
-        ensure_eq!(msg.revision, last, "{label}: message revision is its last event's revision");
+        ensure_eq!(
+            msg.revision,
+            last,
+            "{label}: message revision is its last event's revision"
+        );
     }
 }
 
@@ -893,7 +1194,9 @@ fn check_watch(w: &mut Watcher, model: &Model, want: &Log, label: &str) -> Res<(
             ensure_eq!(got, *want, "{label}: events");
             Ok(())
         }
-        Err((got, c)) => Err(format!("{label}: canceled (compact revision {c}) after {got:?}")),
+        Err((got, c)) => Err(format!(
+            "{label}: canceled (compact revision {c}) after {got:?}"
+        )),
     }
 }
 
@@ -910,8 +1213,13 @@ fn check_mid_watch(mw: &mut MidWatch, model: &Model, label: &str) -> Res<()> {
     if mw.from < mw.compact_at_start {
         // Started below the compact revision: one canceled message, nothing else.
         return match collect(&mut mw.watcher, model.rev, label)? {
-            Err((got, c)) if got.is_empty() && c >= mw.compact_at_start && c <= model.compact => Ok(()),
-            other => Err(format!("{label}: from {} below compact {}: want a cancel, got {other:?}", mw.from, mw.compact_at_start)),
+            Err((got, c)) if got.is_empty() && c >= mw.compact_at_start && c <= model.compact => {
+                Ok(())
+            }
+            other => Err(format!(
+                "{label}: from {} below compact {}: want a cancel, got {other:?}",
+                mw.from, mw.compact_at_start
+            )),
         };
     }
     // Catch-up and a later compaction race: the events may stop at a cancel (if a
@@ -922,10 +1230,17 @@ fn check_mid_watch(mw: &mut MidWatch, model: &Model, label: &str) -> Res<()> {
         Ok(got) => (got, None),
         Err((got, c)) => (got, Some(c)),
     };
-    ensure!(got.len() <= full.len(), "{label}: more revisions than the model: {got:?}");
+    ensure!(
+        got.len() <= full.len(),
+        "{label}: more revisions than the model: {got:?}"
+    );
     for ((gr, gevs), (wr, wevs)) in got.iter().zip(&full) {
         ensure_eq!(gr, wr, "{label}: revision");
-        ensure_eq!(gevs.len(), wevs.len(), "{label}: event count at {gr}: {gevs:?} vs {wevs:?}");
+        ensure_eq!(
+            gevs.len(),
+            wevs.len(),
+            "{label}: event count at {gr}: {gevs:?} vs {wevs:?}"
+        );
         for (g, w) in gevs.iter().zip(wevs) {
             let relaxed = gr - 1 < model.compact && g.prev_kv.is_none();
             let mut w = w.clone();
@@ -936,28 +1251,56 @@ fn check_mid_watch(mw: &mut MidWatch, model: &Model, label: &str) -> Res<()> {
         }
     }
     match canceled {
-        None => ensure_eq!(got.len(), full.len(), "{label}: revisions delivered from {}", mw.from),
+        None => ensure_eq!(
+            got.len(),
+            full.len(),
+            "{label}: revisions delivered from {}",
+            mw.from
+        ),
         Some(c) => {
             let next = got.last().map_or(mw.from, |(r, _)| r + 1);
-            ensure!(c > mw.compact_at_start && c <= model.compact && next < c, "{label}: canceled at compact {c} with next revision {next} (compact at start {})", mw.compact_at_start);
+            ensure!(
+                c > mw.compact_at_start && c <= model.compact && next < c,
+                "{label}: canceled at compact {c} with next revision {next} (compact at start {})",
+                mw.compact_at_start
+            );
         }
     }
     Ok(())
 }
 
 fn hashes(engine: &Engine, model: &Model, label: &str) -> Res<Vec<storage::HashKv>> {
-    (model.compact.max(1)..=model.rev).map(|r| engine.hash_kv(r).map_err(|e| format!("{label}: hash_kv({r}): {e}"))).collect()
+    (model.compact.max(1)..=model.rev)
+        .map(|r| {
+            engine
+                .hash_kv(r)
+                .map_err(|e| format!("{label}: hash_kv({r}): {e}"))
+        })
+        .collect()
 }
 
 /// Applies the pending writes with one `Engine::apply_batch` (as the replicated layer does)
 /// and checks each answer against the model's.
-fn flush_batch(engine: &Engine, pending: &mut Vec<(usize, WriteRequest, Result<WriteResponse, Error>)>) -> Res<()> {
+fn flush_batch(
+    engine: &Engine,
+    pending: &mut Vec<(usize, WriteRequest, Result<WriteResponse, Error>)>,
+) -> Res<()> {
     if pending.is_empty() {
         return Ok(());
     }
     let first = engine.applied_index() + 1;
-    let entries: Vec<ApplyEntry<'_>> = pending.iter().enumerate().map(|(j, (_, req, _))| ApplyEntry { index: first + j as u64, request: req, state: b"state" }).collect();
-    let got = engine.apply_batch(&entries).map_err(|e| format!("apply_batch: fatal {e}"))?;
+    let entries: Vec<ApplyEntry<'_>> = pending
+        .iter()
+        .enumerate()
+        .map(|(j, (_, req, _))| ApplyEntry {
+            index: first + j as u64,
+            request: req,
+            state: b"state",
+        })
+        .collect();
+    let got = engine
+        .apply_batch(&entries)
+        .map_err(|e| format!("apply_batch: fatal {e}"))?;
     for ((i, req, want), got) in pending.iter().zip(got) {
         ensure_eq!(got, *want, "op {i} (batched): {req:?}");
     }
@@ -972,9 +1315,21 @@ fn run_case(ops: &[Op], batch_len: usize) -> Res<()> {
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let engine = Engine::open(dir.path(), config()).map_err(|e| format!("open: {e}"))?;
     let mut model = Model::new();
-    let mut live_all = engine.watch(WatchRequest { key: vec![0], range_end: vec![0], prev_kv: true, ..WatchRequest::default() }).map_err(|e| format!("watch: {e}"))?;
+    let mut live_all = engine
+        .watch(WatchRequest {
+            key: vec![0],
+            range_end: vec![0],
+            prev_kv: true,
+            ..WatchRequest::default()
+        })
+        .map_err(|e| format!("watch: {e}"))?;
     let mut live_prefix = engine
-        .watch(WatchRequest { key: b"a".to_vec(), range_end: b"b".to_vec(), no_delete: true, ..WatchRequest::default() })
+        .watch(WatchRequest {
+            key: b"a".to_vec(),
+            range_end: b"b".to_vec(),
+            no_delete: true,
+            ..WatchRequest::default()
+        })
         .map_err(|e| format!("watch: {e}"))?;
     let mut mid: Vec<MidWatch> = Vec::new();
     let mut pending = Vec::new();
@@ -1001,61 +1356,147 @@ fn run_case(ops: &[Op], batch_len: usize) -> Res<()> {
             Op::Watch(sel) => {
                 let start = model.resolve(*sel);
                 let watcher = engine
-                    .watch(WatchRequest { key: vec![0], range_end: vec![0], start_revision: start, prev_kv: true, ..WatchRequest::default() })
+                    .watch(WatchRequest {
+                        key: vec![0],
+                        range_end: vec![0],
+                        start_revision: start,
+                        prev_kv: true,
+                        ..WatchRequest::default()
+                    })
                     .map_err(|e| format!("op {i}: watch: {e}"))?;
                 let from = if start <= 0 { model.rev + 1 } else { start };
-                mid.push(MidWatch { watcher, from, compact_at_start: model.compact });
+                mid.push(MidWatch {
+                    watcher,
+                    from,
+                    compact_at_start: model.compact,
+                });
             }
             _ => {
                 let req = model.write_request(op);
                 // A read-only txn on the read path answers what the write path would.
                 let read_path = match &req {
-                    WriteRequest::Txn(t) if t.is_read_only() => Some(engine.read_txn(t).map(WriteResponse::Txn)),
+                    WriteRequest::Txn(t) if t.is_read_only() => {
+                        Some(engine.read_txn(t).map(WriteResponse::Txn))
+                    }
                     _ => None,
                 };
                 let got = engine.write(&req);
                 let want = model.apply(&req, &got);
                 ensure_eq!(got, want, "op {i}: {req:?}");
                 if let Some(read) = read_path {
-                    ensure_eq!(read, want, "op {i}: read-only txn on the read path: {req:?}");
+                    ensure_eq!(
+                        read,
+                        want,
+                        "op {i}: read-only txn on the read path: {req:?}"
+                    );
                 }
             }
         }
-        ensure_eq!(engine.current_revision().0, model.rev, "op {i}: current revision");
-        ensure_eq!(engine.compact_revision().0, model.compact, "op {i}: compact revision");
-        ensure_eq!(engine.applied_index(), model.applied, "op {i}: applied index");
-        ensure_eq!(engine.live_keys(), model.cur.len() as i64, "op {i}: live keys");
+        ensure_eq!(
+            engine.current_revision().0,
+            model.rev,
+            "op {i}: current revision"
+        );
+        ensure_eq!(
+            engine.compact_revision().0,
+            model.compact,
+            "op {i}: compact revision"
+        );
+        ensure_eq!(
+            engine.applied_index(),
+            model.applied,
+            "op {i}: applied index"
+        );
+        ensure_eq!(
+            engine.live_keys(),
+            model.cur.len() as i64,
+            "op {i}: live keys"
+        );
     }
     flush_batch(&engine, &mut pending)?;
-    ensure_eq!(engine.current_revision().0, model.rev, "after the last batch: current revision");
-    ensure_eq!(engine.applied_index(), model.applied, "after the last batch: applied index");
-    ensure_eq!(engine.live_keys(), model.cur.len() as i64, "after the last batch: live keys");
+    ensure_eq!(
+        engine.current_revision().0,
+        model.rev,
+        "after the last batch: current revision"
+    );
+    ensure_eq!(
+        engine.applied_index(),
+        model.applied,
+        "after the last batch: applied index"
+    );
+    ensure_eq!(
+        engine.live_keys(),
+        model.cur.len() as i64,
+        "after the last batch: live keys"
+    );
 
     check_state(&engine, &model, "after the sequence")?;
     let hashes_before = hashes(&engine, &model, "before physical compaction")?;
 
-    check_watch(&mut live_all, &model, &model.expected_events(2, &[0], &[0], false, 0), "live watch on every key")?;
-    check_watch(&mut live_prefix, &model, &model.expected_events(2, b"a", b"b", true, 0), "live watch on prefix a, no deletes")?;
+    check_watch(
+        &mut live_all,
+        &model,
+        &model.expected_events(2, &[0], &[0], false, 0),
+        "live watch on every key",
+    )?;
+    check_watch(
+        &mut live_prefix,
+        &model,
+        &model.expected_events(2, b"a", b"b", true, 0),
+        "live watch on prefix a, no deletes",
+    )?;
     for (n, mw) in mid.iter_mut().enumerate() {
-        check_mid_watch(mw, &model, &format!("watch {n} started during the sequence at {}", mw.from))?;
+        check_mid_watch(
+            mw,
+            &model,
+            &format!("watch {n} started during the sequence at {}", mw.from),
+        )?;
     }
 
     wait_for_physical_compaction(&engine, &model, "physical compaction")?;
-    ensure_eq!(hashes(&engine, &model, "after physical compaction")?, hashes_before, "hash_kv before and after physical compaction");
+    ensure_eq!(
+        hashes(&engine, &model, "after physical compaction")?,
+        hashes_before,
+        "hash_kv before and after physical compaction"
+    );
     check_state(&engine, &model, "after physical compaction")?;
 
     // Catch-up from the first retained revision (from storage).
     let from = model.compact.max(2);
     let want = model.expected_events(from, &[0], &[0], false, model.compact);
-    let mut w = engine.watch(WatchRequest { key: vec![0], range_end: vec![0], start_revision: from, prev_kv: true, ..WatchRequest::default() }).map_err(|e| format!("watch: {e}"))?;
-    check_watch(&mut w, &model, &want, &format!("catch-up watch from {from}"))?;
+    let mut w = engine
+        .watch(WatchRequest {
+            key: vec![0],
+            range_end: vec![0],
+            start_revision: from,
+            prev_kv: true,
+            ..WatchRequest::default()
+        })
+        .map_err(|e| format!("watch: {e}"))?;
+    check_watch(
+        &mut w,
+        &model,
+        &want,
+        &format!("catch-up watch from {from}"),
+    )?;
     if model.compact >= 2 {
         let mut w = engine
-            .watch(WatchRequest { key: vec![0], range_end: vec![0], start_revision: model.compact - 1, ..WatchRequest::default() })
+            .watch(WatchRequest {
+                key: vec![0],
+                range_end: vec![0],
+                start_revision: model.compact - 1,
+                ..WatchRequest::default()
+            })
             .map_err(|e| format!("watch: {e}"))?;
         match collect(&mut w, model.rev, "watch below the compact revision")? {
             Err((got, c)) if got.is_empty() && c == model.compact => {}
-            other => return Err(format!("watch from {} below compact {}: want a cancel, got {other:?}", model.compact - 1, model.compact)),
+            other => {
+                return Err(format!(
+                    "watch from {} below compact {}: want a cancel, got {other:?}",
+                    model.compact - 1,
+                    model.compact
+                ))
+            }
         }
     }
 
@@ -1065,10 +1506,27 @@ fn run_case(ops: &[Op], batch_len: usize) -> Res<()> {
     drop(engine);
     let engine = Engine::open(dir.path(), config()).map_err(|e| format!("reopen: {e}"))?;
     check_state(&engine, &model, "after reopen")?;
-    ensure_eq!(hashes(&engine, &model, "after reopen")?, hashes_before, "hash_kv after reopen");
+    ensure_eq!(
+        hashes(&engine, &model, "after reopen")?,
+        hashes_before,
+        "hash_kv after reopen"
+    );
     wait_for_physical_compaction(&engine, &model, "after reopen")?;
-    let mut w = engine.watch(WatchRequest { key: vec![0], range_end: vec![0], start_revision: from, prev_kv: true, ..WatchRequest::default() }).map_err(|e| format!("watch: {e}"))?;
-    check_watch(&mut w, &model, &want, &format!("catch-up watch from {from} after reopen"))?;
+    let mut w = engine
+        .watch(WatchRequest {
+            key: vec![0],
+            range_end: vec![0],
+            start_revision: from,
+            prev_kv: true,
+            ..WatchRequest::default()
+        })
+        .map_err(|e| format!("watch: {e}"))?;
+    check_watch(
+        &mut w,
+        &model,
+        &want,
+        &format!("catch-up watch from {from} after reopen"),
+    )?;
     Ok(())
 }
 
@@ -1109,7 +1567,10 @@ fn put_req(key: &str, value: &str) -> WriteRequest {
 }
 
 fn keys_of(r: &RangeResponse) -> Vec<String> {
-    r.kvs.iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect()
+    r.kvs
+        .iter()
+        .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+        .collect()
 }
 
 /// etcd's executeRange sorts (and applies the limit) before it drops the values of a
@@ -1120,23 +1581,66 @@ fn keys_only_range_sorted_by_value_is_in_value_order() {
     for (k, v) in [("a", "3"), ("b", "1"), ("c", "2")] {
         engine.write(&put_req(k, v)).expect("put");
     }
-    let sorted = RangeRequest { key: b"a".to_vec(), range_end: b"d".to_vec(), sort_order: SortOrder::Ascend, sort_target: SortTarget::Value, ..RangeRequest::default() };
+    let sorted = RangeRequest {
+        key: b"a".to_vec(),
+        range_end: b"d".to_vec(),
+        sort_order: SortOrder::Ascend,
+        sort_target: SortTarget::Value,
+        ..RangeRequest::default()
+    };
     let with_values = engine.range(&sorted).expect("range sorted by value");
-    assert_eq!(keys_of(&with_values), ["b", "c", "a"], "range sorted by value");
-    let keys_only = engine.range(&RangeRequest { keys_only: true, ..sorted.clone() }).expect("keys_only range sorted by value");
-    assert_eq!(keys_of(&keys_only), ["b", "c", "a"], "keys_only must not change the order of a range sorted by value");
-    assert!(keys_only.kvs.iter().all(|kv| kv.value.is_empty()), "keys_only drops values: {keys_only:?}");
-    let limited = engine.range(&RangeRequest { keys_only: true, limit: 1, ..sorted.clone() }).expect("limited keys_only range");
-    assert_eq!(keys_of(&limited), ["b"], "keys_only + limit 1 sorted by value keeps the smallest value's key");
+    assert_eq!(
+        keys_of(&with_values),
+        ["b", "c", "a"],
+        "range sorted by value"
+    );
+    let keys_only = engine
+        .range(&RangeRequest {
+            keys_only: true,
+            ..sorted.clone()
+        })
+        .expect("keys_only range sorted by value");
+    assert_eq!(
+        keys_of(&keys_only),
+        ["b", "c", "a"],
+        "keys_only must not change the order of a range sorted by value"
+    );
+    assert!(
+        keys_only.kvs.iter().all(|kv| kv.value.is_empty()),
+        "keys_only drops values: {keys_only:?}"
+    );
+    let limited = engine
+        .range(&RangeRequest {
+            keys_only: true,
+            limit: 1,
+            ..sorted.clone()
+        })
+        .expect("limited keys_only range");
+    assert_eq!(
+        keys_of(&limited),
+        ["b"],
+        "keys_only + limit 1 sorted by value keeps the smallest value's key"
+    );
     // The same inside a txn that has written (served from the txn's own view).
     let txn = TxnRequest {
         compare: Vec::new(),
-        success: vec![RequestOp::Put(PutRequest::new("d", "0")), RequestOp::Range(RangeRequest { keys_only: true, range_end: b"e".to_vec(), ..sorted })],
+        success: vec![
+            RequestOp::Put(PutRequest::new("d", "0")),
+            RequestOp::Range(RangeRequest {
+                keys_only: true,
+                range_end: b"e".to_vec(),
+                ..sorted
+            }),
+        ],
         failure: Vec::new(),
     };
     match engine.write(&WriteRequest::Txn(txn)).expect("txn") {
         WriteResponse::Txn(t) => match &t.responses[1] {
-            ResponseOp::Range(r) => assert_eq!(keys_of(r), ["d", "b", "c", "a"], "keys_only range sorted by value inside a txn"),
+            ResponseOp::Range(r) => assert_eq!(
+                keys_of(r),
+                ["d", "b", "c", "a"],
+                "keys_only range sorted by value inside a txn"
+            ),
             other => panic!("expected a range response, got {other:?}"),
         },
         other => panic!("expected a txn response, got {other:?}"),
@@ -1153,13 +1657,30 @@ fn txn_range_at_the_revision_the_txn_creates_is_a_future_revision() {
     assert_eq!(engine.current_revision(), Revision(2));
     let txn = TxnRequest {
         compare: Vec::new(),
-        success: vec![RequestOp::Put(PutRequest::new("a", "2")), RequestOp::Range(RangeRequest::key("a").at(3))],
+        success: vec![
+            RequestOp::Put(PutRequest::new("a", "2")),
+            RequestOp::Range(RangeRequest::key("a").at(3)),
+        ],
         failure: Vec::new(),
     };
     let got = engine.write(&WriteRequest::Txn(txn));
-    assert_eq!(got, Err(Error::FutureRevision { current_revision: Revision(2) }), "range at revision 3 in a txn starting at revision 2");
-    assert_eq!(engine.current_revision(), Revision(2), "a failed txn changes nothing");
-    assert_eq!(engine.get(b"a").expect("get").map(|kv| kv.value), Some(b"1".to_vec()), "a failed txn changes nothing");
+    assert_eq!(
+        got,
+        Err(Error::FutureRevision {
+            current_revision: Revision(2)
+        }),
+        "range at revision 3 in a txn starting at revision 2"
+    );
+    assert_eq!(
+        engine.current_revision(),
+        Revision(2),
+        "a failed txn changes nothing"
+    );
+    assert_eq!(
+        engine.get(b"a").expect("get").map(|kv| kv.value),
+        Some(b"1".to_vec()),
+        "a failed txn changes nothing"
+    );
 }
 
 /// An event at exactly the compact revision has no readable previous version (etcd reads
@@ -1168,24 +1689,50 @@ fn txn_range_at_the_revision_the_txn_creates_is_a_future_revision() {
 #[test]
 fn prev_kv_at_the_compact_revision_does_not_depend_on_physical_compaction() {
     // One revision per physical compaction batch, so deleting the old versions takes a while.
-    let (_dir, engine) = open_temp(EngineConfig { compaction_batch_entries: 1, ..config() });
+    let (_dir, engine) = open_temp(EngineConfig {
+        compaction_batch_entries: 1,
+        ..config()
+    });
     for i in 0..2000 {
-        engine.write(&put_req(&format!("k{i:04}"), "v")).expect("put");
+        engine
+            .write(&put_req(&format!("k{i:04}"), "v"))
+            .expect("put");
     }
     engine.write(&put_req("z", "1")).expect("put z");
     engine.write(&put_req("z", "2")).expect("put z");
     let c = engine.current_revision().0;
-    engine.write(&WriteRequest::Compact { revision: c }).expect("compact");
-    let early = engine.history(c, c, 10).expect("history at the compact revision");
+    engine
+        .write(&WriteRequest::Compact { revision: c })
+        .expect("compact");
+    let early = engine
+        .history(c, c, 10)
+        .expect("history at the compact revision");
     let deadline = Instant::now() + Duration::from_secs(20);
     while engine.key_history(b"z").expect("key history").len() > 1 {
-        assert!(Instant::now() < deadline, "physical compaction did not finish within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "physical compaction did not finish within 20 s"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let late = engine.history(c, c, 10).expect("history at the compact revision");
-    let prev = |h: &Vec<storage::RevisionEvents>| h.iter().flat_map(|(_, evs)| evs.iter().map(|e| e.prev_kv.clone())).collect::<Vec<_>>();
-    assert_eq!(prev(&late), vec![None], "prev_kv of the event at the compact revision {c} after physical compaction");
-    assert_eq!(prev(&early), vec![None], "prev_kv of the event at the compact revision {c} while physical compaction runs");
+    let late = engine
+        .history(c, c, 10)
+        .expect("history at the compact revision");
+    let prev = |h: &Vec<storage::RevisionEvents>| {
+        h.iter()
+            .flat_map(|(_, evs)| evs.iter().map(|e| e.prev_kv.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        prev(&late),
+        vec![None],
+        "prev_kv of the event at the compact revision {c} after physical compaction"
+    );
+    assert_eq!(
+        prev(&early),
+        vec![None],
+        "prev_kv of the event at the compact revision {c} while physical compaction runs"
+    );
 }
 
 /// Dropping the last handle closes the store ("also done on drop of the last handle"), so
@@ -1194,8 +1741,11 @@ fn prev_kv_at_the_compact_revision_does_not_depend_on_physical_compaction() {
 fn reopen_right_after_dropping_the_last_handle() {
     let dir = tempfile::tempdir().expect("create a temp dir");
     for round in 0..5 {
-        let engine = Engine::open(dir.path(), config()).unwrap_or_else(|e| panic!("open right after drop (round {round}): {e}"));
-        engine.write(&put_req("k", &round.to_string())).expect("put");
+        let engine = Engine::open(dir.path(), config())
+            .unwrap_or_else(|e| panic!("open right after drop (round {round}): {e}"));
+        engine
+            .write(&put_req("k", &round.to_string()))
+            .expect("put");
         drop(engine);
     }
 }
@@ -1207,11 +1757,26 @@ fn reopen_right_after_dropping_the_last_handle() {
 #[test]
 fn nested_put_then_delete_of_one_key_keeps_history_intact() {
     let (_dir, engine) = open_temp(config());
-    let mut live = engine.watch(WatchRequest { key: vec![0], range_end: vec![0], ..WatchRequest::default() }).expect("watch");
-    let nested = |op: RequestOp| RequestOp::Txn(TxnRequest { compare: Vec::new(), success: vec![op], failure: Vec::new() });
+    let mut live = engine
+        .watch(WatchRequest {
+            key: vec![0],
+            range_end: vec![0],
+            ..WatchRequest::default()
+        })
+        .expect("watch");
+    let nested = |op: RequestOp| {
+        RequestOp::Txn(TxnRequest {
+            compare: Vec::new(),
+            success: vec![op],
+            failure: Vec::new(),
+        })
+    };
     let txn = TxnRequest {
         compare: Vec::new(),
-        success: vec![nested(RequestOp::Put(PutRequest::new("a", "1"))), nested(RequestOp::DeleteRange(DeleteRangeRequest::key("a")))],
+        success: vec![
+            nested(RequestOp::Put(PutRequest::new("a", "1"))),
+            nested(RequestOp::DeleteRange(DeleteRangeRequest::key("a"))),
+        ],
         failure: Vec::new(),
     };
     match engine.write(&WriteRequest::Txn(txn)) {
@@ -1220,12 +1785,41 @@ fn nested_put_then_delete_of_one_key_keeps_history_intact() {
         Ok(_) => {}
     }
     assert_eq!(engine.current_revision(), Revision(2));
-    let live_events: Vec<Event> = live.try_recv().expect("live events of revision 2").events.iter().map(|e| (**e).clone()).collect();
-    let put = KeyValue { key: b"a".to_vec(), create_revision: 2, mod_revision: 2, version: 1, value: b"1".to_vec(), lease: 0 };
-    assert_eq!(live_events[0], Event { kind: EventKind::Put, kv: put.clone(), prev_kv: None }, "live put event");
+    let live_events: Vec<Event> = live
+        .try_recv()
+        .expect("live events of revision 2")
+        .events
+        .iter()
+        .map(|e| (**e).clone())
+        .collect();
+    let put = KeyValue {
+        key: b"a".to_vec(),
+        create_revision: 2,
+        mod_revision: 2,
+        version: 1,
+        value: b"1".to_vec(),
+        lease: 0,
+    };
+    assert_eq!(
+        live_events[0],
+        Event {
+            kind: EventKind::Put,
+            kv: put.clone(),
+            prev_kv: None
+        },
+        "live put event"
+    );
     assert_eq!(live_events[1].kind, EventKind::Delete, "live delete event");
-    let stored: Vec<Event> = engine.history(2, 2, 10).expect("history").into_iter().flat_map(|(_, evs)| evs.into_iter().map(|e| (*e).clone())).collect();
-    assert_eq!(stored, live_events, "events served from storage (watch catch-up) vs the live events of the same revision");
+    let stored: Vec<Event> = engine
+        .history(2, 2, 10)
+        .expect("history")
+        .into_iter()
+        .flat_map(|(_, evs)| evs.into_iter().map(|e| (*e).clone()))
+        .collect();
+    assert_eq!(
+        stored, live_events,
+        "events served from storage (watch catch-up) vs the live events of the same revision"
+    );
 }
 
 /// etcd evaluates every compare of a txn, nested ones included, against the state before
@@ -1234,17 +1828,35 @@ fn nested_put_then_delete_of_one_key_keeps_history_intact() {
 fn nested_txn_compares_see_the_state_before_the_txn() {
     let (_dir, engine) = open_temp(config());
     let inner = TxnRequest {
-        compare: vec![Compare { key: b"a".to_vec(), range_end: Vec::new(), target: CompareTarget::Version(0), result: CompareResult::Equal }],
+        compare: vec![Compare {
+            key: b"a".to_vec(),
+            range_end: Vec::new(),
+            target: CompareTarget::Version(0),
+            result: CompareResult::Equal,
+        }],
         success: vec![RequestOp::Put(PutRequest::new("b", "then"))],
         failure: vec![RequestOp::Put(PutRequest::new("b", "else"))],
     };
-    let txn = TxnRequest { compare: Vec::new(), success: vec![RequestOp::Put(PutRequest::new("a", "1")), RequestOp::Txn(inner)], failure: Vec::new() };
+    let txn = TxnRequest {
+        compare: Vec::new(),
+        success: vec![
+            RequestOp::Put(PutRequest::new("a", "1")),
+            RequestOp::Txn(inner),
+        ],
+        failure: Vec::new(),
+    };
     match engine.write(&WriteRequest::Txn(txn)).expect("txn") {
         WriteResponse::Txn(t) => match &t.responses[1] {
-            ResponseOp::Txn(inner) => assert!(inner.succeeded, "the nested compare (version of a == 0) is evaluated before the txn put a"),
+            ResponseOp::Txn(inner) => assert!(
+                inner.succeeded,
+                "the nested compare (version of a == 0) is evaluated before the txn put a"
+            ),
             other => panic!("expected a txn response, got {other:?}"),
         },
         other => panic!("expected a txn response, got {other:?}"),
     }
-    assert_eq!(engine.get(b"b").expect("get").map(|kv| kv.value), Some(b"then".to_vec()));
+    assert_eq!(
+        engine.get(b"b").expect("get").map(|kv| kv.value),
+        Some(b"then".to_vec())
+    );
 }

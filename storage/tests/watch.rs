@@ -8,24 +8,38 @@ use tempfile::TempDir;
 
 fn open_with(watch: WatchConfig) -> (TempDir, Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = EngineConfig { watch, ..EngineConfig::default() };
+    let config = EngineConfig {
+        watch,
+        ..EngineConfig::default()
+    };
     let engine = Engine::open(dir.path(), config).expect("open engine");
     (dir, engine)
 }
 
 fn open() -> (TempDir, Engine) {
-    open_with(WatchConfig { sync_interval: Duration::from_millis(2), ..WatchConfig::default() })
+    open_with(WatchConfig {
+        sync_interval: Duration::from_millis(2),
+        ..WatchConfig::default()
+    })
 }
 
 fn put(e: &Engine, k: &str, v: &str) -> i64 {
-    match e.write(&WriteRequest::Put(PutRequest::new(k, v))).expect("put") {
+    match e
+        .write(&WriteRequest::Put(PutRequest::new(k, v)))
+        .expect("put")
+    {
         WriteResponse::Put(p) => p.revision,
         other => panic!("unexpected {other:?}"),
     }
 }
 
 fn everything(start_revision: i64) -> WatchRequest {
-    WatchRequest { key: vec![0], range_end: vec![0], start_revision, ..Default::default() }
+    WatchRequest {
+        key: vec![0],
+        range_end: vec![0],
+        start_revision,
+        ..Default::default()
+    }
 }
 
 /// Receives with a deadline.
@@ -45,7 +59,10 @@ fn collect_until(w: &mut Watcher, until_rev: i64) -> Vec<WatchResponse> {
     let mut out = Vec::new();
     loop {
         let msg = recv(w);
-        let done = msg.events.last().is_some_and(|ev| ev.kv.mod_revision >= until_rev);
+        let done = msg
+            .events
+            .last()
+            .is_some_and(|ev| ev.kv.mod_revision >= until_rev);
         if !msg.is_progress() {
             out.push(msg);
         }
@@ -57,12 +74,19 @@ fn collect_until(w: &mut Watcher, until_rev: i64) -> Vec<WatchResponse> {
 
 /// Every event revision in order, flattened.
 fn revisions(msgs: &[WatchResponse]) -> Vec<i64> {
-    msgs.iter().flat_map(|m| m.events.iter().map(|e| e.kv.mod_revision)).collect()
+    msgs.iter()
+        .flat_map(|m| m.events.iter().map(|e| e.kv.mod_revision))
+        .collect()
 }
 
 /// Checks ordered + unique + atomic + reliable for an all-keys watcher from `from`: the
 /// distinct revisions are exactly from..=to, each revision's events are all in one message.
-fn assert_gap_free(msgs: &[WatchResponse], from: i64, to: i64, events_per_rev: impl Fn(i64) -> usize) {
+fn assert_gap_free(
+    msgs: &[WatchResponse],
+    from: i64,
+    to: i64,
+    events_per_rev: impl Fn(i64) -> usize,
+) {
     let mut seen = std::collections::BTreeMap::<i64, (usize, usize)>::new(); // rev -> (message idx, count)
     let mut last = 0;
     for (i, m) in msgs.iter().enumerate() {
@@ -79,7 +103,11 @@ fn assert_gap_free(msgs: &[WatchResponse], from: i64, to: i64, events_per_rev: i
     let revs: Vec<i64> = seen.keys().copied().collect();
     assert_eq!(revs, (from..=to).collect::<Vec<_>>(), "reliable: no gaps");
     for (r, (_, n)) in seen {
-        assert_eq!(n, events_per_rev(r), "unique: revision {r} delivered once, whole");
+        assert_eq!(
+            n,
+            events_per_rev(r),
+            "unique: revision {r} delivered once, whole"
+        );
     }
 }
 
@@ -89,7 +117,9 @@ fn ordered_unique_atomic_reliable_live() {
     let mut w = e.watch(everything(0)).unwrap();
     for i in 0..50 {
         let t = TxnRequest {
-            success: (0..3).map(|j| RequestOp::Put(PutRequest::new(format!("k{i}-{j}"), "v"))).collect(),
+            success: (0..3)
+                .map(|j| RequestOp::Put(PutRequest::new(format!("k{i}-{j}"), "v")))
+                .collect(),
             ..Default::default()
         };
         e.write(&WriteRequest::Txn(t)).unwrap();
@@ -160,7 +190,11 @@ fn bookmarkable_progress_is_never_ahead_of_events() {
     loop {
         let m = recv(&mut old);
         if m.is_progress() {
-            assert!(m.revision <= delivered, "progress {} ahead of delivered {delivered}", m.revision);
+            assert!(
+                m.revision <= delivered,
+                "progress {} ahead of delivered {delivered}",
+                m.revision
+            );
             assert_eq!(m.revision, 202);
             break;
         }
@@ -170,10 +204,27 @@ fn bookmarkable_progress_is_never_ahead_of_events() {
 
 #[test]
 fn periodic_progress_for_idle_watchers_that_ask() {
-    let (_d, e) = open_with(WatchConfig { sync_interval: Duration::from_millis(5), progress_interval: Duration::from_millis(50), ..WatchConfig::default() });
+    let (_d, e) = open_with(WatchConfig {
+        sync_interval: Duration::from_millis(5),
+        progress_interval: Duration::from_millis(50),
+        ..WatchConfig::default()
+    });
     put(&e, "x", "1");
-    let mut asks = e.watch(WatchRequest { progress_notify: true, ..WatchRequest { key: b"k".to_vec(), ..Default::default() } }).unwrap();
-    let mut silent = e.watch(WatchRequest { key: b"k".to_vec(), ..Default::default() }).unwrap();
+    let mut asks = e
+        .watch(WatchRequest {
+            progress_notify: true,
+            ..WatchRequest {
+                key: b"k".to_vec(),
+                ..Default::default()
+            }
+        })
+        .unwrap();
+    let mut silent = e
+        .watch(WatchRequest {
+            key: b"k".to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
     let p = recv(&mut asks);
     assert!(p.is_progress());
     assert_eq!(p.revision, 2);
@@ -184,15 +235,39 @@ fn periodic_progress_for_idle_watchers_that_ask() {
 #[test]
 fn filters_and_prev_kv() {
     let (_d, e) = open();
-    let mut no_put = e.watch(WatchRequest { no_put: true, ..everything(0) }).unwrap();
-    let mut no_del = e.watch(WatchRequest { no_delete: true, prev_kv: true, ..everything(0) }).unwrap();
-    let mut one_key = e.watch(WatchRequest { key: b"b".to_vec(), ..Default::default() }).unwrap();
+    let mut no_put = e
+        .watch(WatchRequest {
+            no_put: true,
+            ..everything(0)
+        })
+        .unwrap();
+    let mut no_del = e
+        .watch(WatchRequest {
+            no_delete: true,
+            prev_kv: true,
+            ..everything(0)
+        })
+        .unwrap();
+    let mut one_key = e
+        .watch(WatchRequest {
+            key: b"b".to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
     put(&e, "a", "1"); // 2
     put(&e, "a", "2"); // 3
     put(&e, "b", "1"); // 4
-    e.write(&WriteRequest::DeleteRange(DeleteRangeRequest::key("a"))).unwrap(); // 5
+    e.write(&WriteRequest::DeleteRange(DeleteRangeRequest::key("a")))
+        .unwrap(); // 5
     let m = recv(&mut no_put);
-    assert_eq!((m.events.len(), m.events[0].kind, m.events[0].kv.mod_revision), (1, EventKind::Delete, 5));
+    assert_eq!(
+        (
+            m.events.len(),
+            m.events[0].kind,
+            m.events[0].kv.mod_revision
+        ),
+        (1, EventKind::Delete, 5)
+    );
     assert_eq!(m.events[0].prev_kv.as_ref().unwrap().value, b"2");
     let msgs = collect_until(&mut no_del, 4);
     assert_eq!(revisions(&msgs), vec![2, 3, 4]);
@@ -222,7 +297,12 @@ fn a_compacted_start_gets_the_compact_revision_and_is_canceled() {
 
 #[test]
 fn a_slow_watcher_never_blocks_writers_and_loses_nothing() {
-    let (_d, e) = open_with(WatchConfig { channel_capacity: 4, sync_interval: Duration::from_millis(2), max_catchup_events: 64, ..WatchConfig::default() });
+    let (_d, e) = open_with(WatchConfig {
+        channel_capacity: 4,
+        sync_interval: Duration::from_millis(2),
+        max_catchup_events: 64,
+        ..WatchConfig::default()
+    });
     let mut slow = e.watch(everything(0)).unwrap();
     let mut fast = e.watch(everything(0)).unwrap();
     let n = 5000;
@@ -230,13 +310,19 @@ fn a_slow_watcher_never_blocks_writers_and_loses_nothing() {
         let e = e.clone();
         std::thread::spawn(move || {
             for i in 0..n {
-                e.write(&WriteRequest::Put(PutRequest::new(format!("k{}", i % 100), i.to_string()))).unwrap();
+                e.write(&WriteRequest::Put(PutRequest::new(
+                    format!("k{}", i % 100),
+                    i.to_string(),
+                )))
+                .unwrap();
             }
         })
     };
     // The fast watcher keeps up while the writer runs; the slow one reads nothing yet.
     let fast_msgs = collect_until(&mut fast, n + 1);
-    writer.join().expect("writer finished while a watcher was not reading");
+    writer
+        .join()
+        .expect("writer finished while a watcher was not reading");
     assert_gap_free(&fast_msgs, 2, n + 1, |_| 1);
     let (_, unsynced) = e.watcher_counts();
     assert!(unsynced <= 1);
@@ -251,7 +337,11 @@ fn a_slow_watcher_never_blocks_writers_and_loses_nothing() {
 
 #[test]
 fn a_lagging_watcher_whose_revision_is_compacted_is_told_so() {
-    let (_d, e) = open_with(WatchConfig { channel_capacity: 1, sync_interval: Duration::from_millis(2), ..WatchConfig::default() });
+    let (_d, e) = open_with(WatchConfig {
+        channel_capacity: 1,
+        sync_interval: Duration::from_millis(2),
+        ..WatchConfig::default()
+    });
     let mut w = e.watch(everything(0)).unwrap();
     for i in 0..50 {
         put(&e, "k", &i.to_string());

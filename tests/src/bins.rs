@@ -7,7 +7,10 @@ use std::path::PathBuf;
 /// `<target>/release`: the test executable is `<target>/release/deps/<test>-<hash>`.
 fn release_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("failed to find the test executable's path");
-    exe.parent().and_then(|deps| deps.parent()).map(PathBuf::from).unwrap_or_else(|| panic!("unexpected test executable path {}", exe.display()))
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("unexpected test executable path {}", exe.display()))
 }
 
 fn berth_binary(name: &str) -> PathBuf {
@@ -33,6 +36,9 @@ pub fn kvctl() -> PathBuf {
 /// etcd's own client, 3.4 (Debian's `etcd-client`).
 pub fn etcdctl() -> PathBuf {
     let path = PathBuf::from("/usr/bin/etcdctl");
-    assert!(path.is_file(), "/usr/bin/etcdctl is missing: install Debian's etcd-client (scripts/setup.sh does)");
+    assert!(
+        path.is_file(),
+        "/usr/bin/etcdctl is missing: install Debian's etcd-client (scripts/setup.sh does)"
+    );
     path
 }

@@ -7,21 +7,37 @@ use std::time::Duration;
 
 /// A multi-thread tokio runtime (two workers) for a test's async client code.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("failed to build a tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("failed to build a tokio runtime")
 }
 
 /// Connection options with the cluster's CA and client certificate, and a per-request
 /// timeout of `request_timeout`.
 pub fn options(certs: &Certs, request_timeout: Duration) -> ConnectOptions {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let read = |p: std::path::PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("failed to read {}: {e}", p.display()));
-    let tls = TlsOptions::new().ca_certificate(Certificate::from_pem(read(certs.ca()))).identity(Identity::from_pem(read(certs.client_cert()), read(certs.client_key())));
-    ConnectOptions::new().with_tls(tls).with_connect_timeout(Duration::from_secs(2)).with_timeout(request_timeout)
+    let read = |p: std::path::PathBuf| {
+        std::fs::read(&p).unwrap_or_else(|e| panic!("failed to read {}: {e}", p.display()))
+    };
+    let tls = TlsOptions::new()
+        .ca_certificate(Certificate::from_pem(read(certs.ca())))
+        .identity(Identity::from_pem(
+            read(certs.client_cert()),
+            read(certs.client_key()),
+        ));
+    ConnectOptions::new()
+        .with_tls(tls)
+        .with_connect_timeout(Duration::from_secs(2))
+        .with_timeout(request_timeout)
 }
 
 /// Connects to `endpoints` (the client balances over them).
 pub async fn connect(certs: &Certs, endpoints: &[String], request_timeout: Duration) -> Client {
-    Client::connect(endpoints, Some(options(certs, request_timeout))).await.unwrap_or_else(|e| panic!("failed to connect to {endpoints:?}: {e}"))
+    Client::connect(endpoints, Some(options(certs, request_timeout)))
+        .await
+        .unwrap_or_else(|e| panic!("failed to connect to {endpoints:?}: {e}"))
 }
 
 /// Puts `n` keys `{prefix}{i:06}` = `v{i}` through replica endpoints `endpoints`, one request
@@ -37,7 +53,9 @@ pub fn put_many(certs: &Certs, endpoints: &[String], prefix: &str, n: usize, con
             set.spawn(async move {
                 for i in (worker..n).step_by(concurrency) {
                     let key = format!("{prefix}{i:06}");
-                    kv.put(key.clone(), format!("v{i}"), None).await.unwrap_or_else(|e| panic!("failed to put {key}: {e}"));
+                    kv.put(key.clone(), format!("v{i}"), None)
+                        .await
+                        .unwrap_or_else(|e| panic!("failed to put {key}: {e}"));
                 }
             });
         }

@@ -36,7 +36,14 @@ pub struct Opts {
 
 impl Default for Opts {
     fn default() -> Opts {
-        Opts { heartbeat_ms: 50, election_ms: 300, snapshot_count: None, snapshot_catchup_entries: None, extra_args: Vec::new(), prepare_data_dir: None }
+        Opts {
+            heartbeat_ms: 50,
+            election_ms: 300,
+            snapshot_count: None,
+            snapshot_catchup_entries: None,
+            extra_args: Vec::new(),
+            prepare_data_dir: None,
+        }
     }
 }
 
@@ -50,11 +57,33 @@ impl Certs {
     /// Runs `control-plane certs --dir DIR --hosts 127.0.0.1,localhost`.
     pub fn generate(dir: &Path) -> Certs {
         let mut cmd = Command::new(crate::bins::control_plane());
-        cmd.arg("certs").arg("--dir").arg(dir).arg("--hosts").arg("127.0.0.1,localhost");
-        crate::etcdctl::run_with_timeout(cmd, format!("control-plane certs --dir {}", dir.display()), None, Duration::from_secs(30)).ok();
-        let certs = Certs { dir: dir.to_path_buf() };
-        for f in [certs.ca(), certs.server_cert(), certs.server_key(), certs.client_cert(), certs.client_key()] {
-            assert!(f.is_file(), "control-plane certs did not write {}", f.display());
+        cmd.arg("certs")
+            .arg("--dir")
+            .arg(dir)
+            .arg("--hosts")
+            .arg("127.0.0.1,localhost");
+        crate::etcdctl::run_with_timeout(
+            cmd,
+            format!("control-plane certs --dir {}", dir.display()),
+            None,
+            Duration::from_secs(30),
+        )
+        .ok();
+        let certs = Certs {
+            dir: dir.to_path_buf(),
+        };
+        for f in [
+            certs.ca(),
+            certs.server_cert(),
+            certs.server_key(),
+            certs.client_cert(),
+            certs.client_key(),
+        ] {
+            assert!(
+                f.is_file(),
+                "control-plane certs did not write {}",
+                f.display()
+            );
         }
         certs
     }
@@ -111,13 +140,32 @@ impl Cluster {
     /// Starts `n` replicas as one new cluster and waits until every one is healthy.
     pub fn start(n: usize, opts: Opts) -> Cluster {
         let ports = PortBlock::reserve();
-        let dir = tempfile::Builder::new().prefix("berth-systest-").tempdir().expect("failed to create a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("berth-systest-")
+            .tempdir()
+            .expect("failed to create a temporary directory");
         let certs = Certs::generate(&dir.path().join("certs"));
         let token = format!("berth-systest-{}", std::process::id());
-        let mut cluster = Cluster { dir: Some(dir), certs, replicas: Vec::new(), ports, opts, token };
-        let initial_cluster = (0..n).map(|i| format!("n{}={}", i + 1, cluster.peer_url_of(i))).collect::<Vec<_>>().join(",");
+        let mut cluster = Cluster {
+            dir: Some(dir),
+            certs,
+            replicas: Vec::new(),
+            ports,
+            opts,
+            token,
+        };
+        let initial_cluster = (0..n)
+            .map(|i| format!("n{}={}", i + 1, cluster.peer_url_of(i)))
+            .collect::<Vec<_>>()
+            .join(",");
         for i in 0..n {
-            let spec = ReplicaSpec { name: format!("n{}", i + 1), initial_cluster: initial_cluster.clone(), state: "new", peer_certs: cluster.certs.clone(), client_certs: cluster.certs.clone() };
+            let spec = ReplicaSpec {
+                name: format!("n{}", i + 1),
+                initial_cluster: initial_cluster.clone(),
+                state: "new",
+                peer_certs: cluster.certs.clone(),
+                client_certs: cluster.certs.clone(),
+            };
             cluster.add_replica(spec);
         }
         cluster.wait_healthy(&(0..n).collect::<Vec<_>>());
@@ -174,7 +222,16 @@ impl Cluster {
         if let Some(prepare) = &self.opts.prepare_data_dir {
             prepare(i, &data_dir);
         }
-        self.replicas.push(Replica { name: spec.name, data_dir, log, client_url, peer_url, metrics_addr, args, child: None });
+        self.replicas.push(Replica {
+            name: spec.name,
+            data_dir,
+            log,
+            client_url,
+            peer_url,
+            metrics_addr,
+            args,
+            child: None,
+        });
         self.spawn(i);
         i
     }
@@ -182,10 +239,20 @@ impl Cluster {
     fn spawn(&mut self, i: usize) {
         let r = &mut self.replicas[i];
         assert!(r.child.is_none(), "replica {} is already running", r.name);
-        let log = File::options().create(true).append(true).open(&r.log).unwrap_or_else(|e| panic!("failed to open {}: {e}", r.log.display()));
-        let log2 = log.try_clone().expect("failed to duplicate the log file handle");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&r.log)
+            .unwrap_or_else(|e| panic!("failed to open {}: {e}", r.log.display()));
+        let log2 = log
+            .try_clone()
+            .expect("failed to duplicate the log file handle");
         let mut cmd = Command::new(crate::bins::control_plane());
-        cmd.args(&r.args).env("NO_COLOR", "1").stdin(Stdio::null()).stdout(log).stderr(log2);
+        cmd.args(&r.args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
         // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the child
         // if this test process dies without running Drop (a harness timeout kill).
         unsafe {
@@ -194,7 +261,10 @@ impl Cluster {
                 Ok(())
             });
         }
-        r.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("failed to start control-plane {}: {e}", r.name)));
+        r.child = Some(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("failed to start control-plane {}: {e}", r.name)),
+        );
     }
 
     /// The directory holding certificates, data dirs and logs.
@@ -233,17 +303,23 @@ impl Cluster {
 
     /// Everything the replica has logged (all its runs).
     pub fn log(&self, i: usize) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.replicas[i].log).unwrap_or_default()).into_owned()
+        String::from_utf8_lossy(&std::fs::read(&self.replicas[i].log).unwrap_or_default())
+            .into_owned()
     }
 
     /// Indexes of the replicas whose process is running (as far as the harness knows).
     pub fn running(&self) -> Vec<usize> {
-        (0..self.replicas.len()).filter(|&i| self.replicas[i].child.is_some()).collect()
+        (0..self.replicas.len())
+            .filter(|&i| self.replicas[i].child.is_some())
+            .collect()
     }
 
     /// Client URLs of the running replicas.
     pub fn endpoints(&self) -> Vec<String> {
-        self.running().into_iter().map(|i| self.replicas[i].client_url.clone()).collect()
+        self.running()
+            .into_iter()
+            .map(|i| self.replicas[i].client_url.clone())
+            .collect()
     }
 
     /// The exit status if the replica's process has exited (reaping it), else None.
@@ -259,7 +335,10 @@ impl Cluster {
     /// SIGKILL, then reap.
     pub fn kill(&mut self, i: usize) {
         let r = &mut self.replicas[i];
-        let mut child = r.child.take().unwrap_or_else(|| panic!("replica {} is not running", r.name));
+        let mut child = r
+            .child
+            .take()
+            .unwrap_or_else(|| panic!("replica {} is not running", r.name));
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -267,13 +346,20 @@ impl Cluster {
     /// SIGTERM, then wait for a clean exit (panics if it takes over 10 s or fails).
     pub fn stop(&mut self, i: usize) {
         let r = &mut self.replicas[i];
-        let mut child = r.child.take().unwrap_or_else(|| panic!("replica {} is not running", r.name));
+        let mut child = r
+            .child
+            .take()
+            .unwrap_or_else(|| panic!("replica {} is not running", r.name));
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = child.try_wait().expect("failed to wait for a replica") {
-                assert!(status.success(), "replica {} exited with {status} after SIGTERM", r.name);
+                assert!(
+                    status.success(),
+                    "replica {} exited with {status} after SIGTERM",
+                    r.name
+                );
                 return;
             }
             if Instant::now() > deadline {
@@ -293,45 +379,71 @@ impl Cluster {
     /// Waits until `etcdctl endpoint health` succeeds on each of `idx`.
     pub fn wait_healthy(&self, idx: &[usize]) {
         for &i in idx {
-            wait_for(&format!("replica {} to be healthy", self.name(i)), HEALTHY_TIMEOUT, || {
-                let target = Target { endpoints: vec![self.endpoint(i).to_string()], tls: self.tls() };
-                let out = target.run(&["endpoint", "health", "--dial-timeout=1s", "--command-timeout=2s"], None, ETCDCTL_TIMEOUT);
-                if out.status.success() {
-                    Ok(())
-                } else {
-                    Err(format!("{}{}", out.stdout, out.stderr))
-                }
-            });
+            wait_for(
+                &format!("replica {} to be healthy", self.name(i)),
+                HEALTHY_TIMEOUT,
+                || {
+                    let target = Target {
+                        endpoints: vec![self.endpoint(i).to_string()],
+                        tls: self.tls(),
+                    };
+                    let out = target.run(
+                        &[
+                            "endpoint",
+                            "health",
+                            "--dial-timeout=1s",
+                            "--command-timeout=2s",
+                        ],
+                        None,
+                        ETCDCTL_TIMEOUT,
+                    );
+                    if out.status.success() {
+                        Ok(())
+                    } else {
+                        Err(format!("{}{}", out.stdout, out.stderr))
+                    }
+                },
+            );
         }
     }
 
     fn tls(&self) -> Option<ClientTls> {
-        Some(ClientTls { ca: self.certs.ca(), identity: Some((self.certs.client_cert(), self.certs.client_key())) })
+        Some(ClientTls {
+            ca: self.certs.ca(),
+            identity: Some((self.certs.client_cert(), self.certs.client_key())),
+        })
     }
 
     /// etcdctl with this cluster's TLS files, pointed at `endpoints`.
     pub fn target(&self, endpoints: Vec<String>) -> Target {
-        Target { endpoints, tls: self.tls() }
+        Target {
+            endpoints,
+            tls: self.tls(),
+        }
     }
 
     /// `etcdctl ARGS` against every running replica.
     pub fn etcdctl(&self, args: &[&str]) -> Output {
-        self.target(self.endpoints()).run(args, None, ETCDCTL_TIMEOUT)
+        self.target(self.endpoints())
+            .run(args, None, ETCDCTL_TIMEOUT)
     }
 
     /// `etcdctl ARGS < stdin` against every running replica.
     pub fn etcdctl_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        self.target(self.endpoints()).run(args, Some(stdin), ETCDCTL_TIMEOUT)
+        self.target(self.endpoints())
+            .run(args, Some(stdin), ETCDCTL_TIMEOUT)
     }
 
     /// `etcdctl ARGS` against the replicas `idx`.
     pub fn etcdctl_on(&self, idx: &[usize], args: &[&str]) -> Output {
-        self.target(idx.iter().map(|&i| self.endpoint(i).to_string()).collect()).run(args, None, ETCDCTL_TIMEOUT)
+        self.target(idx.iter().map(|&i| self.endpoint(i).to_string()).collect())
+            .run(args, None, ETCDCTL_TIMEOUT)
     }
 
     /// `etcdctl ARGS` against replica `i` only.
     pub fn etcdctl_at(&self, i: usize, args: &[&str]) -> Output {
-        self.target(vec![self.endpoint(i).to_string()]).run(args, None, ETCDCTL_TIMEOUT)
+        self.target(vec![self.endpoint(i).to_string()])
+            .run(args, None, ETCDCTL_TIMEOUT)
     }
 
     /// A long-running `etcdctl ARGS` (watch) against replica `i`.
@@ -341,18 +453,26 @@ impl Cluster {
 
     /// The `Status` object of `etcdctl endpoint status -w json` for replica `i`.
     pub fn status(&self, i: usize) -> serde_json::Value {
-        let v = self.etcdctl_at(i, &["endpoint", "status", "-w", "json"]).json();
+        let v = self
+            .etcdctl_at(i, &["endpoint", "status", "-w", "json"])
+            .json();
         v[0]["Status"].clone()
     }
 
     /// The replica's member id (from its status header).
     pub fn member_id(&self, i: usize) -> u64 {
-        self.status(i)["header"]["member_id"].as_u64().expect("status has header.member_id")
+        self.status(i)["header"]["member_id"]
+            .as_u64()
+            .expect("status has header.member_id")
     }
 
     /// The leader replica `i` knows of (0: none), by status; None if it does not answer.
     pub fn leader_seen_by(&self, i: usize) -> Option<u64> {
-        let out = self.target(vec![self.endpoint(i).to_string()]).run(&["endpoint", "status", "-w", "json", "--command-timeout=1s"], None, ETCDCTL_TIMEOUT);
+        let out = self.target(vec![self.endpoint(i).to_string()]).run(
+            &["endpoint", "status", "-w", "json", "--command-timeout=1s"],
+            None,
+            ETCDCTL_TIMEOUT,
+        );
         if !out.status.success() {
             return None;
         }
@@ -363,42 +483,68 @@ impl Cluster {
     /// Index of the replica every one of `idx` agrees is the leader, waiting for agreement.
     pub fn wait_leader(&self, idx: &[usize]) -> usize {
         let ids: Vec<(usize, u64)> = idx.iter().map(|&i| (i, self.member_id(i))).collect();
-        wait_for("the replicas to agree on a leader", Duration::from_secs(15), || {
-            let seen: Vec<Option<u64>> = idx.iter().map(|&i| self.leader_seen_by(i)).collect();
-            match seen[0] {
-                Some(l) if l != 0 && seen.iter().all(|s| *s == Some(l)) => ids.iter().find(|(_, id)| *id == l).map(|(i, _)| *i).ok_or(format!("leader {l:x} is not among {idx:?}")),
-                _ => Err(format!("leaders seen: {seen:?}")),
-            }
-        })
+        wait_for(
+            "the replicas to agree on a leader",
+            Duration::from_secs(15),
+            || {
+                let seen: Vec<Option<u64>> = idx.iter().map(|&i| self.leader_seen_by(i)).collect();
+                match seen[0] {
+                    Some(l) if l != 0 && seen.iter().all(|s| *s == Some(l)) => ids
+                        .iter()
+                        .find(|(_, id)| *id == l)
+                        .map(|(i, _)| *i)
+                        .ok_or(format!("leader {l:x} is not among {idx:?}")),
+                    _ => Err(format!("leaders seen: {seen:?}")),
+                }
+            },
+        )
     }
 
     /// (hash, revision, compact revision) from `etcdctl endpoint hashkv` on replica `i`.
     pub fn hashkv(&self, i: usize) -> (u64, i64, i64) {
-        let v = self.etcdctl_at(i, &["endpoint", "hashkv", "-w", "json"]).json();
+        let v = self
+            .etcdctl_at(i, &["endpoint", "hashkv", "-w", "json"])
+            .json();
         let h = &v[0]["HashKV"];
-        (h["hash"].as_u64().unwrap_or(0), h["header"]["revision"].as_i64().unwrap_or(0), h["compact_revision"].as_i64().unwrap_or(0))
+        (
+            h["hash"].as_u64().unwrap_or(0),
+            h["header"]["revision"].as_i64().unwrap_or(0),
+            h["compact_revision"].as_i64().unwrap_or(0),
+        )
     }
 
     /// Waits until the replicas `idx` report the same revision and the same HashKV.
     pub fn wait_converged(&self, idx: &[usize], timeout: Duration) -> (u64, i64) {
-        wait_for(&format!("replicas {idx:?} to have equal revision and HashKV"), timeout, || {
-            let all: Vec<(u64, i64, i64)> = idx.iter().map(|&i| self.hashkv(i)).collect();
-            if all.iter().all(|h| (h.0, h.1) == (all[0].0, all[0].1)) {
-                Ok((all[0].0, all[0].1))
-            } else {
-                Err(format!("(hash, revision, compact revision) per replica: {all:?}"))
-            }
-        })
+        wait_for(
+            &format!("replicas {idx:?} to have equal revision and HashKV"),
+            timeout,
+            || {
+                let all: Vec<(u64, i64, i64)> = idx.iter().map(|&i| self.hashkv(i)).collect();
+                if all.iter().all(|h| (h.0, h.1) == (all[0].0, all[0].1)) {
+                    Ok((all[0].0, all[0].1))
+                } else {
+                    Err(format!(
+                        "(hash, revision, compact revision) per replica: {all:?}"
+                    ))
+                }
+            },
+        )
     }
 
     /// The current revision, by a linearizable read.
     pub fn revision(&self) -> i64 {
-        self.etcdctl(&["get", "revision-probe", "-w", "json"]).json()["header"]["revision"].as_i64().expect("get has header.revision")
+        self.etcdctl(&["get", "revision-probe", "-w", "json"])
+            .json()["header"]["revision"]
+            .as_i64()
+            .expect("get has header.revision")
     }
 
     /// Keeps the directory (data, logs, certificates) after the cluster is dropped.
     pub fn keep_dir(&mut self) -> PathBuf {
-        self.dir.take().map(|d| d.keep()).expect("cluster directory")
+        self.dir
+            .take()
+            .map(|d| d.keep())
+            .expect("cluster directory")
     }
 }
 
@@ -412,7 +558,10 @@ impl Drop for Cluster {
         }
         if std::env::var_os("BERTH_KEEP_TEST_DIRS").is_some() {
             if let Some(dir) = self.dir.take() {
-                eprintln!("BERTH_KEEP_TEST_DIRS: cluster directory kept in {}", dir.keep().display());
+                eprintln!(
+                    "BERTH_KEEP_TEST_DIRS: cluster directory kept in {}",
+                    dir.keep().display()
+                );
             }
         }
         if std::thread::panicking() {
@@ -424,11 +573,16 @@ impl Drop for Cluster {
                 }
                 eprintln!("\n=== the test failed; logs and certificates kept in {} (data dirs too with BERTH_KEEP_TEST_DIRS=1)", path.display());
                 for r in &self.replicas {
-                    let log = String::from_utf8_lossy(&std::fs::read(&r.log).unwrap_or_default()).into_owned();
+                    let log = String::from_utf8_lossy(&std::fs::read(&r.log).unwrap_or_default())
+                        .into_owned();
                     let tail: Vec<&str> = log.lines().rev().take(12).collect();
                     eprintln!("--- last lines of {} ({}):", r.name, r.log.display());
                     for line in tail.into_iter().rev() {
-                        let cut = line.char_indices().nth(300).map(|(at, _)| at).unwrap_or(line.len());
+                        let cut = line
+                            .char_indices()
+                            .nth(300)
+                            .map(|(at, _)| at)
+                            .unwrap_or(line.len());
                         eprintln!("{}", &line[..cut]);
                     }
                 }

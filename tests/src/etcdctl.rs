@@ -20,14 +20,27 @@ impl Output {
     /// The stdout of a command that must have succeeded.
     #[track_caller]
     pub fn ok(&self) -> &str {
-        assert!(self.status.success(), "`{}` failed ({}):\nstdout: {}\nstderr: {}", self.command, self.status, self.stdout, self.stderr);
+        assert!(
+            self.status.success(),
+            "`{}` failed ({}):\nstdout: {}\nstderr: {}",
+            self.command,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
         &self.stdout
     }
 
     /// The stderr of a command that must have failed.
     #[track_caller]
     pub fn err(&self) -> &str {
-        assert!(!self.status.success(), "`{}` succeeded but should have failed:\nstdout: {}\nstderr: {}", self.command, self.stdout, self.stderr);
+        assert!(
+            !self.status.success(),
+            "`{}` succeeded but should have failed:\nstdout: {}\nstderr: {}",
+            self.command,
+            self.stdout,
+            self.stderr
+        );
         &self.stderr
     }
 
@@ -35,14 +48,19 @@ impl Output {
     #[track_caller]
     pub fn err_contains(&self, expected: &str) {
         let stderr = self.err();
-        assert!(stderr.contains(expected), "`{}` failed, but without {expected:?} in stderr:\n{stderr}", self.command);
+        assert!(
+            stderr.contains(expected),
+            "`{}` failed, but without {expected:?} in stderr:\n{stderr}",
+            self.command
+        );
     }
 
     /// The stdout of a successful command with `-w json`, parsed.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         let out = self.ok();
-        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("`{}` printed no valid JSON ({e}):\n{out}", self.command))
+        serde_json::from_str(out.trim())
+            .unwrap_or_else(|e| panic!("`{}` printed no valid JSON ({e}):\n{out}", self.command))
     }
 
     /// Non-empty stdout lines of a successful command.
@@ -78,7 +96,8 @@ impl Target {
         if let Some(tls) = &self.tls {
             cmd.arg(format!("--cacert={}", tls.ca.display()));
             if let Some((cert, key)) = &tls.identity {
-                cmd.arg(format!("--cert={}", cert.display())).arg(format!("--key={}", key.display()));
+                cmd.arg(format!("--cert={}", cert.display()))
+                    .arg(format!("--key={}", key.display()));
             }
         }
         cmd
@@ -88,16 +107,28 @@ impl Target {
     pub fn run(&self, args: &[&str], stdin: Option<&[u8]>, timeout: Duration) -> Output {
         let mut cmd = self.command();
         cmd.args(args);
-        let description = format!("etcdctl --endpoints={} {}", self.endpoints.join(","), args.iter().map(|a| shorten(a)).collect::<Vec<_>>().join(" "));
+        let description = format!(
+            "etcdctl --endpoints={} {}",
+            self.endpoints.join(","),
+            args.iter()
+                .map(|a| shorten(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         run_with_timeout(cmd, description, stdin, timeout)
     }
 
     /// Starts `etcdctl ARGS` (a watch, a keep-alive) and reads its stdout lines.
     pub fn spawn(&self, args: &[&str]) -> Watch {
         let mut cmd = self.command();
-        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let description = format!("etcdctl {}", args.join(" "));
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("failed to start `{description}`: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to start `{description}`: {e}"));
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");
         std::thread::spawn(move || {
@@ -114,7 +145,12 @@ impl Target {
             let _ = BufReader::new(stderr).read_to_string(&mut s);
             s
         });
-        Watch { description, child, lines, stderr: Some(stderr_thread) }
+        Watch {
+            description,
+            child,
+            lines,
+            stderr: Some(stderr_thread),
+        }
     }
 }
 
@@ -127,9 +163,22 @@ fn shorten(arg: &str) -> String {
 }
 
 /// Runs any command with piped stdio, killed (SIGKILL) after `timeout`.
-pub fn run_with_timeout(mut cmd: Command, description: String, stdin: Option<&[u8]>, timeout: Duration) -> Output {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("failed to start `{description}`: {e}"));
+pub fn run_with_timeout(
+    mut cmd: Command,
+    description: String,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("failed to start `{description}`: {e}"));
     let writer = stdin.map(|bytes| {
         let mut pipe = child.stdin.take().expect("piped stdin");
         let bytes = bytes.to_vec();
@@ -157,7 +206,12 @@ pub fn run_with_timeout(mut cmd: Command, description: String, stdin: Option<&[u
     }
     let stdout = String::from_utf8_lossy(&stdout.join().expect("stdout reader")).into_owned();
     let stderr = String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned();
-    Output { command: description, stdout, stderr, status }
+    Output {
+        command: description,
+        stdout,
+        stderr,
+        status,
+    }
 }
 
 fn read_in_thread(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
@@ -201,7 +255,10 @@ impl Watch {
     pub fn lines_within(&mut self, wait: Duration) -> Vec<String> {
         let deadline = Instant::now() + wait;
         let mut out = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             out.push(line);
         }
         out
@@ -211,7 +268,10 @@ impl Watch {
     pub fn stop(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.stderr.take().map(|t| t.join().unwrap_or_default()).unwrap_or_default()
+        self.stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default()
     }
 }
 

@@ -17,17 +17,31 @@ pub struct HttpResponse {
 /// `GET path` on `addr` (host:port), `Connection: close`, 5 s timeouts.
 pub fn http_get(addr: &str, path: &str) -> Result<HttpResponse, String> {
     let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n").map_err(|e| format!("write to {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("write to {addr}: {e}"))?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| format!("read from {addr}: {e}"))?;
+    stream
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("read from {addr}: {e}"))?;
     parse_response(&raw)
 }
 
 fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no end of headers")?;
-    let head = std::str::from_utf8(&raw[..split]).map_err(|e| format!("headers are not UTF-8: {e}"))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
+    let head =
+        std::str::from_utf8(&raw[..split]).map_err(|e| format!("headers are not UTF-8: {e}"))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or("empty response")?;
     let mut parts = status_line.splitn(3, ' ');
@@ -35,33 +49,54 @@ fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
     if !version.starts_with("HTTP/1.") {
         return Err(format!("bad status line {status_line:?}"));
     }
-    let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or(format!("bad status line {status_line:?}"))?;
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or(format!("bad status line {status_line:?}"))?;
     let mut headers = HashMap::new();
     for line in lines {
-        let (k, v) = line.split_once(':').ok_or(format!("bad header line {line:?}"))?;
+        let (k, v) = line
+            .split_once(':')
+            .ok_or(format!("bad header line {line:?}"))?;
         headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
     }
     let rest = &raw[split + 4..];
-    let body = if headers.get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
+    let body = if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
         dechunk(rest)?
     } else if let Some(len) = headers.get("content-length") {
-        let len: usize = len.parse().map_err(|_| format!("bad content-length {len:?}"))?;
+        let len: usize = len
+            .parse()
+            .map_err(|_| format!("bad content-length {len:?}"))?;
         if rest.len() < len {
-            return Err(format!("body is {} bytes, content-length says {len}", rest.len()));
+            return Err(format!(
+                "body is {} bytes, content-length says {len}",
+                rest.len()
+            ));
         }
         rest[..len].to_vec()
     } else {
         rest.to_vec()
     };
-    Ok(HttpResponse { status, headers, body: String::from_utf8(body).map_err(|e| format!("body is not UTF-8: {e}"))? })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: String::from_utf8(body).map_err(|e| format!("body is not UTF-8: {e}"))?,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
-        let eol = data.windows(2).position(|w| w == b"\r\n").ok_or("chunk size line without CRLF")?;
+        let eol = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("chunk size line without CRLF")?;
         let size_text = std::str::from_utf8(&data[..eol]).map_err(|_| "chunk size is not text")?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
         data = &data[eol + 2..];
         if size == 0 {
             return Ok(out);
@@ -93,18 +128,23 @@ pub struct Exposition {
 impl Exposition {
     /// The value of the sample `name` without labels.
     pub fn value(&self, name: &str) -> Option<f64> {
-        self.samples.iter().find(|s| s.name == name && s.labels.is_empty()).map(|s| s.value)
+        self.samples
+            .iter()
+            .find(|s| s.name == name && s.labels.is_empty())
+            .map(|s| s.value)
     }
 }
 
 fn is_metric_name(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
 fn is_label_name(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn parse_value(s: &str) -> Option<f64> {
@@ -138,7 +178,9 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
             if !is_label_name(label) {
                 return Err(format!("bad label name {label:?}"));
             }
-            r = r[eq + 1..].strip_prefix('"').ok_or("label value not quoted")?;
+            r = r[eq + 1..]
+                .strip_prefix('"')
+                .ok_or("label value not quoted")?;
             let mut value = String::new();
             let mut chars = r.char_indices();
             let end = loop {
@@ -171,12 +213,17 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     let value_text = fields.next().ok_or("no value")?;
     let value = parse_value(value_text).ok_or(format!("bad value {value_text:?}"))?;
     if let Some(ts) = fields.next() {
-        ts.parse::<i64>().map_err(|_| format!("bad timestamp {ts:?}"))?;
+        ts.parse::<i64>()
+            .map_err(|_| format!("bad timestamp {ts:?}"))?;
     }
     if fields.next().is_some() {
         return Err("extra fields after the timestamp".into());
     }
-    Ok(Sample { name: name.to_string(), labels, value })
+    Ok(Sample {
+        name: name.to_string(),
+        labels,
+        value,
+    })
 }
 
 /// The family a sample belongs to, given the declared types (histogram and summary
@@ -184,7 +231,10 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
 fn family_of<'a>(name: &'a str, types: &HashMap<String, String>) -> &'a str {
     for suffix in ["_bucket", "_sum", "_count"] {
         if let Some(base) = name.strip_suffix(suffix) {
-            if matches!(types.get(base).map(String::as_str), Some("histogram" | "summary")) {
+            if matches!(
+                types.get(base).map(String::as_str),
+                Some("histogram" | "summary")
+            ) {
                 return base;
             }
         }
@@ -208,18 +258,29 @@ pub fn parse_exposition(text: &str) -> Result<Exposition, String> {
             let mut words = comment.trim_start().splitn(3, ' ');
             match words.next() {
                 Some("HELP") => {
-                    let name = words.next().ok_or_else(|| at("HELP without a name".into()))?;
+                    let name = words
+                        .next()
+                        .ok_or_else(|| at("HELP without a name".into()))?;
                     if !is_metric_name(name) || !help_seen.insert(name.to_string()) {
                         return Err(at(format!("bad or repeated HELP for {name:?}")));
                     }
                 }
                 Some("TYPE") => {
-                    let name = words.next().ok_or_else(|| at("TYPE without a name".into()))?;
+                    let name = words
+                        .next()
+                        .ok_or_else(|| at("TYPE without a name".into()))?;
                     let kind = words.next().unwrap_or("").trim();
-                    if !is_metric_name(name) || !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
+                    if !is_metric_name(name)
+                        || !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind)
+                    {
                         return Err(at(format!("bad TYPE {name:?} {kind:?}")));
                     }
-                    if exp.types.insert(name.to_string(), kind.to_string()).is_some() || seen_samples_of.contains(name) {
+                    if exp
+                        .types
+                        .insert(name.to_string(), kind.to_string())
+                        .is_some()
+                        || seen_samples_of.contains(name)
+                    {
                         return Err(at(format!("TYPE for {name} repeated or after its samples")));
                     }
                 }
@@ -230,8 +291,14 @@ pub fn parse_exposition(text: &str) -> Result<Exposition, String> {
         let sample = parse_sample(line).map_err(at)?;
         let family = family_of(&sample.name, &exp.types).to_string();
         match exp.types.get(&family).map(String::as_str) {
-            Some("counter") if sample.value < 0.0 || sample.value.is_nan() => return Err(at("negative counter".into())),
-            Some("histogram") if sample.name.ends_with("_bucket") && !sample.labels.contains_key("le") => return Err(at("bucket without le".into())),
+            Some("counter") if sample.value < 0.0 || sample.value.is_nan() => {
+                return Err(at("negative counter".into()))
+            }
+            Some("histogram")
+                if sample.name.ends_with("_bucket") && !sample.labels.contains_key("le") =>
+            {
+                return Err(at("bucket without le".into()))
+            }
             _ => {}
         }
         seen_samples_of.insert(family);
@@ -248,7 +315,11 @@ fn check_histograms(exp: &Exposition) -> Result<(), String> {
         }
         // Group buckets by their labels other than le.
         let mut series: BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>> = BTreeMap::new();
-        for s in exp.samples.iter().filter(|s| s.name == format!("{family}_bucket")) {
+        for s in exp
+            .samples
+            .iter()
+            .filter(|s| s.name == format!("{family}_bucket"))
+        {
             let mut labels = s.labels.clone();
             let le = labels.remove("le").unwrap_or_default();
             let le = parse_value(&le).ok_or(format!("{family}: bad le {le:?}"))?;
@@ -258,18 +329,31 @@ fn check_histograms(exp: &Exposition) -> Result<(), String> {
             let mut last = (f64::NEG_INFINITY, 0.0);
             for &(le, count) in &buckets {
                 if le <= last.0 || count < last.1 {
-                    return Err(format!("{family}{labels:?}: buckets not increasing/cumulative at le={le}"));
+                    return Err(format!(
+                        "{family}{labels:?}: buckets not increasing/cumulative at le={le}"
+                    ));
                 }
                 last = (le, count);
             }
             if last.0 != f64::INFINITY {
                 return Err(format!("{family}{labels:?}: no +Inf bucket"));
             }
-            let count = exp.samples.iter().find(|s| s.name == format!("{family}_count") && s.labels == labels).ok_or(format!("{family}{labels:?}: no _count"))?;
+            let count = exp
+                .samples
+                .iter()
+                .find(|s| s.name == format!("{family}_count") && s.labels == labels)
+                .ok_or(format!("{family}{labels:?}: no _count"))?;
             if count.value != last.1 {
-                return Err(format!("{family}{labels:?}: _count {} != +Inf bucket {}", count.value, last.1));
+                return Err(format!(
+                    "{family}{labels:?}: _count {} != +Inf bucket {}",
+                    count.value, last.1
+                ));
             }
-            if !exp.samples.iter().any(|s| s.name == format!("{family}_sum") && s.labels == labels) {
+            if !exp
+                .samples
+                .iter()
+                .any(|s| s.name == format!("{family}_sum") && s.labels == labels)
+            {
                 return Err(format!("{family}{labels:?}: no _sum"));
             }
         }

@@ -25,16 +25,28 @@ impl PortBlock {
     /// Reserves a block whose ports are all free now.
     pub fn reserve() -> PortBlock {
         let dir = std::env::temp_dir().join("berth-system-tests-ports");
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("failed to create {}: {e}", dir.display()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("failed to create {}: {e}", dir.display()));
         let n_blocks = (LAST_PORT - FIRST_PORT) / BLOCK_PORTS;
         // Start somewhere different in each process so parallel tests rarely contend.
-        let seed = std::process::id() as u64 ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0);
+        let seed = std::process::id() as u64
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos() as u64)
+                .unwrap_or(0);
         let first = (seed % n_blocks as u64) as u16;
         for i in 0..n_blocks {
             let block_idx = (first + i) % n_blocks;
             let base = FIRST_PORT + block_idx * BLOCK_PORTS;
             let path = dir.join(format!("{base}.lock"));
-            let Ok(file) = File::options().create(true).truncate(false).write(true).open(&path) else { continue };
+            let Ok(file) = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+            else {
+                continue;
+            };
             // SAFETY: flock on a file descriptor we own; no memory is involved.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
                 continue;
@@ -48,7 +60,10 @@ impl PortBlock {
 
     /// The `idx`-th port of the block.
     pub fn port(&self, idx: u16) -> u16 {
-        assert!(idx < BLOCK_PORTS, "port index {idx} is outside the block of {BLOCK_PORTS}");
+        assert!(
+            idx < BLOCK_PORTS,
+            "port index {idx} is outside the block of {BLOCK_PORTS}"
+        );
         self.base + idx
     }
 }

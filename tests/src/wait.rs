@@ -4,7 +4,11 @@ use std::time::{Duration, Instant};
 
 /// Calls `check` (every 20 ms, backing off to 200 ms) until it returns `Ok`, and returns
 /// that value; once `timeout` has passed, panics with `what` and the last `Err` description.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
     let start = Instant::now();
     let mut interval = Duration::from_millis(20);
     loop {
@@ -12,7 +16,10 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Res
             Ok(v) => return v,
             Err(last) => {
                 if start.elapsed() > timeout {
-                    panic!("timed out after {:?} waiting for {what}; last: {last}", timeout);
+                    panic!(
+                        "timed out after {:?} waiting for {what}; last: {last}",
+                        timeout
+                    );
                 }
             }
         }

@@ -31,9 +31,12 @@ fn acknowledged_writes_survive_a_leader_sigkill() {
     // One writer per endpoint, each with a client bound to that endpoint only.
     let mut writers = Vec::new();
     for (e, endpoint) in c.endpoints().into_iter().enumerate() {
-        let (certs, stop, acked, failed) = (c.certs.clone(), stop.clone(), acked.clone(), failed.clone());
+        let (certs, stop, acked, failed) =
+            (c.certs.clone(), stop.clone(), acked.clone(), failed.clone());
         writers.push(rt.spawn(async move {
-            let mut kv = client::connect(&certs, &[endpoint], Duration::from_secs(1)).await.kv_client();
+            let mut kv = client::connect(&certs, &[endpoint], Duration::from_secs(1))
+                .await
+                .kv_client();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let (key, value) = (format!("fo/{e}/{n:06}"), format!("{e}-{n}"));
@@ -50,15 +53,28 @@ fn acknowledged_writes_survive_a_leader_sigkill() {
     }
     std::thread::sleep(Duration::from_millis(1000));
     let acked_before_kill = acked.lock().unwrap().len();
-    assert!(acked_before_kill > 0, "no write was acknowledged before the kill");
+    assert!(
+        acked_before_kill > 0,
+        "no write was acknowledged before the kill"
+    );
 
     c.kill(leader);
     let killed_at = Instant::now();
-    let survivor_endpoints: Vec<String> = survivors.iter().map(|&i| c.endpoint(i).to_string()).collect();
+    let survivor_endpoints: Vec<String> = survivors
+        .iter()
+        .map(|&i| c.endpoint(i).to_string())
+        .collect();
     let (new_leader_id, took) = rt.block_on(async {
         let mut clients = Vec::new();
         for e in &survivor_endpoints {
-            clients.push(client::connect(&c.certs, std::slice::from_ref(e), Duration::from_millis(500)).await);
+            clients.push(
+                client::connect(
+                    &c.certs,
+                    std::slice::from_ref(e),
+                    Duration::from_millis(500),
+                )
+                .await,
+            );
         }
         loop {
             let mut seen = Vec::new();
@@ -70,14 +86,25 @@ fn acknowledged_writes_survive_a_leader_sigkill() {
                     return (l, killed_at.elapsed());
                 }
             }
-            assert!(killed_at.elapsed() < Duration::from_secs(15), "no new leader 15 s after the kill; leaders seen: {seen:?}");
+            assert!(
+                killed_at.elapsed() < Duration::from_secs(15),
+                "no new leader 15 s after the kill; leaders seen: {seen:?}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
     eprintln!("new leader {new_leader_id:x} elected {took:?} after SIGKILL of {old_leader_id:x} (election timeout {election:?})");
-    assert!(survivor_ids.contains(&new_leader_id), "leader {new_leader_id:x} is not a survivor");
+    assert!(
+        survivor_ids.contains(&new_leader_id),
+        "leader {new_leader_id:x} is not a survivor"
+    );
     // Checked last, so that the durability checks below run whatever the election took.
-    let slow_election = (took > 2 * election + ELECTION_SLACK).then(|| format!("a new leader took {took:?}, over two election timeouts ({:?}) plus {ELECTION_SLACK:?}", 2 * election));
+    let slow_election = (took > 2 * election + ELECTION_SLACK).then(|| {
+        format!(
+            "a new leader took {took:?}, over two election timeouts ({:?}) plus {ELECTION_SLACK:?}",
+            2 * election
+        )
+    });
 
     // Writes resume under the new leader.
     std::thread::sleep(Duration::from_millis(1000));
@@ -86,9 +113,15 @@ fn acknowledged_writes_survive_a_leader_sigkill() {
         rt.block_on(w).expect("writer task panicked");
     }
     let acked = std::mem::take(&mut *acked.lock().unwrap());
-    let after_election = acked.iter().filter(|(_, _, at)| *at > killed_at + took).count();
+    let after_election = acked
+        .iter()
+        .filter(|(_, _, at)| *at > killed_at + took)
+        .count();
     eprintln!("{} writes acknowledged ({acked_before_kill} before the kill, {after_election} after the election), {} failed", acked.len(), failed.load(Ordering::Relaxed));
-    assert!(after_election > 0, "no write was acknowledged after the new leader was elected");
+    assert!(
+        after_election > 0,
+        "no write was acknowledged after the new leader was elected"
+    );
 
     // The killed replica comes back and everyone converges.
     c.restart(leader);
@@ -97,10 +130,22 @@ fn acknowledged_writes_survive_a_leader_sigkill() {
     for i in 0..3 {
         let out = c.etcdctl_at(i, &["get", "fo/", "--prefix", "--consistency=s"]);
         let lines = out.lines();
-        assert!(lines.len() % 2 == 0, "odd key/value output from replica {i}");
+        assert!(
+            lines.len() % 2 == 0,
+            "odd key/value output from replica {i}"
+        );
         let stored: HashMap<&str, &str> = lines.chunks(2).map(|kv| (kv[0], kv[1])).collect();
-        let missing: Vec<&(String, String, Instant)> = acked.iter().filter(|(k, v, _)| stored.get(k.as_str()) != Some(&v.as_str())).collect();
-        assert!(missing.is_empty(), "replica {} lacks {} acknowledged writes, e.g. {:?}", c.name(i), missing.len(), &missing[..missing.len().min(5)]);
+        let missing: Vec<&(String, String, Instant)> = acked
+            .iter()
+            .filter(|(k, v, _)| stored.get(k.as_str()) != Some(&v.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "replica {} lacks {} acknowledged writes, e.g. {:?}",
+            c.name(i),
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
     }
     if let Some(message) = slow_election {
         panic!("{message}");

@@ -59,12 +59,17 @@ pub fn check(ops: &[Operation], quiet_ns: Option<u64>, grace_ns: u64) -> Report 
                 let l = leases.entry(*lease).or_default();
                 if *found {
                     l.key_found.push(o);
-                } else if l.put_ok.is_some_and(|p| p.complete_ns.is_some_and(|c| c < o.invoke_ns)) {
+                } else if l
+                    .put_ok
+                    .is_some_and(|p| p.complete_ns.is_some_and(|c| c < o.invoke_ns))
+                {
                     // Only the lease's expiry deletes its key (once the put is known done).
                     l.gone.push((o, o.complete_ns.unwrap_or(u64::MAX)));
                 }
             }
-            (Op::LeaseAbandon { lease }, _) => leases.entry(*lease).or_default().abandoned_ns = Some(o.invoke_ns),
+            (Op::LeaseAbandon { lease }, _) => {
+                leases.entry(*lease).or_default().abandoned_ns = Some(o.invoke_ns)
+            }
             _ => {}
         }
     }
@@ -78,12 +83,20 @@ pub fn check(ops: &[Operation], quiet_ns: Option<u64>, grace_ns: u64) -> Report 
         }
         // No early expiry: the lease lives at least TTL after any successful renewal's
         // invocation (the leader's clock read the request after it was sent).
-        let mut lower_bounds: Vec<(u64, &Operation)> = l.alive.iter().map(|k| (k.invoke_ns + l.ttl_ns, *k)).collect();
+        let mut lower_bounds: Vec<(u64, &Operation)> = l
+            .alive
+            .iter()
+            .map(|k| (k.invoke_ns + l.ttl_ns, *k))
+            .collect();
         if let Some(g) = l.granted {
             lower_bounds.push((g.invoke_ns + l.ttl_ns, g));
         }
         for (g, gone_by) in &l.gone {
-            if let Some((bound, k)) = lower_bounds.iter().filter(|(b, _)| *gone_by < *b).max_by_key(|(b, _)| *b) {
+            if let Some((bound, k)) = lower_bounds
+                .iter()
+                .filter(|(b, _)| *gone_by < *b)
+                .max_by_key(|(b, _)| *b)
+            {
                 r.violations.push(format!(
                     "early expiry: lease {id:x} seen gone by {} ms (op {} {}) but renewed by op {} to live until {} ms",
                     gone_by / 1_000_000,
@@ -106,7 +119,12 @@ pub fn check(ops: &[Operation], quiet_ns: Option<u64>, grace_ns: u64) -> Report 
         if let (Some(a), Some(q)) = (l.abandoned_ns, quiet_ns) {
             let due = a.max(q) + l.ttl_ns + grace_ns;
             if let Some(f) = l.key_found.iter().find(|f| f.invoke_ns > due) {
-                r.violations.push(format!("no expiry: lease {id:x} abandoned at {} ms still had its key at {} ms (op {})", a / 1_000_000, f.invoke_ns / 1_000_000, f.id));
+                r.violations.push(format!(
+                    "no expiry: lease {id:x} abandoned at {} ms still had its key at {} ms (op {})",
+                    a / 1_000_000,
+                    f.invoke_ns / 1_000_000,
+                    f.id
+                ));
             }
         }
     }
@@ -120,24 +138,74 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn op(id: u64, invoke_s: f64, complete_s: f64, op: Op, result: OpResult) -> Operation {
-        Operation { id, process: 0, node: 0, op, invoke_ns: (invoke_s * S as f64) as u64, complete_ns: Some((complete_s * S as f64) as u64), outcome: Outcome::Ok, result: Some(result), error: None }
+        Operation {
+            id,
+            process: 0,
+            node: 0,
+            op,
+            invoke_ns: (invoke_s * S as f64) as u64,
+            complete_ns: Some((complete_s * S as f64) as u64),
+            outcome: Outcome::Ok,
+            result: Some(result),
+            error: None,
+        }
     }
     fn grant(t: f64) -> Operation {
-        op(0, t, t + 0.01, Op::LeaseGrant { ttl_s: 4 }, OpResult::LeaseGrant { lease: 7, ttl_s: 4 })
+        op(
+            0,
+            t,
+            t + 0.01,
+            Op::LeaseGrant { ttl_s: 4 },
+            OpResult::LeaseGrant { lease: 7, ttl_s: 4 },
+        )
     }
     fn lease_put(t: f64) -> Operation {
-        op(1, t, t + 0.01, Op::LeasePut { key: "l".into(), lease: 7, value: "v".into() }, OpResult::Put { revision: 2 })
+        op(
+            1,
+            t,
+            t + 0.01,
+            Op::LeasePut {
+                key: "l".into(),
+                lease: 7,
+                value: "v".into(),
+            },
+            OpResult::Put { revision: 2 },
+        )
     }
     fn keep_alive(id: u64, t: f64, ttl_s: i64) -> Operation {
-        op(id, t, t + 0.01, Op::LeaseKeepAlive { lease: 7 }, OpResult::LeaseKeepAlive { ttl_s })
+        op(
+            id,
+            t,
+            t + 0.01,
+            Op::LeaseKeepAlive { lease: 7 },
+            OpResult::LeaseKeepAlive { ttl_s },
+        )
     }
     fn lease_get(id: u64, t: f64, found: bool) -> Operation {
-        op(id, t, t + 0.01, Op::LeaseGet { key: "l".into(), lease: 7 }, OpResult::LeaseGet { found, revision: 3 })
+        op(
+            id,
+            t,
+            t + 0.01,
+            Op::LeaseGet {
+                key: "l".into(),
+                lease: 7,
+            },
+            OpResult::LeaseGet { found, revision: 3 },
+        )
     }
 
     #[test]
     fn a_lease_kept_alive_then_expiring_after_its_ttl_passes() {
-        let ops = vec![grant(0.0), lease_put(0.1), keep_alive(2, 1.0, 4), lease_get(3, 1.1, true), keep_alive(4, 2.0, 4), lease_get(5, 7.0, false), keep_alive(6, 7.1, 0), lease_get(7, 8.0, false)];
+        let ops = vec![
+            grant(0.0),
+            lease_put(0.1),
+            keep_alive(2, 1.0, 4),
+            lease_get(3, 1.1, true),
+            keep_alive(4, 2.0, 4),
+            lease_get(5, 7.0, false),
+            keep_alive(6, 7.1, 0),
+            lease_get(7, 8.0, false),
+        ];
         let r = check(&ops, None, 0);
         assert!(r.ok(), "{:?}", r.violations);
         assert_eq!(r.expired_seen, 1);
@@ -145,27 +213,63 @@ mod tests {
 
     #[test]
     fn expiring_before_the_ttl_is_a_violation() {
-        let ops = vec![grant(0.0), lease_put(0.1), keep_alive(2, 2.0, 4), lease_get(3, 3.0, false)];
+        let ops = vec![
+            grant(0.0),
+            lease_put(0.1),
+            keep_alive(2, 2.0, 4),
+            lease_get(3, 3.0, false),
+        ];
         let r = check(&ops, None, 0);
-        assert!(r.violations.iter().any(|v| v.starts_with("early expiry")), "{:?}", r.violations);
+        assert!(
+            r.violations.iter().any(|v| v.starts_with("early expiry")),
+            "{:?}",
+            r.violations
+        );
         // A keep-alive saying "not found" early is one too.
-        let ops = vec![grant(0.0), lease_put(0.1), keep_alive(2, 2.0, 4), keep_alive(3, 3.0, 0)];
+        let ops = vec![
+            grant(0.0),
+            lease_put(0.1),
+            keep_alive(2, 2.0, 4),
+            keep_alive(3, 3.0, 0),
+        ];
         assert!(!check(&ops, None, 0).ok());
     }
 
     #[test]
     fn a_key_outliving_its_lease_is_a_violation() {
-        let ops = vec![grant(0.0), lease_put(0.1), keep_alive(2, 5.0, 0), lease_get(3, 6.0, true)];
+        let ops = vec![
+            grant(0.0),
+            lease_put(0.1),
+            keep_alive(2, 5.0, 0),
+            lease_get(3, 6.0, true),
+        ];
         let r = check(&ops, None, 0);
-        assert!(r.violations.iter().any(|v| v.starts_with("key outlived")), "{:?}", r.violations);
+        assert!(
+            r.violations.iter().any(|v| v.starts_with("key outlived")),
+            "{:?}",
+            r.violations
+        );
     }
 
     #[test]
     fn an_abandoned_lease_must_expire_when_quiet() {
         let abandon = op(9, 1.0, 1.0, Op::LeaseAbandon { lease: 7 }, OpResult::Done);
-        let ops = vec![grant(0.0), lease_put(0.1), abandon.clone(), lease_get(3, 20.0, true)];
-        assert!(check(&ops, Some(2 * S), S).violations.iter().any(|v| v.starts_with("no expiry")));
-        let ops = vec![grant(0.0), lease_put(0.1), abandon, lease_get(3, 20.0, false)];
+        let ops = vec![
+            grant(0.0),
+            lease_put(0.1),
+            abandon.clone(),
+            lease_get(3, 20.0, true),
+        ];
+        assert!(check(&ops, Some(2 * S), S)
+            .violations
+            .iter()
+            .any(|v| v.starts_with("no expiry")));
+        let ops = vec![
+            grant(0.0),
+            lease_put(0.1),
+            abandon,
+            lease_get(3, 20.0, false),
+        ];
         assert!(check(&ops, Some(2 * S), S).ok());
     }
 }

@@ -18,9 +18,15 @@ pub enum KeyVerdict {
     Linearizable,
     /// No order explains the history; `blocked` is the operation the deepest search could
     /// not place, `placed` how many operations were placed then.
-    Violation { blocked: Operation, placed: usize, total: usize },
+    Violation {
+        blocked: Operation,
+        placed: usize,
+        total: usize,
+    },
     /// The search passed its step budget: neither proven nor refuted.
-    Inconclusive { steps: u64 },
+    Inconclusive {
+        steps: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -51,7 +57,12 @@ pub fn by_key(ops: &[Operation]) -> BTreeMap<String, Vec<Operation>> {
 /// Checks every key's sub-history; `step_budget` bounds the search per key.
 pub fn check(ops: &[Operation], step_budget: u64) -> Report {
     let keys = by_key(ops);
-    let mut report = Report { keys_checked: keys.len(), ops_checked: 0, violations: Vec::new(), inconclusive: Vec::new() };
+    let mut report = Report {
+        keys_checked: keys.len(),
+        ops_checked: 0,
+        violations: Vec::new(),
+        inconclusive: Vec::new(),
+    };
     for (key, kops) in keys {
         report.ops_checked += kops.len();
         match check_key(&kops, step_budget) {
@@ -130,17 +141,59 @@ pub fn check_key(ops: &[Operation], step_budget: u64) -> KeyVerdict {
         let ok = o.outcome == Outcome::Ok;
         let unknown = o.outcome == Outcome::Unknown;
         let entry = match (&o.op, &o.result) {
-            (Op::Get { .. }, Some(OpResult::Get { value, .. })) if ok => Some((Step::Read(value.as_deref().map(&mut id_of).unwrap_or(ABSENT)), true)),
+            (Op::Get { .. }, Some(OpResult::Get { value, .. })) if ok => Some((
+                Step::Read(value.as_deref().map(&mut id_of).unwrap_or(ABSENT)),
+                true,
+            )),
             (Op::Put { value, .. }, _) if ok || unknown => Some((Step::Write(id_of(value)), ok)),
-            (Op::Cas { expected, value, .. }, Some(OpResult::Cas { succeeded: true, .. })) if ok => Some((Step::CasOk { expected: id_of(expected), value: id_of(value) }, true)),
-            (Op::Cas { expected, .. }, Some(OpResult::Cas { succeeded: false, .. })) if ok => Some((Step::CasFailed { expected: id_of(expected) }, true)),
-            (Op::Cas { expected, value, .. }, _) if unknown => Some((Step::CasMaybe { expected: id_of(expected), value: id_of(value) }, false)),
+            (
+                Op::Cas {
+                    expected, value, ..
+                },
+                Some(OpResult::Cas {
+                    succeeded: true, ..
+                }),
+            ) if ok => Some((
+                Step::CasOk {
+                    expected: id_of(expected),
+                    value: id_of(value),
+                },
+                true,
+            )),
+            (
+                Op::Cas { expected, .. },
+                Some(OpResult::Cas {
+                    succeeded: false, ..
+                }),
+            ) if ok => Some((
+                Step::CasFailed {
+                    expected: id_of(expected),
+                },
+                true,
+            )),
+            (
+                Op::Cas {
+                    expected, value, ..
+                },
+                _,
+            ) if unknown => Some((
+                Step::CasMaybe {
+                    expected: id_of(expected),
+                    value: id_of(value),
+                },
+                false,
+            )),
             // Failed ops did not take effect; unknown reads change nothing.
             _ => None,
         };
         if let Some((step, definite)) = entry {
             let unobserved_write = !definite && matches!(step, Step::Write(UNOBSERVED));
-            entries.push(Entry { step, definite, unobserved_write, op: o.clone() });
+            entries.push(Entry {
+                step,
+                definite,
+                unobserved_write,
+                op: o.clone(),
+            });
         }
     }
     search(&entries, step_budget)
@@ -170,13 +223,25 @@ fn search(entries: &[Entry], step_budget: u64) -> KeyVerdict {
     }
     events.sort_by_key(|&(t, is_call, i)| (t, !is_call, i));
     // nodes[0] is the head sentinel.
-    let mut nodes: Vec<Node> = vec![Node { op: NONE, is_call: false, ret: NONE, prev: NONE, next: NONE }];
+    let mut nodes: Vec<Node> = vec![Node {
+        op: NONE,
+        is_call: false,
+        ret: NONE,
+        prev: NONE,
+        next: NONE,
+    }];
     let mut call_node: Vec<usize> = vec![NONE; total];
     for &(_, is_call, i) in &events {
         let idx = nodes.len();
         let prev = idx - 1;
         nodes[prev].next = idx;
-        nodes.push(Node { op: i, is_call, ret: NONE, prev, next: NONE });
+        nodes.push(Node {
+            op: i,
+            is_call,
+            ret: NONE,
+            prev,
+            next: NONE,
+        });
         if is_call {
             call_node[i] = idx;
         } else {
@@ -185,7 +250,9 @@ fn search(entries: &[Entry], step_budget: u64) -> KeyVerdict {
     }
     // Zobrist keys for the set of placed ops (128 bits: a collision could hide a path).
     let mut rng = crate::rng::Rng::new(0x005e_ed0f_11ea);
-    let zobrist: Vec<u128> = (0..total).map(|_| ((rng.next_u64() as u128) << 64) | rng.next_u64() as u128).collect();
+    let zobrist: Vec<u128> = (0..total)
+        .map(|_| ((rng.next_u64() as u128) << 64) | rng.next_u64() as u128)
+        .collect();
     let mut remaining_definite = entries.iter().filter(|e| e.definite).count();
     let mut placed_set: u128 = 0;
     let mut placed = vec![false; total];
@@ -275,8 +342,16 @@ fn search(entries: &[Entry], step_budget: u64) -> KeyVerdict {
                 best = (n_placed, nodes[cur].op);
             }
             let Some((n, prev_state)) = stack.pop() else {
-                let blocked = if best.1 == NONE { entries[0].op.clone() } else { entries[best.1].op.clone() };
-                return KeyVerdict::Violation { blocked, placed: best.0, total };
+                let blocked = if best.1 == NONE {
+                    entries[0].op.clone()
+                } else {
+                    entries[best.1].op.clone()
+                };
+                return KeyVerdict::Violation {
+                    blocked,
+                    placed: best.0,
+                    total,
+                };
             };
             tried_unobserved_at_level.pop();
             let i = nodes[n].op;
@@ -298,18 +373,69 @@ mod tests {
     use super::*;
 
     /// A compact op: (invoke, complete or None for unknown, op, result).
-    fn op(id: u64, invoke: u64, complete: Option<u64>, op: Op, result: Option<OpResult>) -> Operation {
-        let outcome = if complete.is_some() { Outcome::Ok } else { Outcome::Unknown };
-        Operation { id, process: id, node: 0, op, invoke_ns: invoke, complete_ns: complete, outcome, result, error: None }
+    fn op(
+        id: u64,
+        invoke: u64,
+        complete: Option<u64>,
+        op: Op,
+        result: Option<OpResult>,
+    ) -> Operation {
+        let outcome = if complete.is_some() {
+            Outcome::Ok
+        } else {
+            Outcome::Unknown
+        };
+        Operation {
+            id,
+            process: id,
+            node: 0,
+            op,
+            invoke_ns: invoke,
+            complete_ns: complete,
+            outcome,
+            result,
+            error: None,
+        }
     }
     fn put(id: u64, i: u64, c: Option<u64>, v: &str) -> Operation {
-        op(id, i, c, Op::Put { key: "k".into(), value: v.into() }, c.map(|_| OpResult::Put { revision: 0 }))
+        op(
+            id,
+            i,
+            c,
+            Op::Put {
+                key: "k".into(),
+                value: v.into(),
+            },
+            c.map(|_| OpResult::Put { revision: 0 }),
+        )
     }
     fn get(id: u64, i: u64, c: u64, v: Option<&str>) -> Operation {
-        op(id, i, Some(c), Op::Get { key: "k".into() }, Some(OpResult::Get { value: v.map(String::from), revision: 0 }))
+        op(
+            id,
+            i,
+            Some(c),
+            Op::Get { key: "k".into() },
+            Some(OpResult::Get {
+                value: v.map(String::from),
+                revision: 0,
+            }),
+        )
     }
     fn cas(id: u64, i: u64, c: Option<u64>, e: &str, v: &str, ok: bool) -> Operation {
-        op(id, i, c, Op::Cas { key: "k".into(), expected: e.into(), value: v.into() }, c.map(|_| OpResult::Cas { succeeded: ok, revision: 0 }))
+        op(
+            id,
+            i,
+            c,
+            Op::Cas {
+                key: "k".into(),
+                expected: e.into(),
+                value: v.into(),
+            },
+            c.map(|_| OpResult::Cas {
+                succeeded: ok,
+                revision: 0,
+            }),
+        )
     }
 
     fn check(ops: Vec<Operation>, linearizable: bool) {
@@ -327,45 +453,153 @@ mod tests {
         check(vec![get(0, 0, 1, Some("a"))], false);
         check(vec![put(0, 0, Some(1), "a"), get(1, 2, 3, Some("a"))], true);
         check(vec![put(0, 0, Some(1), "a"), get(1, 2, 3, None)], false);
-        check(vec![put(0, 0, Some(1), "a"), put(1, 2, Some(3), "b"), get(2, 4, 5, Some("a"))], false);
-        check(vec![put(0, 0, Some(1), "a"), cas(1, 2, Some(3), "a", "b", true), get(2, 4, 5, Some("b"))], true);
-        check(vec![put(0, 0, Some(1), "a"), cas(1, 2, Some(3), "x", "b", true)], false);
-        check(vec![put(0, 0, Some(1), "a"), cas(1, 2, Some(3), "a", "b", false)], false);
-        check(vec![put(0, 0, Some(1), "a"), cas(1, 2, Some(3), "x", "b", false), get(2, 4, 5, Some("a"))], true);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                put(1, 2, Some(3), "b"),
+                get(2, 4, 5, Some("a")),
+            ],
+            false,
+        );
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                cas(1, 2, Some(3), "a", "b", true),
+                get(2, 4, 5, Some("b")),
+            ],
+            true,
+        );
+        check(
+            vec![put(0, 0, Some(1), "a"), cas(1, 2, Some(3), "x", "b", true)],
+            false,
+        );
+        check(
+            vec![put(0, 0, Some(1), "a"), cas(1, 2, Some(3), "a", "b", false)],
+            false,
+        );
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                cas(1, 2, Some(3), "x", "b", false),
+                get(2, 4, 5, Some("a")),
+            ],
+            true,
+        );
     }
 
     #[test]
     fn concurrent_ops_may_take_effect_in_either_order() {
         // put a || put b, then reads see b: fine (a then b).
-        check(vec![put(0, 0, Some(10), "a"), put(1, 1, Some(9), "b"), get(2, 11, 12, Some("b")), get(3, 13, 14, Some("b"))], true);
+        check(
+            vec![
+                put(0, 0, Some(10), "a"),
+                put(1, 1, Some(9), "b"),
+                get(2, 11, 12, Some("b")),
+                get(3, 13, 14, Some("b")),
+            ],
+            true,
+        );
         // A read concurrent with a put sees the old or the new value.
-        check(vec![put(0, 0, Some(1), "a"), put(1, 2, Some(10), "b"), get(2, 3, 4, Some("a")), get(3, 5, 6, Some("b"))], true);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                put(1, 2, Some(10), "b"),
+                get(2, 3, 4, Some("a")),
+                get(3, 5, 6, Some("b")),
+            ],
+            true,
+        );
     }
 
     #[test]
     fn stale_read_after_a_completed_write_is_a_violation() {
         // The classic stale read: b is acknowledged, then a read returns a.
-        check(vec![put(0, 0, Some(1), "a"), put(1, 2, Some(3), "b"), get(2, 4, 5, Some("a"))], false);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                put(1, 2, Some(3), "b"),
+                get(2, 4, 5, Some("a")),
+            ],
+            false,
+        );
         // Reads going back in time: b then a, with no write of a in between.
-        check(vec![put(0, 0, Some(1), "a"), put(1, 2, Some(20), "b"), get(2, 3, 4, Some("b")), get(3, 5, 6, Some("a"))], false);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                put(1, 2, Some(20), "b"),
+                get(2, 3, 4, Some("b")),
+                get(3, 5, 6, Some("a")),
+            ],
+            false,
+        );
     }
 
     #[test]
     fn unknown_writes_may_or_may_not_take_effect() {
         // Unknown put of b, later observed: it took effect.
-        check(vec![put(0, 0, Some(1), "a"), put(1, 2, None, "b"), get(2, 10, 11, Some("b"))], true);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                put(1, 2, None, "b"),
+                get(2, 10, 11, Some("b")),
+            ],
+            true,
+        );
         // Never observed: it did not (or not yet).
-        check(vec![put(0, 0, Some(1), "a"), put(1, 2, None, "b"), get(2, 10, 11, Some("a"))], true);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                put(1, 2, None, "b"),
+                get(2, 10, 11, Some("a")),
+            ],
+            true,
+        );
         // But it cannot take effect before its invocation.
-        check(vec![put(0, 0, Some(1), "a"), get(2, 2, 3, Some("b")), put(1, 5, None, "b")], false);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                get(2, 2, 3, Some("b")),
+                put(1, 5, None, "b"),
+            ],
+            false,
+        );
         // Once observed and overwritten it cannot come back.
-        check(vec![put(1, 0, None, "b"), get(2, 1, 2, Some("b")), put(3, 3, Some(4), "c"), get(4, 5, 6, Some("b"))], false);
+        check(
+            vec![
+                put(1, 0, None, "b"),
+                get(2, 1, 2, Some("b")),
+                put(3, 3, Some(4), "c"),
+                get(4, 5, 6, Some("b")),
+            ],
+            false,
+        );
         // An unobserved unknown put explains a failed cas.
-        check(vec![put(0, 0, Some(1), "a"), put(1, 2, None, "x"), cas(2, 3, Some(4), "a", "b", false)], true);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                put(1, 2, None, "x"),
+                cas(2, 3, Some(4), "a", "b", false),
+            ],
+            true,
+        );
         // Unknown cas that must have applied.
-        check(vec![put(0, 0, Some(1), "a"), cas(1, 2, None, "a", "b", true), get(2, 5, 6, Some("b"))], true);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                cas(1, 2, None, "a", "b", true),
+                get(2, 5, 6, Some("b")),
+            ],
+            true,
+        );
         // Unknown cas whose expectation never held cannot apply.
-        check(vec![put(0, 0, Some(1), "a"), cas(1, 2, None, "z", "b", true), get(2, 5, 6, Some("b"))], false);
+        check(
+            vec![
+                put(0, 0, Some(1), "a"),
+                cas(1, 2, None, "z", "b", true),
+                get(2, 5, 6, Some("b")),
+            ],
+            false,
+        );
     }
 
     #[test]
@@ -373,7 +607,10 @@ mod tests {
         let mut p = put(1, 2, Some(3), "b");
         p.outcome = Outcome::Fail;
         p.result = None;
-        check(vec![put(0, 0, Some(1), "a"), p, get(2, 4, 5, Some("b"))], false);
+        check(
+            vec![put(0, 0, Some(1), "a"), p, get(2, 4, 5, Some("b"))],
+            false,
+        );
     }
 
     #[test]
@@ -392,14 +629,22 @@ mod tests {
     #[test]
     fn a_budget_makes_the_search_inconclusive_not_wrong() {
         let ops = vec![put(0, 0, Some(1), "a"), get(1, 2, 3, Some("a"))];
-        assert!(matches!(check_key(&ops, 1), KeyVerdict::Inconclusive { .. }));
+        assert!(matches!(
+            check_key(&ops, 1),
+            KeyVerdict::Inconclusive { .. }
+        ));
     }
 
     #[test]
     fn keys_are_checked_independently() {
         let mut other = get(5, 0, 1, Some("zz"));
-        other.op = Op::Get { key: "other".into() };
-        let r = super::check(&[put(0, 0, Some(1), "a"), get(1, 2, 3, Some("a")), other], 1_000_000);
+        other.op = Op::Get {
+            key: "other".into(),
+        };
+        let r = super::check(
+            &[put(0, 0, Some(1), "a"), get(1, 2, 3, Some("a")), other],
+            1_000_000,
+        );
         assert_eq!(r.keys_checked, 2);
         assert_eq!(r.violations.len(), 1);
         assert_eq!(r.violations[0].0, "other");

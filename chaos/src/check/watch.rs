@@ -5,7 +5,9 @@
 //! Assumption of the harness: every write of the run is under the watched prefix, so the
 //! merged log has an event at every revision from 2 to the final revision.
 
-use crate::history::{EventKind, KvVersion, Op, OpResult, Operation, Outcome, Record, WatchEvent, WatcherId};
+use crate::history::{
+    EventKind, KvVersion, Op, OpResult, Operation, Outcome, Record, WatchEvent, WatcherId,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The one log every watcher's log converges to: revision -> that revision's events.
@@ -63,7 +65,11 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
     let mut resp_idx = 0usize;
     for rec in records {
         match rec {
-            Record::WatchStart { watcher, start_revision, .. } => {
+            Record::WatchStart {
+                watcher,
+                start_revision,
+                ..
+            } => {
                 let w = ws.entry(*watcher).or_default();
                 if !w.started {
                     w.started = true;
@@ -78,7 +84,9 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
                 }
                 w.session_start = *start_revision;
             }
-            Record::WatchEvents { watcher, events, .. } => {
+            Record::WatchEvents {
+                watcher, events, ..
+            } => {
                 resp_idx += 1;
                 let w = ws.entry(*watcher).or_default();
                 for ev in events {
@@ -87,11 +95,23 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
                         push(&mut r.violations, format!("resumable: watcher {watcher} got revision {} before its start revision {}", ev.revision, w.session_start));
                     }
                     if !w.seen.insert((ev.revision, ev.key.clone())) {
-                        push(&mut r.violations, format!("unique: watcher {watcher} got {} at revision {} twice", ev.key, ev.revision));
+                        push(
+                            &mut r.violations,
+                            format!(
+                                "unique: watcher {watcher} got {} at revision {} twice",
+                                ev.key, ev.revision
+                            ),
+                        );
                         continue;
                     }
                     if ev.revision < w.last_event_rev {
-                        push(&mut r.violations, format!("ordered: watcher {watcher} got revision {} after {}", ev.revision, w.last_event_rev));
+                        push(
+                            &mut r.violations,
+                            format!(
+                                "ordered: watcher {watcher} got revision {} after {}",
+                                ev.revision, w.last_event_rev
+                            ),
+                        );
                     } else if ev.revision == w.last_event_rev && w.last_event_resp != resp_idx {
                         push(&mut r.violations, format!("atomic: watcher {watcher} got revision {} split over two responses", ev.revision));
                     }
@@ -109,7 +129,9 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
                     w.by_rev.entry(ev.revision).or_default().push(ev.clone());
                 }
             }
-            Record::WatchProgress { watcher, revision, .. } => {
+            Record::WatchProgress {
+                watcher, revision, ..
+            } => {
                 r.bookmarks += 1;
                 let w = ws.entry(*watcher).or_default();
                 if *revision < w.last_event_rev {
@@ -118,7 +140,11 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
                 w.last_progress = w.last_progress.max(*revision);
                 w.covered = w.covered.max(*revision);
             }
-            Record::WatchEnd { watcher, compact_revision, .. } if *compact_revision > 0 => {
+            Record::WatchEnd {
+                watcher,
+                compact_revision,
+                ..
+            } if *compact_revision > 0 => {
                 r.compacted += 1;
                 let w = ws.entry(*watcher).or_default();
                 if *compact_revision > w.covered + 1 {
@@ -150,17 +176,29 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
     }
 
     // The final revision: the highest any successful operation reported.
-    let final_revision = ops.iter().filter(|o| o.outcome == Outcome::Ok).filter_map(|o| result_revision(o.result.as_ref()?)).max().unwrap_or(1);
+    let final_revision = ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok)
+        .filter_map(|o| result_revision(o.result.as_ref()?))
+        .max()
+        .unwrap_or(1);
     r.final_revision = final_revision;
 
     // Reliable: every revision 2..=final has events (all writes are under the prefix) ...
     let last_merged = merged.keys().next_back().copied().unwrap_or(1);
     let mut missing = 0;
     for rev in 2..=final_revision.max(last_merged) {
-        if !merged.contains_key(&rev) && !ws.values().any(|w| w.gaps.iter().any(|&(a, b)| a <= rev && rev <= b)) {
+        if !merged.contains_key(&rev)
+            && !ws
+                .values()
+                .any(|w| w.gaps.iter().any(|&(a, b)| a <= rev && rev <= b))
+        {
             missing += 1;
             if missing <= 5 {
-                push(&mut r.violations, format!("reliable: no watcher got revision {rev}"));
+                push(
+                    &mut r.violations,
+                    format!("reliable: no watcher got revision {rev}"),
+                );
             }
         }
     }
@@ -173,16 +211,30 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
             }
         }
         if !lacks.is_empty() {
-            push(&mut r.violations, format!("reliable: watcher {id} skipped {} revisions it covered, first {:?}", lacks.len(), &lacks[..lacks.len().min(5)]));
+            push(
+                &mut r.violations,
+                format!(
+                    "reliable: watcher {id} skipped {} revisions it covered, first {:?}",
+                    lacks.len(),
+                    &lacks[..lacks.len().min(5)]
+                ),
+            );
         }
         if require_converged && w.covered < final_revision {
-            push(&mut r.violations, format!("converge: watcher {id} reached only revision {} of {final_revision}", w.covered));
+            push(
+                &mut r.violations,
+                format!(
+                    "converge: watcher {id} reached only revision {} of {final_revision}",
+                    w.covered
+                ),
+            );
         }
     }
 
     // prev_kv, version and create revision, replaying the merged log key by key.
     let compacted_somewhere = ws.values().any(|w| !w.gaps.is_empty());
-    let mut complete_from_start = ws.values().any(|w| w.first_start <= 1) && merged.keys().next().is_none_or(|&first| first <= 2);
+    let mut complete_from_start = ws.values().any(|w| w.first_start <= 1)
+        && merged.keys().next().is_none_or(|&first| first <= 2);
     let mut last: HashMap<&str, &WatchEvent> = HashMap::new();
     let mut prev_rev: Option<i64> = None;
     for (rev, evs) in &merged {
@@ -202,7 +254,13 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
             };
             if let Some(exp) = expected_prev {
                 if ev.prev.as_ref() != exp {
-                    push(&mut r.violations, format!("prev_kv: {} at revision {rev} carries prev {:?}, the log says {:?}", ev.key, ev.prev, exp));
+                    push(
+                        &mut r.violations,
+                        format!(
+                            "prev_kv: {} at revision {rev} carries prev {:?}, the log says {:?}",
+                            ev.key, ev.prev, exp
+                        ),
+                    );
                 }
                 if let (EventKind::Put, Some(kv)) = (&ev.kind, &ev.kv) {
                     let (version, create) = match exp {
@@ -222,7 +280,10 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
     // write failed, and every successful read returns the log's state at its revision.
     let mut writes: HashMap<(&str, &str), Outcome> = HashMap::new();
     for o in ops {
-        if let Op::Put { key, value } | Op::Cas { key, value, .. } | Op::LeasePut { key, value, .. } = &o.op {
+        if let Op::Put { key, value }
+        | Op::Cas { key, value, .. }
+        | Op::LeasePut { key, value, .. } = &o.op
+        {
             writes.insert((key, value), o.outcome);
         }
     }
@@ -232,11 +293,29 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
         for ev in evs {
             if let (EventKind::Put, Some(kv)) = (&ev.kind, &ev.kv) {
                 if let Some(first) = applied_at.insert((ev.key.as_str(), kv.value.as_str()), *rev) {
-                    push(&mut r.violations, format!("kv-history: {} = {} applied twice, at revisions {first} and {rev}", ev.key, kv.value));
+                    push(
+                        &mut r.violations,
+                        format!(
+                            "kv-history: {} = {} applied twice, at revisions {first} and {rev}",
+                            ev.key, kv.value
+                        ),
+                    );
                 }
                 match writes.get(&(ev.key.as_str(), kv.value.as_str())) {
-                    None => push(&mut r.violations, format!("kv-history: {} = {} at revision {rev} was never written", ev.key, kv.value)),
-                    Some(Outcome::Fail) => push(&mut r.violations, format!("kv-history: {} = {} at revision {rev} is a write that failed", ev.key, kv.value)),
+                    None => push(
+                        &mut r.violations,
+                        format!(
+                            "kv-history: {} = {} at revision {rev} was never written",
+                            ev.key, kv.value
+                        ),
+                    ),
+                    Some(Outcome::Fail) => push(
+                        &mut r.violations,
+                        format!(
+                            "kv-history: {} = {} at revision {rev} is a write that failed",
+                            ev.key, kv.value
+                        ),
+                    ),
                     _ => {}
                 }
             }
@@ -245,8 +324,12 @@ pub fn check(records: &[Record], ops: &[Operation], require_converged: bool) -> 
     if !compacted_somewhere {
         for o in ops.iter().filter(|o| o.outcome == Outcome::Ok) {
             let (key, got, at) = match (&o.op, &o.result) {
-                (Op::Get { key }, Some(OpResult::Get { value, revision })) => (key, value.clone(), *revision),
-                (Op::LeaseGet { key, .. }, Some(OpResult::LeaseGet { found, revision })) => (key, found.then(String::new), *revision),
+                (Op::Get { key }, Some(OpResult::Get { value, revision })) => {
+                    (key, value.clone(), *revision)
+                }
+                (Op::LeaseGet { key, .. }, Some(OpResult::LeaseGet { found, revision })) => {
+                    (key, found.then(String::new), *revision)
+                }
                 _ => continue,
             };
             if at > last_merged {
@@ -277,7 +360,10 @@ fn same_events(a: &[WatchEvent], b: &[WatchEvent]) -> bool {
 /// The revision a successful result names (its header revision).
 pub fn result_revision(r: &OpResult) -> Option<i64> {
     match r {
-        OpResult::Get { revision, .. } | OpResult::Put { revision } | OpResult::Cas { revision, .. } | OpResult::LeaseGet { revision, .. } => Some(*revision),
+        OpResult::Get { revision, .. }
+        | OpResult::Put { revision }
+        | OpResult::Cas { revision, .. }
+        | OpResult::LeaseGet { revision, .. } => Some(*revision),
         _ => None,
     }
 }
@@ -301,35 +387,95 @@ mod tests {
     use super::*;
 
     fn kv(value: &str, rev: i64, create: i64, version: i64) -> KvVersion {
-        KvVersion { value: value.into(), mod_revision: rev, create_revision: create, version, lease: 0 }
+        KvVersion {
+            value: value.into(),
+            mod_revision: rev,
+            create_revision: create,
+            version,
+            lease: 0,
+        }
     }
-    fn put(key: &str, value: &str, rev: i64, create: i64, version: i64, prev: Option<KvVersion>) -> WatchEvent {
-        WatchEvent { kind: EventKind::Put, key: key.into(), revision: rev, kv: Some(kv(value, rev, create, version)), prev }
+    fn put(
+        key: &str,
+        value: &str,
+        rev: i64,
+        create: i64,
+        version: i64,
+        prev: Option<KvVersion>,
+    ) -> WatchEvent {
+        WatchEvent {
+            kind: EventKind::Put,
+            key: key.into(),
+            revision: rev,
+            kv: Some(kv(value, rev, create, version)),
+            prev,
+        }
     }
     fn start(w: u32, rev: i64) -> Record {
-        Record::WatchStart { t_ns: 0, watcher: w, node: 0, start_revision: rev }
+        Record::WatchStart {
+            t_ns: 0,
+            watcher: w,
+            node: 0,
+            start_revision: rev,
+        }
     }
     fn events(w: u32, evs: Vec<WatchEvent>) -> Record {
-        Record::WatchEvents { t_ns: 0, watcher: w, events: evs }
+        Record::WatchEvents {
+            t_ns: 0,
+            watcher: w,
+            events: evs,
+        }
     }
     fn progress(w: u32, rev: i64) -> Record {
-        Record::WatchProgress { t_ns: 0, watcher: w, revision: rev }
+        Record::WatchProgress {
+            t_ns: 0,
+            watcher: w,
+            revision: rev,
+        }
     }
     fn write(id: u64, key: &str, value: &str, rev: i64) -> Operation {
-        Operation { id, process: 0, node: 0, op: Op::Put { key: key.into(), value: value.into() }, invoke_ns: 0, complete_ns: Some(1), outcome: Outcome::Ok, result: Some(OpResult::Put { revision: rev }), error: None }
+        Operation {
+            id,
+            process: 0,
+            node: 0,
+            op: Op::Put {
+                key: key.into(),
+                value: value.into(),
+            },
+            invoke_ns: 0,
+            complete_ns: Some(1),
+            outcome: Outcome::Ok,
+            result: Some(OpResult::Put { revision: rev }),
+            error: None,
+        }
     }
 
     /// A good history: two writes to k at revisions 2 and 3, two watchers, one restarted.
     fn good() -> (Vec<Record>, Vec<Operation>) {
         let e2 = put("k", "a", 2, 2, 1, None);
         let e3 = put("k", "b", 3, 2, 2, Some(kv("a", 2, 2, 1)));
-        let recs = vec![start(0, 1), start(1, 1), events(0, vec![e2.clone()]), events(1, vec![e2]), progress(1, 2), start(1, 3), events(0, vec![e3.clone()]), events(1, vec![e3]), progress(0, 3), progress(1, 3)];
+        let recs = vec![
+            start(0, 1),
+            start(1, 1),
+            events(0, vec![e2.clone()]),
+            events(1, vec![e2]),
+            progress(1, 2),
+            start(1, 3),
+            events(0, vec![e3.clone()]),
+            events(1, vec![e3]),
+            progress(0, 3),
+            progress(1, 3),
+        ];
         (recs, vec![write(0, "k", "a", 2), write(1, "k", "b", 3)])
     }
 
     fn check_fails(recs: Vec<Record>, ops: Vec<Operation>, what: &str) {
         let r = check(&recs, &ops, true);
-        assert!(r.violations.iter().any(|v| v.starts_with(what)), "expected a {what} violation, got {:?}", r.violations);
+        assert!(
+            r.violations.iter().any(|v| v.starts_with(what)),
+            "expected a {what} violation, got {:?}",
+            r.violations
+        );
     }
 
     #[test]
@@ -345,7 +491,10 @@ mod tests {
     fn each_guarantee_can_fail() {
         let (mut recs, ops) = good();
         // Unique: a duplicate delivery.
-        recs.push(events(0, vec![put("k", "b", 3, 2, 2, Some(kv("a", 2, 2, 1)))]));
+        recs.push(events(
+            0,
+            vec![put("k", "b", 3, 2, 2, Some(kv("a", 2, 2, 1)))],
+        ));
         check_fails(recs, ops.clone(), "unique");
         // Ordered: revision 2 after 3.
         let (mut recs, _) = good();
@@ -381,11 +530,27 @@ mod tests {
     fn the_log_must_match_the_kv_history() {
         let (recs, mut ops) = good();
         // A value nobody wrote.
-        ops[1].op = Op::Put { key: "k".into(), value: "other".into() };
+        ops[1].op = Op::Put {
+            key: "k".into(),
+            value: "other".into(),
+        };
         check_fails(recs.clone(), ops, "kv-history");
         // A read that disagrees with the log at its revision.
         let (recs, mut ops) = good();
-        ops.push(Operation { id: 9, process: 0, node: 0, op: Op::Get { key: "k".into() }, invoke_ns: 0, complete_ns: Some(1), outcome: Outcome::Ok, result: Some(OpResult::Get { value: Some("a".into()), revision: 3 }), error: None });
+        ops.push(Operation {
+            id: 9,
+            process: 0,
+            node: 0,
+            op: Op::Get { key: "k".into() },
+            invoke_ns: 0,
+            complete_ns: Some(1),
+            outcome: Outcome::Ok,
+            result: Some(OpResult::Get {
+                value: Some("a".into()),
+                revision: 3,
+            }),
+            error: None,
+        });
         check_fails(recs, ops, "kv-history");
         // A write at a revision no watcher ever got, and a watcher that never caught up.
         let (mut recs, mut ops) = good();
@@ -400,7 +565,12 @@ mod tests {
         // The same put (unique value) at revisions 2 and 3, as a retried forward applies it.
         let e2 = put("k", "a", 2, 2, 1, None);
         let e3 = put("k", "a", 3, 2, 2, Some(kv("a", 2, 2, 1)));
-        let recs = vec![start(0, 1), events(0, vec![e2]), events(0, vec![e3]), progress(0, 3)];
+        let recs = vec![
+            start(0, 1),
+            events(0, vec![e2]),
+            events(0, vec![e3]),
+            progress(0, 3),
+        ];
         let mut ops = vec![write(0, "k", "a", 3)];
         ops[0].result = Some(OpResult::Put { revision: 3 });
         check_fails(recs, ops, "kv-history: k = a applied twice");
@@ -413,12 +583,21 @@ mod tests {
         let recs = vec![
             start(0, 1),
             events(0, vec![e2]),
-            Record::WatchEnd { t_ns: 0, watcher: 0, reason: "compacted".into(), compact_revision: 4 },
+            Record::WatchEnd {
+                t_ns: 0,
+                watcher: 0,
+                reason: "compacted".into(),
+                compact_revision: 4,
+            },
             start(0, 4),
             events(0, vec![e4]),
             progress(0, 4),
         ];
-        let ops = vec![write(0, "k", "a", 2), write(1, "k", "b", 3), write(2, "k", "c", 4)];
+        let ops = vec![
+            write(0, "k", "a", 2),
+            write(1, "k", "b", 3),
+            write(2, "k", "c", 4),
+        ];
         let r = check(&recs, &ops, true);
         assert!(r.ok(), "{:?}", r.violations);
         assert_eq!(r.compacted, 1);

@@ -218,7 +218,11 @@ impl FieldSelector {
         let mut terms = Vec::new();
         for t in &self.terms {
             if let Some((field, value)) = f(&t.field, &t.value)? {
-                terms.push(FieldRequirement { field, operator: t.operator, value });
+                terms.push(FieldRequirement {
+                    field,
+                    operator: t.operator,
+                    value,
+                });
             }
         }
         Ok(FieldSelector { terms })

@@ -85,7 +85,11 @@ struct FieldError {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: Invalid value: {}: {}", self.path, self.value, self.detail)
+        write!(
+            f,
+            "{}: Invalid value: {}: {}",
+            self.path, self.value, self.detail
+        )
     }
 }
 
@@ -129,12 +133,21 @@ fn validate_label_key(key: &str, path: &str) -> Option<FieldError> {
 impl Requirement {
     /// Builds a requirement, validating it as Kubernetes' `NewRequirement` does. The error
     /// message names the fields `key`, `values` and `values[i][key]`.
-    pub fn new(key: &str, operator: Operator, values: Vec<String>) -> Result<Requirement, SelectorError> {
+    pub fn new(
+        key: &str,
+        operator: Operator,
+        values: Vec<String>,
+    ) -> Result<Requirement, SelectorError> {
         Self::build(key, operator, values, true).map_err(SelectorError::InvalidRequirement)
     }
 
     /// `values_present`: false renders an empty value list as `null` (a Go nil slice).
-    fn build(key: &str, operator: Operator, values: Vec<String>, values_present: bool) -> Result<Requirement, String> {
+    fn build(
+        key: &str,
+        operator: Operator,
+        values: Vec<String>,
+        values_present: bool,
+    ) -> Result<Requirement, String> {
         let mut errs = Vec::new();
         errs.extend(validate_label_key(key, "key"));
         let shown = if values.is_empty() && !values_present {
@@ -202,7 +215,11 @@ impl Requirement {
         if !errs.is_empty() {
             return Err(aggregate(&errs));
         }
-        Ok(Requirement { key: key.to_string(), operator, values })
+        Ok(Requirement {
+            key: key.to_string(),
+            operator,
+            values,
+        })
     }
 
     /// The label key.
@@ -222,7 +239,9 @@ impl Requirement {
 
     /// Whether a label set satisfies this requirement.
     pub fn matches(&self, labels: Option<&Map<String, Value>>) -> bool {
-        let value = labels.and_then(|l| l.get(&self.key)).and_then(Value::as_str);
+        let value = labels
+            .and_then(|l| l.get(&self.key))
+            .and_then(Value::as_str);
         match self.operator {
             Operator::In | Operator::Equals | Operator::DoubleEquals => {
                 value.is_some_and(|v| self.values.iter().any(|x| x == v))
@@ -303,7 +322,10 @@ impl Selector {
 
     /// The selector that matches no object (what a null `LabelSelector` converts to).
     pub fn nothing() -> Selector {
-        Selector { requirements: Vec::new(), nothing: true }
+        Selector {
+            requirements: Vec::new(),
+            nothing: true,
+        }
     }
 
     /// Parses a selector string as `?labelSelector=` carries it.
@@ -312,7 +334,10 @@ impl Selector {
         let mut parser = Parser { tokens, pos: 0 };
         let mut requirements = parser.parse().map_err(SelectorError::Parse)?;
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Selector { requirements, nothing: false })
+        Ok(Selector {
+            requirements,
+            nothing: false,
+        })
     }
 
     /// Converts a `metav1.LabelSelector` JSON object (`matchLabels`, `matchExpressions`).
@@ -367,7 +392,10 @@ impl Selector {
             }
         }
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Selector { requirements, nothing: false })
+        Ok(Selector {
+            requirements,
+            nothing: false,
+        })
     }
 
     /// A selector requiring every `key: value` of a plain map (a Service's or a
@@ -383,7 +411,10 @@ impl Selector {
             })
             .collect();
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Selector { requirements, nothing: false }
+        Selector {
+            requirements,
+            nothing: false,
+        }
     }
 
     /// Whether an object with these labels (`metadata.labels`, absent = no labels) is
@@ -445,7 +476,13 @@ fn requirement_from_expression(expr: &Value) -> Result<Requirement, SelectorErro
     let obj = match expr {
         Value::Object(o) => o,
         Value::Null => &empty,
-        other => return Err(malformed_field("matchExpressions", other, "v1.LabelSelectorRequirement")),
+        other => {
+            return Err(malformed_field(
+                "matchExpressions",
+                other,
+                "v1.LabelSelectorRequirement",
+            ))
+        }
     };
     let string_field = |name: &str| -> Result<String, SelectorError> {
         match obj.get(name) {
@@ -623,7 +660,9 @@ impl Parser {
                         Tok::Comma => {
                             let (t2, l2) = self.lookahead(Ctx::Values);
                             if t2 != Tok::Identifier && t2 != Tok::DoesNotExist {
-                                return Err(format!("found '{l2}', expected: identifier after ','"));
+                                return Err(format!(
+                                    "found '{l2}', expected: identifier after ','"
+                                ));
                             }
                         }
                         _ => return Err(format!("found '{l}', expected: ',' or 'end of string'")),
@@ -682,7 +721,11 @@ impl Parser {
             Tok::LessThan => Operator::LessThan,
             Tok::NotIn => Operator::NotIn,
             Tok::NotEquals => Operator::NotEquals,
-            _ => return Err(format!("found '{lit}', expected: in, notin, =, ==, !=, gt, lt")),
+            _ => {
+                return Err(format!(
+                    "found '{lit}', expected: in, notin, =, ==, !=, gt, lt"
+                ))
+            }
         })
     }
 

@@ -20,7 +20,8 @@ pub const GENERATED_SUFFIX_LENGTH: usize = 5;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1035_LABEL_ERR: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
@@ -108,7 +109,11 @@ pub fn is_dns1123_label(value: &str) -> Vec<String> {
         if matches_dns1123_subdomain(value) {
             errs.push("must not contain dots".to_string());
         } else {
-            errs.push(regex_error(DNS1123_LABEL_ERR, DNS1123_LABEL_FMT, &["my-name", "123-abc"]));
+            errs.push(regex_error(
+                DNS1123_LABEL_ERR,
+                DNS1123_LABEL_FMT,
+                &["my-name", "123-abc"],
+            ));
         }
     }
     errs
@@ -125,7 +130,11 @@ fn dns1123_subdomain(value: &str, max_len: fn(usize) -> String) -> Vec<String> {
         errs.push(max_len(DNS1123_SUBDOMAIN_MAX_LENGTH));
     }
     if !matches_dns1123_subdomain(value) {
-        errs.push(regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"]));
+        errs.push(regex_error(
+            DNS1123_SUBDOMAIN_ERR,
+            DNS1123_SUBDOMAIN_FMT,
+            &["example.com"],
+        ));
     }
     errs
 }
@@ -137,7 +146,11 @@ pub fn is_dns1035_label(value: &str) -> Vec<String> {
         errs.push(max_len_chars(DNS1123_LABEL_MAX_LENGTH));
     }
     if !matches_dns1035_label(value) {
-        errs.push(regex_error(DNS1035_LABEL_ERR, DNS1035_LABEL_FMT, &["my-name", "abc-123"]));
+        errs.push(regex_error(
+            DNS1035_LABEL_ERR,
+            DNS1035_LABEL_FMT,
+            &["my-name", "abc-123"],
+        ));
     }
     errs
 }
@@ -170,12 +183,19 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push(format!("name part {EMPTY_ERROR}"));
     } else if name.len() > LABEL_VALUE_MAX_LENGTH {
-        errs.push(format!("name part {}", max_len_bytes(LABEL_VALUE_MAX_LENGTH)));
+        errs.push(format!(
+            "name part {}",
+            max_len_bytes(LABEL_VALUE_MAX_LENGTH)
+        ));
     }
     if !matches_label_key_name(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                LABEL_KEY_ERR,
+                LABEL_KEY_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -216,7 +236,9 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
             .iter()
             .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
     {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
     }
     if !b.iter().any(|c| c.is_ascii_lowercase()) {
         errs.push("must contain at least one letter (a-z)".to_string());
@@ -265,9 +287,8 @@ pub fn is_env_var_name(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     let b = value.as_bytes();
     let first_ok = |c: u8| c.is_ascii_alphabetic() || c == b'-' || c == b'.' || c == b'_';
-    let ok = !b.is_empty()
-        && first_ok(b[0])
-        && b.iter().all(|&c| first_ok(c) || c.is_ascii_digit());
+    let ok =
+        !b.is_empty() && first_ok(b[0]) && b.iter().all(|&c| first_ok(c) || c.is_ascii_digit());
     if !ok {
         errs.push(regex_error(
             ENV_VAR_NAME_ERR,

@@ -4,11 +4,21 @@ use berth_apimachinery::fields::{escape_value, unescape_value, FieldOperator, Fi
 
 /// Parses `input`; `Ok` holds the canonical string, `Err` the message.
 fn check(input: &str, expected: Result<&str, &str>) {
-    let got = FieldSelector::parse(input).map(|s| s.to_string()).map_err(|e| e.to_string());
-    assert_eq!(got, expected.map(str::to_string).map_err(str::to_string), "input {input:?}");
+    let got = FieldSelector::parse(input)
+        .map(|s| s.to_string())
+        .map_err(|e| e.to_string());
+    assert_eq!(
+        got,
+        expected.map(str::to_string).map_err(str::to_string),
+        "input {input:?}"
+    );
     if let Ok(canonical) = got {
         let again = FieldSelector::parse(&canonical).map(|s| s.to_string());
-        assert_eq!(again, Ok(canonical.clone()), "canonical form must reparse to itself");
+        assert_eq!(
+            again,
+            Ok(canonical.clone()),
+            "canonical form must reparse to itself"
+        );
     }
 }
 
@@ -19,8 +29,14 @@ fn parses() {
         ("status.phase=Running", "status.phase=Running"),
         ("metadata.name=my-service", "metadata.name=my-service"),
         ("metadata.namespace!=default", "metadata.namespace!=default"),
-        ("status.phase!=Running,spec.restartPolicy=Always", "spec.restartPolicy=Always,status.phase!=Running"),
-        ("metadata.namespace!=default,status.phase==Running", "metadata.namespace!=default,status.phase=Running"),
+        (
+            "status.phase!=Running,spec.restartPolicy=Always",
+            "spec.restartPolicy=Always,status.phase!=Running",
+        ),
+        (
+            "metadata.namespace!=default,status.phase==Running",
+            "metadata.namespace!=default,status.phase=Running",
+        ),
         // Further forms.
         ("", ""),
         ("spec.nodeName=", "spec.nodeName="),
@@ -42,11 +58,26 @@ fn rejects_with_kubernetes_messages() {
     let cases = [
         ("a", "invalid selector: 'a'; can't understand 'a'"),
         ("a=b,c", "invalid selector: 'a=b,c'; can't understand 'c'"),
-        ("a=b=c", "invalid field selector: unescaped character in value: 61"),
-        ("a=b\\x", "invalid field selector: invalid escape sequence: \\x"),
-        ("a=b\\", "invalid field selector: invalid escape sequence: \\"),
-        ("a!==b", "invalid field selector: unescaped character in value: 61"),
-        ("a!=b=", "invalid field selector: unescaped character in value: 61"),
+        (
+            "a=b=c",
+            "invalid field selector: unescaped character in value: 61",
+        ),
+        (
+            "a=b\\x",
+            "invalid field selector: invalid escape sequence: \\x",
+        ),
+        (
+            "a=b\\",
+            "invalid field selector: invalid escape sequence: \\",
+        ),
+        (
+            "a!==b",
+            "invalid field selector: unescaped character in value: 61",
+        ),
+        (
+            "a!=b=",
+            "invalid field selector: unescaped character in value: 61",
+        ),
     ];
     for (input, message) in cases {
         check(input, Err(message));
@@ -93,7 +124,10 @@ fn matches_with_absent_fields_as_empty() {
 #[test]
 fn fields_and_exact_values() {
     let s = FieldSelector::parse("spec.nodeName=n1,status.phase!=Failed,spec.nodeName=n2").unwrap();
-    assert_eq!(s.fields().collect::<Vec<_>>(), ["spec.nodeName", "spec.nodeName", "status.phase"]);
+    assert_eq!(
+        s.fields().collect::<Vec<_>>(),
+        ["spec.nodeName", "spec.nodeName", "status.phase"]
+    );
     assert_eq!(s.exact("spec.nodeName"), Some("n1"));
     assert_eq!(s.exact("status.phase"), None);
     assert_eq!(s.exact("metadata.name"), None);
@@ -109,6 +143,12 @@ fn fields_and_exact_values() {
         })
         .unwrap();
     assert_eq!(renamed.to_string(), "x.spec.nodeName=n1,x.spec.nodeName=n2");
-    let refused = s.transform(|f, _| if f == "status.phase" { Err(format!("{f} unsupported")) } else { Ok(None) });
+    let refused = s.transform(|f, _| {
+        if f == "status.phase" {
+            Err(format!("{f} unsupported"))
+        } else {
+            Ok(None)
+        }
+    });
     assert_eq!(refused, Err("status.phase unsupported".to_string()));
 }

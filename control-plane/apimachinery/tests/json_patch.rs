@@ -14,7 +14,11 @@ fn check(doc: Value, patch: Value, expected: Result<Value, (u16, &str)>) {
 #[test]
 fn rfc6902_appendix_a() {
     // A.1 Adding an Object Member
-    check(json!({"foo": "bar"}), json!([{"op": "add", "path": "/baz", "value": "qux"}]), Ok(json!({"baz": "qux", "foo": "bar"})));
+    check(
+        json!({"foo": "bar"}),
+        json!([{"op": "add", "path": "/baz", "value": "qux"}]),
+        Ok(json!({"baz": "qux", "foo": "bar"})),
+    );
     // A.2 Adding an Array Element
     check(
         json!({"foo": ["bar", "baz"]}),
@@ -22,7 +26,11 @@ fn rfc6902_appendix_a() {
         Ok(json!({"foo": ["bar", "qux", "baz"]})),
     );
     // A.3 Removing an Object Member
-    check(json!({"baz": "qux", "foo": "bar"}), json!([{"op": "remove", "path": "/baz"}]), Ok(json!({"foo": "bar"})));
+    check(
+        json!({"baz": "qux", "foo": "bar"}),
+        json!([{"op": "remove", "path": "/baz"}]),
+        Ok(json!({"foo": "bar"})),
+    );
     // A.4 Removing an Array Element
     check(
         json!({"foo": ["bar", "qux", "baz"]}),
@@ -75,7 +83,10 @@ fn rfc6902_appendix_a() {
     check(
         json!({"foo": "bar"}),
         json!([{"op": "add", "path": "/baz/bat", "value": "qux"}]),
-        Err((422, "add operation does not apply: doc is missing path: \"/baz/bat\": missing value")),
+        Err((
+            422,
+            "add operation does not apply: doc is missing path: \"/baz/bat\": missing value",
+        )),
     );
     // A.14 ~ Escape Ordering
     check(
@@ -127,22 +138,66 @@ fn kubectl_patch_examples() {
 #[test]
 fn kubernetes_departures_from_the_rfc() {
     // replace of a missing member adds it
-    check(json!({}), json!([{"op": "replace", "path": "/a", "value": 1}]), Ok(json!({"a": 1})));
+    check(
+        json!({}),
+        json!([{"op": "replace", "path": "/a", "value": 1}]),
+        Ok(json!({"a": 1})),
+    );
     // add without value adds null
-    check(json!({}), json!([{"op": "add", "path": "/a"}]), Ok(json!({"a": null})));
+    check(
+        json!({}),
+        json!([{"op": "add", "path": "/a"}]),
+        Ok(json!({"a": null})),
+    );
     // test of a missing member against null succeeds
-    check(json!({}), json!([{"op": "test", "path": "/a", "value": null}]), Ok(json!({})));
-    check(json!({"a": null}), json!([{"op": "test", "path": "/a"}]), Ok(json!({"a": null})));
-    check(json!({"a": 1}), json!([{"op": "test", "path": "/a"}]), Err((422, "testing value /a failed: test failed")));
+    check(
+        json!({}),
+        json!([{"op": "test", "path": "/a", "value": null}]),
+        Ok(json!({})),
+    );
+    check(
+        json!({"a": null}),
+        json!([{"op": "test", "path": "/a"}]),
+        Ok(json!({"a": null})),
+    );
+    check(
+        json!({"a": 1}),
+        json!([{"op": "test", "path": "/a"}]),
+        Err((422, "testing value /a failed: test failed")),
+    );
     // negative indices count from the end
-    check(json!({"a": [1, 2, 3]}), json!([{"op": "remove", "path": "/a/-1"}]), Ok(json!({"a": [1, 2]})));
-    check(json!({"a": [1, 2]}), json!([{"op": "add", "path": "/a/-1", "value": 9}]), Ok(json!({"a": [1, 2, 9]})));
-    check(json!({"a": [1, 2]}), json!([{"op": "replace", "path": "/a/-2", "value": 9}]), Ok(json!({"a": [9, 2]})));
+    check(
+        json!({"a": [1, 2, 3]}),
+        json!([{"op": "remove", "path": "/a/-1"}]),
+        Ok(json!({"a": [1, 2]})),
+    );
+    check(
+        json!({"a": [1, 2]}),
+        json!([{"op": "add", "path": "/a/-1", "value": 9}]),
+        Ok(json!({"a": [1, 2, 9]})),
+    );
+    check(
+        json!({"a": [1, 2]}),
+        json!([{"op": "replace", "path": "/a/-2", "value": 9}]),
+        Ok(json!({"a": [9, 2]})),
+    );
     // the first segment of a relative path is ignored
-    check(json!({}), json!([{"op": "add", "path": "x/a", "value": 1}]), Ok(json!({"a": 1})));
+    check(
+        json!({}),
+        json!([{"op": "add", "path": "x/a", "value": 1}]),
+        Ok(json!({"a": 1})),
+    );
     // the whole document can be replaced or tested
-    check(json!({"a": 1}), json!([{"op": "replace", "path": "", "value": {"b": 2}}]), Ok(json!({"b": 2})));
-    check(json!({"a": 1}), json!([{"op": "test", "path": "", "value": {"a": 1}}]), Ok(json!({"a": 1})));
+    check(
+        json!({"a": 1}),
+        json!([{"op": "replace", "path": "", "value": {"b": 2}}]),
+        Ok(json!({"b": 2})),
+    );
+    check(
+        json!({"a": 1}),
+        json!([{"op": "test", "path": "", "value": {"a": 1}}]),
+        Ok(json!({"a": 1})),
+    );
     // a null patch does nothing
     check(json!({"a": 1}), json!(null), Ok(json!({"a": 1})));
     // copy deep-copies
@@ -193,11 +248,17 @@ fn failed_patches_change_nothing_and_limits_hold() {
     assert!(json_patch(&doc, &patch).is_err());
     assert_eq!(doc, json!({"a": 1}));
 
-    let limits = JsonPatchLimits { max_operations: 2, max_copy_bytes: 10 };
+    let limits = JsonPatchLimits {
+        max_operations: 2,
+        max_copy_bytes: 10,
+    };
     let three = json!([{"op": "test", "path": "/a", "value": 1}, {"op": "test", "path": "/a", "value": 1}, {"op": "test", "path": "/a", "value": 1}]);
     let err = json_patch_with_limits(&doc, &three, limits).unwrap_err();
     assert_eq!(err, PatchError::TooManyOperations { max: 2, got: 3 });
-    assert_eq!(err.to_string(), "The allowed maximum operations in a JSON patch is 2, got 3");
+    assert_eq!(
+        err.to_string(),
+        "The allowed maximum operations in a JSON patch is 2, got 3"
+    );
     assert_eq!(err.http_status(), 413);
 
     let big = json!({"s": "0123456789"});

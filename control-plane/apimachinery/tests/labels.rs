@@ -9,11 +9,21 @@ const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist 
 
 /// Parses `input`; `Ok` holds the canonical string, `Err` the message.
 fn check(input: &str, expected: Result<&str, &str>) {
-    let got = Selector::parse(input).map(|s| s.to_string()).map_err(|e| e.to_string());
-    assert_eq!(got, expected.map(str::to_string).map_err(str::to_string), "input {input:?}");
+    let got = Selector::parse(input)
+        .map(|s| s.to_string())
+        .map_err(|e| e.to_string());
+    assert_eq!(
+        got,
+        expected.map(str::to_string).map_err(str::to_string),
+        "input {input:?}"
+    );
     if let Ok(canonical) = got {
         let again = Selector::parse(&canonical).map(|s| s.to_string());
-        assert_eq!(again, Ok(canonical.clone()), "canonical form must reparse to itself");
+        assert_eq!(
+            again,
+            Ok(canonical.clone()),
+            "canonical form must reparse to itself"
+        );
     }
 }
 
@@ -23,13 +33,28 @@ fn parses_the_documented_syntax() {
         // From the "Labels and Selectors" concept page.
         ("environment = production", "environment=production"),
         ("tier != frontend", "tier!=frontend"),
-        ("environment=production,tier!=frontend", "environment=production,tier!=frontend"),
-        ("environment in (production, qa)", "environment in (production,qa)"),
-        ("tier notin (frontend, backend)", "tier notin (backend,frontend)"),
+        (
+            "environment=production,tier!=frontend",
+            "environment=production,tier!=frontend",
+        ),
+        (
+            "environment in (production, qa)",
+            "environment in (production,qa)",
+        ),
+        (
+            "tier notin (frontend, backend)",
+            "tier notin (backend,frontend)",
+        ),
         ("partition", "partition"),
         ("!partition", "!partition"),
-        ("partition,environment notin (qa)", "environment notin (qa),partition"),
-        ("environment,environment notin (frontend)", "environment,environment notin (frontend)"),
+        (
+            "partition,environment notin (qa)",
+            "environment notin (qa),partition",
+        ),
+        (
+            "environment,environment notin (frontend)",
+            "environment,environment notin (frontend)",
+        ),
         // Further forms of the grammar.
         ("", ""),
         ("   ", ""),
@@ -60,7 +85,9 @@ fn rejects_with_kubernetes_messages() {
     let key_abc = String::from(
         "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
     );
-    let bad_value = format!("unable to parse requirement: values[0][x]: Invalid value: \"_a\": {LABEL_VALUE_MSG}");
+    let bad_value = format!(
+        "unable to parse requirement: values[0][x]: Invalid value: \"_a\": {LABEL_VALUE_MSG}"
+    );
     let long_value = format!(
         "unable to parse requirement: values[0][x]: Invalid value: \"{}\": must be no more than 63 bytes",
         "a".repeat(64)
@@ -68,7 +95,8 @@ fn rejects_with_kubernetes_messages() {
     let two_bad_values = format!(
         "unable to parse requirement: [values[0][x]: Invalid value: \"-a\": {LABEL_VALUE_MSG}, values[1][x]: Invalid value: \"b-\": {LABEL_VALUE_MSG}]"
     );
-    let bad_key = format!("unable to parse requirement: <nil>: Invalid value: \"-x\": {NAME_PART_MSG}");
+    let bad_key =
+        format!("unable to parse requirement: <nil>: Invalid value: \"-x\": {NAME_PART_MSG}");
     let long_x = format!("x={}", "a".repeat(64));
     let cases: Vec<(&str, &str)> = vec![
         ("x=a b", "found 'b', expected: ',' or 'end of string'"),
@@ -117,12 +145,21 @@ fn matches_documented_examples() {
         ("environment=production", [true, false, false, false]),
         ("environment==production", [true, false, false, false]),
         ("tier!=frontend", [false, true, true, true]),
-        ("environment in (production, qa)", [true, true, false, false]),
+        (
+            "environment in (production, qa)",
+            [true, true, false, false],
+        ),
         ("tier notin (frontend, backend)", [false, false, true, true]),
         ("partition", [false, true, false, false]),
         ("!partition", [true, false, true, true]),
-        ("environment=production,tier!=frontend", [false, false, false, false]),
-        ("environment,environment notin (frontend)", [true, true, false, false]),
+        (
+            "environment=production,tier!=frontend",
+            [false, false, false, false],
+        ),
+        (
+            "environment,environment notin (frontend)",
+            [true, true, false, false],
+        ),
         ("environment=", [false, false, false, false]),
         ("environment!=", [true, true, true, true]),
     ];
@@ -151,7 +188,11 @@ fn integer_comparisons() {
     ];
     for (selector, l, want) in cases {
         let s = Selector::parse(selector).unwrap();
-        assert_eq!(s.matches(Some(&labels(l.clone()))), want, "{selector} on {l}");
+        assert_eq!(
+            s.matches(Some(&labels(l.clone()))),
+            want,
+            "{selector} on {l}"
+        );
     }
 }
 
@@ -166,9 +207,19 @@ fn non_string_label_values_count_as_absent() {
 /// matching nothing), `Err` the message.
 fn check_object(input: Value, expected: Result<&str, &str>) {
     let got = Selector::from_label_selector(&input)
-        .map(|s| if s.is_nothing() { "<nothing>".to_string() } else { s.to_string() })
+        .map(|s| {
+            if s.is_nothing() {
+                "<nothing>".to_string()
+            } else {
+                s.to_string()
+            }
+        })
         .map_err(|e| e.to_string());
-    assert_eq!(got, expected.map(str::to_string).map_err(str::to_string), "input {input}");
+    assert_eq!(
+        got,
+        expected.map(str::to_string).map_err(str::to_string),
+        "input {input}"
+    );
 }
 
 #[test]
@@ -216,7 +267,9 @@ fn label_selector_objects() {
     );
     check_object(
         json!({"matchLabels": {"a": "x y"}}),
-        Err(&format!("values[0][a]: Invalid value: \"x y\": {LABEL_VALUE_MSG}")),
+        Err(&format!(
+            "values[0][a]: Invalid value: \"x y\": {LABEL_VALUE_MSG}"
+        )),
     );
     check_object(
         json!({"matchExpressions": [{"key": "", "operator": "In", "values": ["-"]}]}),
@@ -228,7 +281,10 @@ fn label_selector_objects() {
         json!({"matchLabels": ["a"]}),
         Err("json: cannot unmarshal array into Go struct field LabelSelector.matchLabels of type map[string]string"),
     );
-    check_object(json!("app=web"), Err("json: cannot unmarshal string into Go value of type v1.LabelSelector"));
+    check_object(
+        json!("app=web"),
+        Err("json: cannot unmarshal string into Go value of type v1.LabelSelector"),
+    );
 }
 
 #[test]
@@ -254,7 +310,10 @@ fn exact_matches_for_index_lookups() {
     assert_eq!(s.requires_exact_match("x"), None);
     assert_eq!(s.requires_exact_match("nope"), None);
     let r = &s.requirements()[0];
-    assert_eq!((r.key(), r.operator(), r.values()), ("app", Operator::Equals, &["web".to_string()][..]));
+    assert_eq!(
+        (r.key(), r.operator(), r.values()),
+        ("app", Operator::Equals, &["web".to_string()][..])
+    );
 }
 
 /// A tiny deterministic generator (xorshift64*), so failures replay.
@@ -283,8 +342,12 @@ fn reference(op: &str, key: &str, values: &[&str], labels: &Map<String, Value>) 
         "!=" | "notin" => !have.is_some_and(|h| values.contains(&h)),
         "exists" => have.is_some(),
         "!" => have.is_none(),
-        ">" => have.and_then(|h| h.parse::<i64>().ok()).is_some_and(|h| h > values[0].parse().unwrap()),
-        "<" => have.and_then(|h| h.parse::<i64>().ok()).is_some_and(|h| h < values[0].parse().unwrap()),
+        ">" => have
+            .and_then(|h| h.parse::<i64>().ok())
+            .is_some_and(|h| h > values[0].parse().unwrap()),
+        "<" => have
+            .and_then(|h| h.parse::<i64>().ok())
+            .is_some_and(|h| h < values[0].parse().unwrap()),
         _ => unreachable!(),
     }
 }
@@ -328,9 +391,19 @@ fn matching_agrees_with_a_reference_evaluation() {
                     l.insert(key.to_string(), Value::String(rng.pick(VALUES).to_string()));
                 }
             }
-            let want = reqs.iter().all(|(op, key, values)| reference(op, key, values, &l));
-            assert_eq!(selector.matches(Some(&l)), want, "selector {text:?} labels {l:?}");
-            assert_eq!(reparsed.matches(Some(&l)), want, "canonical {selector} labels {l:?}");
+            let want = reqs
+                .iter()
+                .all(|(op, key, values)| reference(op, key, values, &l));
+            assert_eq!(
+                selector.matches(Some(&l)),
+                want,
+                "selector {text:?} labels {l:?}"
+            );
+            assert_eq!(
+                reparsed.matches(Some(&l)),
+                want,
+                "canonical {selector} labels {l:?}"
+            );
         }
     }
 }

@@ -5,24 +5,64 @@ use serde_json::{json, Map, Value};
 
 fn check(doc: Value, patch: Value, expected: Result<Value, &str>) {
     let got = merge_patch(&doc, &patch).map_err(|e| e.to_string());
-    assert_eq!(got, expected.map_err(str::to_string), "doc {doc} patch {patch}");
+    assert_eq!(
+        got,
+        expected.map_err(str::to_string),
+        "doc {doc} patch {patch}"
+    );
 }
 
 #[test]
 fn rfc7386_appendix_a() {
     check(json!({"a": "b"}), json!({"a": "c"}), Ok(json!({"a": "c"})));
-    check(json!({"a": "b"}), json!({"b": "c"}), Ok(json!({"a": "b", "b": "c"})));
+    check(
+        json!({"a": "b"}),
+        json!({"b": "c"}),
+        Ok(json!({"a": "b", "b": "c"})),
+    );
     check(json!({"a": "b"}), json!({"a": null}), Ok(json!({})));
-    check(json!({"a": "b", "b": "c"}), json!({"a": null}), Ok(json!({"b": "c"})));
-    check(json!({"a": ["b"]}), json!({"a": "c"}), Ok(json!({"a": "c"})));
-    check(json!({"a": "c"}), json!({"a": ["b"]}), Ok(json!({"a": ["b"]})));
-    check(json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), Ok(json!({"a": {"b": "d"}})));
-    check(json!({"a": [{"b": "c"}]}), json!({"a": [1]}), Ok(json!({"a": [1]})));
+    check(
+        json!({"a": "b", "b": "c"}),
+        json!({"a": null}),
+        Ok(json!({"b": "c"})),
+    );
+    check(
+        json!({"a": ["b"]}),
+        json!({"a": "c"}),
+        Ok(json!({"a": "c"})),
+    );
+    check(
+        json!({"a": "c"}),
+        json!({"a": ["b"]}),
+        Ok(json!({"a": ["b"]})),
+    );
+    check(
+        json!({"a": {"b": "c"}}),
+        json!({"a": {"b": "d", "c": null}}),
+        Ok(json!({"a": {"b": "d"}})),
+    );
+    check(
+        json!({"a": [{"b": "c"}]}),
+        json!({"a": [1]}),
+        Ok(json!({"a": [1]})),
+    );
     check(json!(["a", "b"]), json!(["c", "d"]), Ok(json!(["c", "d"])));
     check(json!({"a": "b"}), json!(["c"]), Ok(json!(["c"])));
-    check(json!({"e": null}), json!({"a": 1}), Ok(json!({"e": null, "a": 1})));
-    check(json!([1, 2]), json!({"a": "b", "c": null}), Ok(json!({"a": "b"})));
-    check(json!({}), json!({"a": {"bb": {"ccc": null}}}), Ok(json!({"a": {"bb": {}}})));
+    check(
+        json!({"e": null}),
+        json!({"a": 1}),
+        Ok(json!({"e": null, "a": 1})),
+    );
+    check(
+        json!([1, 2]),
+        json!({"a": "b", "c": null}),
+        Ok(json!({"a": "b"})),
+    );
+    check(
+        json!({}),
+        json!({"a": {"bb": {"ccc": null}}}),
+        Ok(json!({"a": {"bb": {}}})),
+    );
     // The RFC gives `null` and "bar" for these; Kubernetes refuses such patches.
     check(json!({"a": "foo"}), json!(null), Err("Invalid JSON Patch"));
     check(json!({"a": "foo"}), json!("bar"), Err("Invalid JSON Patch"));
@@ -34,14 +74,28 @@ fn kubernetes_details() {
     check(
         json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "nginx"}]}}}}),
         json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "redis"}]}}}}),
-        Ok(json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "redis"}]}}}})),
+        Ok(
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "redis"}]}}}}),
+        ),
     );
     // Nulls inside objects inside arrays are dropped too.
-    check(json!({}), json!({"a": [{"b": null, "c": 1}, null]}), Ok(json!({"a": [{"c": 1}, null]})));
+    check(
+        json!({}),
+        json!({"a": [{"b": null, "c": 1}, null]}),
+        Ok(json!({"a": [{"c": 1}, null]})),
+    );
     // An object replaced by an array keeps the array as sent.
-    check(json!({"a": {"x": 1}}), json!({"a": [{"b": null}]}), Ok(json!({"a": [{"b": null}]})));
+    check(
+        json!({"a": {"x": 1}}),
+        json!({"a": [{"b": null}]}),
+        Ok(json!({"a": [{"b": null}]})),
+    );
     // A null member of the document is replaced, not merged.
-    check(json!({"a": null}), json!({"a": {"b": null, "c": 1}}), Ok(json!({"a": {"c": 1}})));
+    check(
+        json!({"a": null}),
+        json!({"a": {"b": null, "c": 1}}),
+        Ok(json!({"a": {"c": 1}})),
+    );
     // Deleting a label.
     check(
         json!({"metadata": {"labels": {"app": "web", "tier": "fe"}}}),
@@ -83,7 +137,9 @@ fn random_object(rng: &mut Rng, depth: u32, nulls: bool) -> Value {
 
 /// Reference merge patch written from RFC 7386 section 2.
 fn reference(target: &Value, patch: &Value) -> Value {
-    let Value::Object(p) = patch else { return patch.clone() };
+    let Value::Object(p) = patch else {
+        return patch.clone();
+    };
     let mut t = match target {
         Value::Object(t) => t.clone(),
         _ => Map::new(),
@@ -107,8 +163,16 @@ fn merge_patch_agrees_with_the_rfc_and_plain_strategic_merge() {
         let doc = random_object(&mut rng, 3, false);
         let patch = random_object(&mut rng, 3, true);
         let want = reference(&doc, &patch);
-        assert_eq!(merge_patch(&doc, &patch).unwrap(), want, "doc {doc} patch {patch}");
+        assert_eq!(
+            merge_patch(&doc, &patch).unwrap(),
+            want,
+            "doc {doc} patch {patch}"
+        );
         // Without strategies or directives, a strategic merge patch is a merge patch.
-        assert_eq!(strategic_merge_patch(&doc, &patch, &no_strategies).unwrap(), want, "doc {doc} patch {patch}");
+        assert_eq!(
+            strategic_merge_patch(&doc, &patch, &no_strategies).unwrap(),
+            want,
+            "doc {doc} patch {patch}"
+        );
     }
 }

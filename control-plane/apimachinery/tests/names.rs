@@ -36,7 +36,13 @@ fn dns1123_label() {
 
 #[test]
 fn dns1123_subdomain() {
-    let long = format!("{}.{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(62));
+    let long = format!(
+        "{}.{}.{}.{}",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(62)
+    );
     let cases: &[(&str, &[&str])] = &[
         ("example.com", &[]),
         ("a", &[]),
@@ -188,11 +194,18 @@ fn generated_suffixes_use_the_alphabet() {
         x ^= x << 17;
         let s = generate_name_suffix(x);
         assert_eq!(s.len(), 5, "{s}");
-        assert!(s.bytes().all(|c| GENERATED_NAME_ALPHABET.contains(&c)), "{s}");
+        assert!(
+            s.bytes().all(|c| GENERATED_NAME_ALPHABET.contains(&c)),
+            "{s}"
+        );
         assert!(is_dns1123_label(&s).is_empty(), "{s}");
         seen.insert(s);
     }
-    assert!(seen.len() > 1990, "suffixes repeat too often: {}", seen.len());
+    assert!(
+        seen.len() > 1990,
+        "suffixes repeat too often: {}",
+        seen.len()
+    );
     // Deterministic in its input, and all chunks out of the alphabet are skipped.
     assert_eq!(generate_name_suffix(0), "bbbbb");
     assert_eq!(generate_name_suffix(u64::MAX).len(), 5);

@@ -6,7 +6,8 @@ use berth_apimachinery::patch::{patch_meta, strategic_merge_patch, PatchMeta, Pa
 use serde_json::{json, Value};
 
 fn check(meta: &PatchMeta, doc: Value, patch: Value, expected: Result<Value, (u16, &str)>) {
-    let got = strategic_merge_patch(&doc, &patch, meta).map_err(|e| (e.http_status(), e.to_string()));
+    let got =
+        strategic_merge_patch(&doc, &patch, meta).map_err(|e| (e.http_status(), e.to_string()));
     let expected = expected.map_err(|(s, m)| (s, m.to_string()));
     assert_eq!(got, expected, "doc {doc} patch {patch}");
 }
@@ -50,23 +51,35 @@ fn design_doc_directives() {
     // replace on a map: taken literally.
     check(
         pod(),
-        pod_spec(json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}], "restartPolicy": "Always"})),
+        pod_spec(
+            json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}], "restartPolicy": "Always"}),
+        ),
         json!({"spec": {"$patch": "replace", "containers": [{"name": "nginx", "image": "nginx-2.0"}]}}),
-        Ok(pod_spec(json!({"containers": [{"name": "nginx", "image": "nginx-2.0"}]}))),
+        Ok(pod_spec(
+            json!({"containers": [{"name": "nginx", "image": "nginx-2.0"}]}),
+        )),
     );
     // replace on a list of maps.
     check(
         pod(),
         two.clone(),
-        pod_spec(json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}, {"$patch": "replace"}]})),
-        Ok(pod_spec(json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}]}))),
+        pod_spec(
+            json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}, {"$patch": "replace"}]}),
+        ),
+        Ok(pod_spec(
+            json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}]}),
+        )),
     );
     // delete an element of a merged list by its merge key.
     check(
         pod(),
         two,
-        pod_spec(json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}, {"$patch": "delete", "name": "log-tailer"}]})),
-        Ok(pod_spec(json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}]}))),
+        pod_spec(
+            json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}, {"$patch": "delete", "name": "log-tailer"}]}),
+        ),
+        Ok(pod_spec(
+            json!({"containers": [{"name": "nginx", "image": "nginx-1.0"}]}),
+        )),
     );
     // delete a map with null. The document says `$patch: delete` is equivalent; in
     // Kubernetes' code it empties an existing map instead (and removes a new one).
@@ -105,9 +118,15 @@ fn design_doc_directives() {
     );
     check(
         pod(),
-        pod_spec(json!({"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}, {"name": "c", "image": "3"}]})),
-        pod_spec(json!({"$setElementOrder/containers": [{"name": "b"}, {"name": "c"}, {"name": "a"}]})),
-        Ok(pod_spec(json!({"containers": [{"name": "b", "image": "2"}, {"name": "c", "image": "3"}, {"name": "a", "image": "1"}]}))),
+        pod_spec(
+            json!({"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}, {"name": "c", "image": "3"}]}),
+        ),
+        pod_spec(
+            json!({"$setElementOrder/containers": [{"name": "b"}, {"name": "c"}, {"name": "a"}]}),
+        ),
+        Ok(pod_spec(
+            json!({"containers": [{"name": "b", "image": "2"}, {"name": "c", "image": "3"}, {"name": "a", "image": "1"}]}),
+        )),
     );
     // retainKeys on a union.
     check(
@@ -138,7 +157,9 @@ fn kubectl_patch_task() {
     check(
         deployment(),
         demo,
-        template(json!({"tolerations": [{"effect": "NoSchedule", "key": "disktype", "value": "ssd"}]})),
+        template(
+            json!({"tolerations": [{"effect": "NoSchedule", "key": "disktype", "value": "ssd"}]}),
+        ),
         Ok(template(json!({
             "containers": [{"name": "patch-demo-ctr", "image": "nginx"}],
             "tolerations": [{"effect": "NoSchedule", "key": "disktype", "value": "ssd"}]
@@ -157,7 +178,9 @@ fn kubectl_patch_task() {
         deployment(),
         rolling,
         json!({"spec": {"strategy": {"type": "Recreate"}}}),
-        Ok(json!({"spec": {"strategy": {"type": "Recreate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}}})),
+        Ok(
+            json!({"spec": {"strategy": {"type": "Recreate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}}}),
+        ),
     );
 }
 
@@ -228,14 +251,22 @@ fn merge_keys_of_served_kinds() {
         patch_meta("v1", "ConfigMap").unwrap(),
         json!({"metadata": {"finalizers": ["a", "b"], "ownerReferences": [{"uid": "1", "name": "x"}]}}),
         json!({"metadata": {"finalizers": ["c", "a"], "ownerReferences": [{"uid": "2", "name": "y"}]}}),
-        Ok(json!({"metadata": {"finalizers": ["c", "a", "b"], "ownerReferences": [{"uid": "2", "name": "y"}, {"uid": "1", "name": "x"}]}})),
+        Ok(
+            json!({"metadata": {"finalizers": ["c", "a", "b"], "ownerReferences": [{"uid": "2", "name": "y"}, {"uid": "1", "name": "x"}]}}),
+        ),
     );
     // Volumes by name with $retainKeys on the element (a union).
     check(
         pod(),
-        pod_spec(json!({"volumes": [{"name": "v", "emptyDir": {}}, {"name": "w", "secret": {"secretName": "s"}}]})),
-        pod_spec(json!({"volumes": [{"name": "v", "$retainKeys": ["configMap", "name"], "configMap": {"name": "cm"}}]})),
-        Ok(pod_spec(json!({"volumes": [{"name": "v", "configMap": {"name": "cm"}}, {"name": "w", "secret": {"secretName": "s"}}]}))),
+        pod_spec(
+            json!({"volumes": [{"name": "v", "emptyDir": {}}, {"name": "w", "secret": {"secretName": "s"}}]}),
+        ),
+        pod_spec(
+            json!({"volumes": [{"name": "v", "$retainKeys": ["configMap", "name"], "configMap": {"name": "cm"}}]}),
+        ),
+        Ok(pod_spec(
+            json!({"volumes": [{"name": "v", "configMap": {"name": "cm"}}, {"name": "w", "secret": {"secretName": "s"}}]}),
+        )),
     );
     // ServiceAccount secrets merge; imagePullSecrets have no strategy and are replaced.
     check(
@@ -245,12 +276,23 @@ fn merge_keys_of_served_kinds() {
         Ok(json!({"secrets": [{"name": "b"}, {"name": "a"}], "imagePullSecrets": [{"name": "q"}]})),
     );
     // Pod templates of every workload kind merge containers by name.
-    for (api_version, kind) in [("apps/v1", "ReplicaSet"), ("apps/v1", "DaemonSet"), ("apps/v1", "StatefulSet"), ("batch/v1", "Job")] {
+    for (api_version, kind) in [
+        ("apps/v1", "ReplicaSet"),
+        ("apps/v1", "DaemonSet"),
+        ("apps/v1", "StatefulSet"),
+        ("batch/v1", "Job"),
+    ] {
         check(
             patch_meta(api_version, kind).unwrap(),
-            template(json!({"containers": [{"name": "a", "image": "1"}], "initContainers": [{"name": "i", "image": "1"}]})),
-            template(json!({"containers": [{"name": "a", "image": "2"}], "initContainers": [{"name": "j", "image": "1"}]})),
-            Ok(template(json!({"containers": [{"name": "a", "image": "2"}], "initContainers": [{"name": "j", "image": "1"}, {"name": "i", "image": "1"}]}))),
+            template(
+                json!({"containers": [{"name": "a", "image": "1"}], "initContainers": [{"name": "i", "image": "1"}]}),
+            ),
+            template(
+                json!({"containers": [{"name": "a", "image": "2"}], "initContainers": [{"name": "j", "image": "1"}]}),
+            ),
+            Ok(template(
+                json!({"containers": [{"name": "a", "image": "2"}], "initContainers": [{"name": "j", "image": "1"}, {"name": "i", "image": "1"}]}),
+            )),
         );
     }
     // Lease, RBAC: no strategies beyond ObjectMeta, lists replaced.
@@ -262,10 +304,17 @@ fn merge_keys_of_served_kinds() {
     );
     assert!(patch_meta("example.com/v1", "Widget").is_none());
     assert_eq!(
-        deployment().lookup("spec.template.spec.containers.env").and_then(|f| f.merge_key()),
+        deployment()
+            .lookup("spec.template.spec.containers.env")
+            .and_then(|f| f.merge_key()),
         Some("name")
     );
-    assert_eq!(deployment().lookup("spec.strategy").and_then(|f| f.strategy()), Some(PatchStrategy::RetainKeys));
+    assert_eq!(
+        deployment()
+            .lookup("spec.strategy")
+            .and_then(|f| f.strategy()),
+        Some(PatchStrategy::RetainKeys)
+    );
     assert_eq!(
         pod().lookup("spec.volumes").and_then(|f| f.strategy()),
         Some(PatchStrategy::MergeRetainKeys)
@@ -281,18 +330,32 @@ fn nulls_and_new_values() {
         Ok(json!({"metadata": {"labels": {"c": "3"}, "annotations": {"y": {}}}})),
     );
     // A new member that is itself a deletion directive is dropped.
-    check(pod(), json!({}), json!({"spec": {"x": {"$patch": "delete"}, "y": 1}}), Ok(json!({"spec": {"y": 1}})));
+    check(
+        pod(),
+        json!({}),
+        json!({"spec": {"x": {"$patch": "delete"}, "y": 1}}),
+        Ok(json!({"spec": {"y": 1}})),
+    );
     // Directive keys never reach the result, even in appended elements.
     check(
         pod(),
         pod_spec(json!({"volumes": []})),
-        pod_spec(json!({"volumes": [{"name": "v", "$retainKeys": ["name", "emptyDir"], "emptyDir": {}}]})),
-        Ok(pod_spec(json!({"volumes": [{"name": "v", "emptyDir": {}}]}))),
+        pod_spec(
+            json!({"volumes": [{"name": "v", "$retainKeys": ["name", "emptyDir"], "emptyDir": {}}]}),
+        ),
+        Ok(pod_spec(
+            json!({"volumes": [{"name": "v", "emptyDir": {}}]}),
+        )),
     );
     // A null patch changes nothing.
     check(pod(), json!({"a": 1}), json!(null), Ok(json!({"a": 1})));
     // Deleting the whole object.
-    check(pod(), json!({"a": 1}), json!({"$patch": "delete"}), Ok(json!({})));
+    check(
+        pod(),
+        json!({"a": 1}),
+        json!({"$patch": "delete"}),
+        Ok(json!({})),
+    );
 }
 
 #[test]
@@ -351,7 +414,11 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     fn subset(&mut self) -> Vec<String> {
-        ["a", "b", "c", "d", "e"].iter().filter(|_| self.next() % 2 == 0).map(|s| s.to_string()).collect()
+        ["a", "b", "c", "d", "e"]
+            .iter()
+            .filter(|_| self.next() % 2 == 0)
+            .map(|s| s.to_string())
+            .collect()
     }
 }
 
@@ -370,11 +437,18 @@ fn merged_primitive_lists_behave_as_sets() {
         }
         let doc = json!({"metadata": {"finalizers": live}});
         let got = strategic_merge_patch(&doc, &patch, pod()).unwrap();
-        let got: Vec<String> = serde_json::from_value(got["metadata"]["finalizers"].clone()).unwrap();
-        let deletions: Vec<String> =
-            serde_json::from_value(patch["metadata"]["$deleteFromPrimitiveList/finalizers"].clone()).unwrap();
+        let got: Vec<String> =
+            serde_json::from_value(got["metadata"]["finalizers"].clone()).unwrap();
+        let deletions: Vec<String> = serde_json::from_value(
+            patch["metadata"]["$deleteFromPrimitiveList/finalizers"].clone(),
+        )
+        .unwrap();
         // Berth applies deletions first (key order), then additions.
-        let mut want: Vec<String> = live.iter().filter(|f| !deletions.contains(f)).cloned().collect();
+        let mut want: Vec<String> = live
+            .iter()
+            .filter(|f| !deletions.contains(f))
+            .cloned()
+            .collect();
         for f in &added {
             if !want.contains(f) {
                 want.push(f.clone());
@@ -387,8 +461,14 @@ fn merged_primitive_lists_behave_as_sets() {
         assert_eq!(sorted_got, want, "live {live:?} patch {patch}");
         assert_eq!(sorted_got.len(), got.len(), "duplicates in {got:?}");
         // Order: the patch's items keep the patch's order.
-        let positions: Vec<usize> = added.iter().filter_map(|f| got.iter().position(|g| g == f)).collect();
-        assert!(positions.windows(2).all(|w| w[0] < w[1]), "patch order lost: {got:?} for {added:?}");
+        let positions: Vec<usize> = added
+            .iter()
+            .filter_map(|f| got.iter().position(|g| g == f))
+            .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "patch order lost: {got:?} for {added:?}"
+        );
     }
 }
 
@@ -404,20 +484,67 @@ fn long_lists_keep_the_requested_order() {
         json!({"metadata": {"$setElementOrder/finalizers": reversed}}),
         Ok(json!({"metadata": {"finalizers": reversed}})),
     );
-    let live: Vec<Value> = (0..30).map(|i| json!({"name": format!("c{i:02}"), "image": "old"})).collect();
-    let added: Vec<Value> = (30..60).rev().map(|i| json!({"name": format!("c{i:02}"), "image": "new"})).collect();
+    let live: Vec<Value> = (0..30)
+        .map(|i| json!({"name": format!("c{i:02}"), "image": "old"}))
+        .collect();
+    let added: Vec<Value> = (30..60)
+        .rev()
+        .map(|i| json!({"name": format!("c{i:02}"), "image": "new"}))
+        .collect();
     let mut want = added.clone();
     want.extend(live.iter().cloned());
-    check(pod(), pod_spec(json!({"containers": live})), pod_spec(json!({"containers": added})), Ok(pod_spec(json!({"containers": want}))));
+    check(
+        pod(),
+        pod_spec(json!({"containers": live})),
+        pod_spec(json!({"containers": added})),
+        Ok(pod_spec(json!({"containers": want}))),
+    );
     // Interleaved: every other live container (the odd ones) is patched, in reverse order.
-    let live: Vec<Value> = (0..40).map(|i| json!({"name": format!("c{i:02}")})).collect();
-    let patched: Vec<Value> = (0..40).rev().step_by(2).map(|i| json!({"name": format!("c{i:02}"), "image": "x"})).collect();
-    let got = strategic_merge_patch(&pod_spec(json!({"containers": live})), &pod_spec(json!({"containers": patched})), pod()).unwrap();
-    let got_names: Vec<&str> = got["spec"]["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    let patched_names: Vec<&str> = got_names.iter().copied().filter(|n| n[1..].parse::<u32>().unwrap() % 2 == 1).collect();
-    let expected_patched: Vec<String> = (0..40).rev().step_by(2).map(|i| format!("c{i:02}")).collect();
-    assert_eq!(patched_names, expected_patched, "patch order kept for patched items");
-    let server_only: Vec<&str> = got_names.iter().copied().filter(|n| n[1..].parse::<u32>().unwrap() % 2 == 0).collect();
-    let expected_server_only: Vec<String> = (0..40).filter(|i| i % 2 == 0).map(|i| format!("c{i:02}")).collect();
-    assert_eq!(server_only, expected_server_only, "live order kept for the rest");
+    let live: Vec<Value> = (0..40)
+        .map(|i| json!({"name": format!("c{i:02}")}))
+        .collect();
+    let patched: Vec<Value> = (0..40)
+        .rev()
+        .step_by(2)
+        .map(|i| json!({"name": format!("c{i:02}"), "image": "x"}))
+        .collect();
+    let got = strategic_merge_patch(
+        &pod_spec(json!({"containers": live})),
+        &pod_spec(json!({"containers": patched})),
+        pod(),
+    )
+    .unwrap();
+    let got_names: Vec<&str> = got["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let patched_names: Vec<&str> = got_names
+        .iter()
+        .copied()
+        .filter(|n| n[1..].parse::<u32>().unwrap() % 2 == 1)
+        .collect();
+    let expected_patched: Vec<String> = (0..40)
+        .rev()
+        .step_by(2)
+        .map(|i| format!("c{i:02}"))
+        .collect();
+    assert_eq!(
+        patched_names, expected_patched,
+        "patch order kept for patched items"
+    );
+    let server_only: Vec<&str> = got_names
+        .iter()
+        .copied()
+        .filter(|n| n[1..].parse::<u32>().unwrap() % 2 == 0)
+        .collect();
+    let expected_server_only: Vec<String> = (0..40)
+        .filter(|i| i % 2 == 0)
+        .map(|i| format!("c{i:02}"))
+        .collect();
+    assert_eq!(
+        server_only, expected_server_only,
+        "live order kept for the rest"
+    );
 }

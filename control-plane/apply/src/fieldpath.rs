@@ -32,7 +32,10 @@ fn cmp_values(a: &Value, b: &Value) -> Ordering {
             if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
                 return x.cmp(&y);
             }
-            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             x.total_cmp(&y)
         }
         (Value::String(x), Value::String(y)) => x.cmp(y),
@@ -112,7 +115,10 @@ fn go_string(v: &Value) -> String {
             let parts: Vec<String> = items.iter().map(go_string).collect();
             format!("[{}]", parts.join(","))
         }
-        Value::Object(m) => m.iter().map(|(k, v)| format!("{k}={}", go_string(v))).collect(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", go_string(v)))
+            .collect(),
     }
 }
 
@@ -121,8 +127,10 @@ impl fmt::Display for PathElement {
         match self {
             PathElement::Field(name) => write!(f, ".{name}"),
             PathElement::Key(fields) => {
-                let parts: Vec<String> =
-                    fields.iter().map(|(k, v)| format!("{k}={}", go_string(&v.0))).collect();
+                let parts: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", go_string(&v.0)))
+                    .collect();
                 write!(f, "[{}]", parts.join(","))
             }
             PathElement::Value(v) => write!(f, "[={}]", go_string(&v.0)),
@@ -155,7 +163,9 @@ impl PathElement {
             PathElement::Key(fields) => {
                 let parts: Vec<String> = fields
                     .iter()
-                    .map(|(k, v)| format!("{}:{}", go_json(&Value::String(k.clone())), go_json(&v.0)))
+                    .map(|(k, v)| {
+                        format!("{}:{}", go_json(&Value::String(k.clone())), go_json(&v.0))
+                    })
                     .collect();
                 format!("k:{{{}}}", parts.join(","))
             }
@@ -176,7 +186,8 @@ impl PathElement {
                 .map(|v| Some(PathElement::Value(OrdValue(v))))
                 .map_err(|e| format!("invalid value in {s}: {e}")),
             "k" => {
-                let v: Value = serde_json::from_str(rest).map_err(|e| format!("invalid key in {s}: {e}"))?;
+                let v: Value =
+                    serde_json::from_str(rest).map_err(|e| format!("invalid key in {s}: {e}"))?;
                 let Value::Object(m) = v else {
                     return Err(format!("key is not an object: {s}"));
                 };
@@ -306,12 +317,16 @@ impl FieldSet {
     /// set before pruning ("a.b.c" also owns "a" and "a.b"). Without struct schemas every map is
     /// treated as a struct; list items are members already when a set is built from an object.
     pub fn with_fields_as_members(&self) -> FieldSet {
-        let mut out = FieldSet { members: self.members.clone(), children: BTreeMap::new() };
+        let mut out = FieldSet {
+            members: self.members.clone(),
+            children: BTreeMap::new(),
+        };
         for (pe, child) in &self.children {
             if matches!(pe, PathElement::Field(_)) {
                 out.members.insert(pe.clone());
             }
-            out.children.insert(pe.clone(), child.with_fields_as_members());
+            out.children
+                .insert(pe.clone(), child.with_fields_as_members());
         }
         out
     }
@@ -352,7 +367,10 @@ impl FieldSet {
             }
         }
         for (pe, child) in &self.children {
-            out.insert(pe.encode(), Value::Object(child.emit(self.members.contains(pe))));
+            out.insert(
+                pe.encode(),
+                Value::Object(child.emit(self.members.contains(pe))),
+            );
         }
         out
     }
@@ -379,7 +397,9 @@ impl FieldSet {
                 is_member = true;
                 continue;
             }
-            let Some(pe) = PathElement::decode(key)? else { continue };
+            let Some(pe) = PathElement::decode(key)? else {
+                continue;
+            };
             let (grandchildren, child_is_member) = FieldSet::read(child, depth + 1)?;
             if child_is_member {
                 set.members.insert(pe.clone());
@@ -407,5 +427,8 @@ impl fmt::Display for FieldSet {
 
 /// Builds a path of field names, for tests and schema tables.
 pub fn field_path(names: &[&str]) -> Path {
-    names.iter().map(|n| PathElement::Field(n.to_string())).collect()
+    names
+        .iter()
+        .map(|n| PathElement::Field(n.to_string()))
+        .collect()
 }

@@ -104,11 +104,19 @@ impl fmt::Display for ConflictsMessage<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let conflicts = self.0;
         if let [only] = conflicts {
-            return write!(f, "Apply failed with 1 conflict: {}: {}", only.cause_message(), only.field);
+            return write!(
+                f,
+                "Apply failed with 1 conflict: {}: {}",
+                only.cause_message(),
+                only.field
+            );
         }
         write!(f, "Apply failed with {} conflicts: ", conflicts.len())?;
         // Grouped by manager, managers sorted; fields in the order found.
-        let mut managers: Vec<String> = conflicts.iter().map(Conflict::manager_description).collect();
+        let mut managers: Vec<String> = conflicts
+            .iter()
+            .map(Conflict::manager_description)
+            .collect();
         managers.sort();
         managers.dedup();
         let mut lines = Vec::new();

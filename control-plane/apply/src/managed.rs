@@ -53,7 +53,13 @@ pub const BEFORE_FIRST_APPLY_MANAGER: &str = "before-first-apply";
 impl ManagedEntry {
     /// Whether this entry is the one a write by this manager updates. Appliers are one entry
     /// whatever the API version; updaters have one entry per API version.
-    pub fn is(&self, manager: &str, operation: Operation, api_version: &str, subresource: Option<&str>) -> bool {
+    pub fn is(
+        &self,
+        manager: &str,
+        operation: Operation,
+        api_version: &str,
+        subresource: Option<&str>,
+    ) -> bool {
         self.manager == manager
             && self.operation == operation
             && self.subresource.as_deref() == subresource
@@ -76,7 +82,10 @@ impl ManagedEntry {
     fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("manager".into(), Value::String(self.manager.clone()));
-        m.insert("operation".into(), Value::String(self.operation.as_str().into()));
+        m.insert(
+            "operation".into(),
+            Value::String(self.operation.as_str().into()),
+        );
         m.insert("apiVersion".into(), Value::String(self.api_version.clone()));
         if let Some(t) = &self.time {
             m.insert("time".into(), Value::String(t.clone()));
@@ -97,7 +106,9 @@ impl ManagedEntry {
             match m.get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("managedFields entry {key} is not a string: {other}")),
+                Some(other) => Err(format!(
+                    "managedFields entry {key} is not a string: {other}"
+                )),
             }
         };
         let operation = match string("operation")?.as_deref() {
@@ -109,7 +120,11 @@ impl ManagedEntry {
         };
         match string("fieldsType")?.as_deref() {
             None | Some("") | Some("FieldsV1") => {}
-            Some(other) => return Err(format!("invalid fieldsType {other:?}, only FieldsV1 is supported")),
+            Some(other) => {
+                return Err(format!(
+                    "invalid fieldsType {other:?}, only FieldsV1 is supported"
+                ))
+            }
         }
         let fields = match m.get("fieldsV1") {
             None | Some(Value::Null) => FieldSet::new(),
@@ -137,7 +152,10 @@ pub fn decode(obj: &Value) -> Result<Vec<ManagedEntry>, String> {
     for v in entries {
         let e = ManagedEntry::from_json(v)?;
         let sub = e.subresource.clone();
-        match out.iter_mut().find(|o| o.is(&e.manager, e.operation, &e.api_version, sub.as_deref())) {
+        match out
+            .iter_mut()
+            .find(|o| o.is(&e.manager, e.operation, &e.api_version, sub.as_deref()))
+        {
             Some(prev) => prev.fields = prev.fields.union(&e.fields),
             None => out.push(e),
         }
@@ -150,7 +168,12 @@ pub fn sort(entries: &mut [ManagedEntry]) {
     entries.sort_by(|a, b| {
         a.operation
             .cmp(&b.operation)
-            .then_with(|| a.time.as_deref().unwrap_or("").cmp(b.time.as_deref().unwrap_or("")))
+            .then_with(|| {
+                a.time
+                    .as_deref()
+                    .unwrap_or("")
+                    .cmp(b.time.as_deref().unwrap_or(""))
+            })
             .then_with(|| a.manager.cmp(&b.manager))
             .then_with(|| a.api_version.cmp(&b.api_version))
             .then_with(|| a.subresource.cmp(&b.subresource))
@@ -160,7 +183,10 @@ pub fn sort(entries: &mut [ManagedEntry]) {
 /// Keeps at most [`MAX_UPDATE_MANAGERS`] `Update` entries by merging the oldest into one
 /// `ancient-changes` entry per API version.
 pub fn cap_updaters(entries: &mut Vec<ManagedEntry>) {
-    let n_updaters = entries.iter().filter(|e| e.operation == Operation::Update).count();
+    let n_updaters = entries
+        .iter()
+        .filter(|e| e.operation == Operation::Update)
+        .count();
     if n_updaters <= MAX_UPDATE_MANAGERS {
         return;
     }
@@ -210,7 +236,9 @@ pub fn encode_into(obj: &mut Value, mut entries: Vec<ManagedEntry>) {
     entries.retain(|e| !e.fields.is_empty());
     sort(&mut entries);
     let Value::Object(root) = obj else { return };
-    let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let meta = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     let Value::Object(meta) = meta else { return };
     if entries.is_empty() {
         meta.remove("managedFields");

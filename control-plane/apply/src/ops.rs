@@ -10,8 +10,14 @@ use crate::typed::{Comparison, Typed};
 use crate::{ApplyError, Conflict};
 
 /// Metadata the server sets and owns: never taken from an applied config, never tracked.
-const SERVER_METADATA: &[&str] =
-    &["uid", "resourceVersion", "creationTimestamp", "generation", "selfLink", "deletionTimestamp"];
+const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+];
 
 /// Paths stripped from every manager's set after every write (exact paths, not below them), as
 /// Kubernetes' strip-meta layer does.
@@ -20,13 +26,24 @@ fn stripped() -> FieldSet {
     s.insert(&[PathElement::Field("apiVersion".into())]);
     s.insert(&[PathElement::Field("kind".into())]);
     s.insert(&[PathElement::Field("metadata".into())]);
-    for f in ["name", "namespace", "clusterName", "managedFields"].iter().chain(SERVER_METADATA) {
-        s.insert(&[PathElement::Field("metadata".into()), PathElement::Field(f.to_string())]);
+    for f in ["name", "namespace", "clusterName", "managedFields"]
+        .iter()
+        .chain(SERVER_METADATA)
+    {
+        s.insert(&[
+            PathElement::Field("metadata".into()),
+            PathElement::Field(f.to_string()),
+        ]);
     }
     s
 }
 
-fn reset_set(schema: &dyn Schema, api_version: &str, kind: &str, subresource: Option<&str>) -> FieldSet {
+fn reset_set(
+    schema: &dyn Schema,
+    api_version: &str,
+    kind: &str,
+    subresource: Option<&str>,
+) -> FieldSet {
     let mut s = FieldSet::new();
     for p in schema.reset_fields(api_version, kind, subresource) {
         let path: Vec<PathElement> = p.into_iter().map(PathElement::Field).collect();
@@ -49,13 +66,19 @@ fn create_baseline(new: &Value) -> Value {
 }
 
 fn type_meta<'a>(obj: Option<&'a Value>, field: &str) -> Option<&'a str> {
-    obj.and_then(|o| o.get(field)).and_then(Value::as_str).filter(|s| !s.is_empty())
+    obj.and_then(|o| o.get(field))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// Keeps the server-owned metadata of `live` (or none, on create) in `merged`.
 fn restore_server_metadata(merged: &mut Value, live: Option<&Value>) {
-    let live_meta = live.and_then(|l| l.get("metadata")).and_then(Value::as_object);
-    let Some(Value::Object(meta)) = merged.get_mut("metadata") else { return };
+    let live_meta = live
+        .and_then(|l| l.get("metadata"))
+        .and_then(Value::as_object);
+    let Some(Value::Object(meta)) = merged.get_mut("metadata") else {
+        return;
+    };
     for f in SERVER_METADATA {
         match live_meta.and_then(|m| m.get(*f)) {
             Some(v) => {
@@ -100,16 +123,25 @@ pub fn apply_subresource(
     if !config.is_object() {
         return Err(ApplyError::NotAnObject);
     }
-    if config.pointer("/metadata/managedFields").is_some_and(|v| !v.is_null()) {
+    if config
+        .pointer("/metadata/managedFields")
+        .is_some_and(|v| !v.is_null())
+    {
         return Err(ApplyError::ManagedFieldsInConfig);
     }
     let api_version = type_meta(Some(config), "apiVersion")
         .or(type_meta(live, "apiVersion"))
-        .ok_or(ApplyError::MissingTypeMeta { field: "apiVersion" })?;
+        .ok_or(ApplyError::MissingTypeMeta {
+            field: "apiVersion",
+        })?;
     let kind = type_meta(Some(config), "kind")
         .or(type_meta(live, "kind"))
         .ok_or(ApplyError::MissingTypeMeta { field: "kind" })?;
-    let typed = Typed { schema, api_version, kind };
+    let typed = Typed {
+        schema,
+        api_version,
+        kind,
+    };
     let ignored = reset_set(schema, api_version, kind, subresource);
     let strip = stripped();
 
@@ -126,7 +158,9 @@ pub fn apply_subresource(
         entries.push(ManagedEntry {
             manager: BEFORE_FIRST_APPLY_MANAGER.to_string(),
             operation: Operation::Update,
-            api_version: type_meta(Some(l), "apiVersion").unwrap_or(api_version).to_string(),
+            api_version: type_meta(Some(l), "apiVersion")
+                .unwrap_or(api_version)
+                .to_string(),
             time: Some(now_rfc3339.to_string()),
             subresource: None,
             fields,
@@ -135,15 +169,21 @@ pub fn apply_subresource(
 
     // The config without the fields the server resets; its fields are the applier's.
     let config = typed.remove(config, &ignored);
-    let config_set = typed.field_set(&config).map_err(|e| ApplyError::InvalidConfig {
-        path: e.path,
-        message: e.message,
-    })?;
+    let config_set = typed
+        .field_set(&config)
+        .map_err(|e| ApplyError::InvalidConfig {
+            path: e.path,
+            message: e.message,
+        })?;
     let mut merged = typed.merge(live_obj.as_ref(), &config);
     restore_server_metadata(&mut merged, live_obj.as_ref());
 
-    let self_idx = entries.iter().position(|e| e.is(manager, Operation::Apply, api_version, subresource));
-    let last_set = self_idx.map(|i| entries[i].fields.clone()).unwrap_or_default();
+    let self_idx = entries
+        .iter()
+        .position(|e| e.is(manager, Operation::Apply, api_version, subresource));
+    let last_set = self_idx
+        .map(|i| entries[i].fields.clone())
+        .unwrap_or_default();
 
     // Prune: what the applier owned last time and nobody (including its new config) owns now.
     if !last_set.is_empty() {
@@ -154,7 +194,10 @@ pub fn apply_subresource(
             }
         }
         // Never the object's metadata as a whole (only the applier's fields in it).
-        let dropped = last_set.with_fields_as_members().difference(&kept).difference(&strip);
+        let dropped = last_set
+            .with_fields_as_members()
+            .difference(&kept)
+            .difference(&strip);
         merged = typed.remove(&merged, &dropped);
     }
 
@@ -163,7 +206,10 @@ pub fn apply_subresource(
     cmp.exclude(&ignored);
     // A field the config sets to null is removed from the object but, as on Kubernetes (where
     // the merged object holds the null), it is a change to that field, not a removal.
-    let changed = cmp.added.union(&cmp.modified).union(&cmp.removed.intersection(&config_set));
+    let changed = cmp
+        .added
+        .union(&cmp.modified)
+        .union(&cmp.removed.intersection(&config_set));
 
     let mut conflicts = Vec::new();
     for (i, e) in entries.iter().enumerate() {
@@ -234,9 +280,17 @@ pub fn track_update(
     schema: &dyn Schema,
     now_rfc3339: &str,
 ) -> Value {
-    let api_version = type_meta(Some(new), "apiVersion").or(type_meta(old, "apiVersion")).unwrap_or("");
-    let kind = type_meta(Some(new), "kind").or(type_meta(old, "kind")).unwrap_or("");
-    let typed = Typed { schema, api_version, kind };
+    let api_version = type_meta(Some(new), "apiVersion")
+        .or(type_meta(old, "apiVersion"))
+        .unwrap_or("");
+    let kind = type_meta(Some(new), "kind")
+        .or(type_meta(old, "kind"))
+        .unwrap_or("");
+    let typed = Typed {
+        schema,
+        api_version,
+        kind,
+    };
     let ignored = reset_set(schema, api_version, kind, subresource);
     let strip = stripped();
 
@@ -255,10 +309,17 @@ pub fn track_update(
     let changed = cmp.added.union(&cmp.modified).difference(&strip);
 
     for e in &mut entries {
-        e.fields = e.fields.difference(&changed).difference(&cmp.removed).difference(&strip);
+        e.fields = e
+            .fields
+            .difference(&changed)
+            .difference(&cmp.removed)
+            .difference(&strip);
     }
     if !changed.is_empty() {
-        match entries.iter_mut().find(|e| e.is(manager, Operation::Update, api_version, subresource)) {
+        match entries
+            .iter_mut()
+            .find(|e| e.is(manager, Operation::Update, api_version, subresource))
+        {
             Some(e) => {
                 e.fields = e.fields.union(&changed);
                 e.time = Some(now_rfc3339.to_string());

@@ -24,7 +24,13 @@ pub trait Schema {
 
     /// The default of a map-list key field, used when an item omits it (Kubernetes' container
     /// port `protocol` defaults to `TCP`, so `k:{"containerPort":80,"protocol":"TCP"}`).
-    fn list_key_default(&self, api_version: &str, kind: &str, path: &[&str], key: &str) -> Option<Value> {
+    fn list_key_default(
+        &self,
+        api_version: &str,
+        kind: &str,
+        path: &[&str],
+        key: &str,
+    ) -> Option<Value> {
         let _ = (api_version, kind, path, key);
         None
     }
@@ -32,7 +38,12 @@ pub trait Schema {
     /// Fields the server resets for a write to this kind and subresource (its strategy's
     /// reset fields): never tracked in managedFields, and dropped from an applied config.
     /// For the main resource of a kind with a status subresource this is `status`.
-    fn reset_fields(&self, api_version: &str, kind: &str, subresource: Option<&str>) -> Vec<Vec<String>> {
+    fn reset_fields(
+        &self,
+        api_version: &str,
+        kind: &str,
+        subresource: Option<&str>,
+    ) -> Vec<Vec<String>> {
         let _ = (api_version, kind, subresource);
         Vec::new()
     }
@@ -48,9 +59,12 @@ fn pod_spec_prefix(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
         "Pod" => Some(&["spec"]),
         "PodTemplate" => Some(&["template", "spec"]),
-        "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet" | "Job" | "ReplicationController" => {
-            Some(&["spec", "template", "spec"])
-        }
+        "Deployment"
+        | "ReplicaSet"
+        | "DaemonSet"
+        | "StatefulSet"
+        | "Job"
+        | "ReplicationController" => Some(&["spec", "template", "spec"]),
         "CronJob" => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),
         _ => None,
     }
@@ -65,7 +79,9 @@ fn pod_spec_list(rel: &[&str]) -> Option<ListType> {
     let container_lists = ["containers", "initContainers", "ephemeralContainers"];
     let lt = match rel {
         [c] if container_lists.contains(c) => map(&["name"]),
-        ["volumes"] | ["imagePullSecrets"] | ["resourceClaims"] | ["schedulingGates"] => map(&["name"]),
+        ["volumes"] | ["imagePullSecrets"] | ["resourceClaims"] | ["schedulingGates"] => {
+            map(&["name"])
+        }
         ["hostAliases"] => map(&["ip"]),
         ["topologySpreadConstraints"] => map(&["topologyKey", "whenUnsatisfiable"]),
         [c, "ports"] if container_lists.contains(c) => map(&["containerPort", "protocol"]),
@@ -133,15 +149,28 @@ impl Schema for BuiltinSchema {
         }
     }
 
-    fn list_key_default(&self, _api_version: &str, kind: &str, path: &[&str], key: &str) -> Option<Value> {
+    fn list_key_default(
+        &self,
+        _api_version: &str,
+        kind: &str,
+        path: &[&str],
+        key: &str,
+    ) -> Option<Value> {
         let is_ports = match self.list_type("", kind, path) {
-            ListType::Map(keys) => keys.iter().any(|k| k == "protocol") && path.last() == Some(&"ports"),
+            ListType::Map(keys) => {
+                keys.iter().any(|k| k == "protocol") && path.last() == Some(&"ports")
+            }
             _ => false,
         };
         (is_ports && key == "protocol").then(|| Value::String("TCP".to_string()))
     }
 
-    fn reset_fields(&self, _api_version: &str, kind: &str, subresource: Option<&str>) -> Vec<Vec<String>> {
+    fn reset_fields(
+        &self,
+        _api_version: &str,
+        kind: &str,
+        subresource: Option<&str>,
+    ) -> Vec<Vec<String>> {
         if !STATUS_KINDS.contains(&kind) {
             return Vec::new();
         }

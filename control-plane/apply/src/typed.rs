@@ -71,28 +71,50 @@ impl Typed<'_> {
     }
 
     /// The path element of one item of a granular list.
-    fn item_element(&self, names: &[String], lt: &ListType, item: &Value) -> Result<PathElement, String> {
+    fn item_element(
+        &self,
+        names: &[String],
+        lt: &ListType,
+        item: &Value,
+    ) -> Result<PathElement, String> {
         match lt {
             ListType::Atomic => Err("invalid indexing of non-associative list".to_string()),
             ListType::Set => match item {
-                Value::Object(_) => Err("associative list without keys has an element that's a map type".to_string()),
-                Value::Array(_) => Err("not supported: associative list with lists as elements".to_string()),
-                Value::Null => Err("associative list without keys has an element that's an explicit null".to_string()),
+                Value::Object(_) => Err(
+                    "associative list without keys has an element that's a map type".to_string(),
+                ),
+                Value::Array(_) => {
+                    Err("not supported: associative list with lists as elements".to_string())
+                }
+                Value::Null => Err(
+                    "associative list without keys has an element that's an explicit null"
+                        .to_string(),
+                ),
                 _ => Ok(PathElement::Value(OrdValue(item.clone()))),
             },
             ListType::Map(keys) => {
-                let m = match item {
-                    Value::Object(m) => m,
-                    Value::Null => return Err("associative list with keys may not have a null element".to_string()),
-                    _ => return Err("associative list with keys may not have non-map elements".to_string()),
-                };
+                let m =
+                    match item {
+                        Value::Object(m) => m,
+                        Value::Null => {
+                            return Err("associative list with keys may not have a null element"
+                                .to_string())
+                        }
+                        _ => {
+                            return Err("associative list with keys may not have non-map elements"
+                                .to_string())
+                        }
+                    };
                 let mut fields = Vec::new();
                 for key in keys {
                     if let Some(v) = m.get(key) {
                         fields.push((key.clone(), OrdValue(v.clone())));
                     } else {
                         let ns: Vec<&str> = names.iter().map(String::as_str).collect();
-                        if let Some(d) = self.schema.list_key_default(self.api_version, self.kind, &ns, key) {
+                        if let Some(d) =
+                            self.schema
+                                .list_key_default(self.api_version, self.kind, &ns, key)
+                        {
                             fields.push((key.clone(), OrdValue(d)));
                         }
                     }
@@ -111,8 +133,16 @@ impl Typed<'_> {
 
     /// Elements of every item, or `None` when an item cannot be keyed (then the list is
     /// handled as atomic rather than failing on a live object).
-    fn elements(&self, names: &[String], lt: &ListType, items: &[Value]) -> Option<Vec<PathElement>> {
-        items.iter().map(|item| self.item_element(names, lt, item).ok()).collect()
+    fn elements(
+        &self,
+        names: &[String],
+        lt: &ListType,
+        items: &[Value],
+    ) -> Option<Vec<PathElement>> {
+        items
+            .iter()
+            .map(|item| self.item_element(names, lt, item).ok())
+            .collect()
     }
 
     /// The fields a config sets, as Kubernetes' `ToFieldSet`: every leaf, every map-list and
@@ -151,10 +181,12 @@ impl Typed<'_> {
                 }
                 let mut seen = BTreeMap::new();
                 for (idx, item) in items.iter().enumerate() {
-                    let pe = self.item_element(names, &lt, item).map_err(|message| TypeError {
-                        path: path_string(path),
-                        message: format!("element {idx}: {message}"),
-                    })?;
+                    let pe = self
+                        .item_element(names, &lt, item)
+                        .map_err(|message| TypeError {
+                            path: path_string(path),
+                            message: format!("element {idx}: {message}"),
+                        })?;
                     if seen.insert(pe.clone(), ()).is_some() {
                         return Err(TypeError {
                             path: path_string(path),
@@ -208,22 +240,33 @@ impl Typed<'_> {
                     Some(Value::Array(l)) => l,
                     _ => &[],
                 };
-                self.merge_list(names, &lt, l, c).unwrap_or_else(|| config.clone())
+                self.merge_list(names, &lt, l, c)
+                    .unwrap_or_else(|| config.clone())
             }
             _ => config.clone(),
         }
     }
 
     /// Merges granular list items; `None` if an item cannot be keyed.
-    fn merge_list(&self, names: &mut Vec<String>, lt: &ListType, l: &[Value], r: &[Value]) -> Option<Value> {
+    fn merge_list(
+        &self,
+        names: &mut Vec<String>,
+        lt: &ListType,
+        l: &[Value],
+        r: &[Value],
+    ) -> Option<Value> {
         let lpes = self.elements(names, lt, l)?;
         let rpes = self.elements(names, lt, r)?;
         let mut l_first: BTreeMap<&PathElement, Option<usize>> = BTreeMap::new();
         for (i, pe) in lpes.iter().enumerate() {
             // A duplicated live item has no single value to merge with: the config replaces it.
-            l_first.entry(pe).and_modify(|e| *e = None).or_insert(Some(i));
+            l_first
+                .entry(pe)
+                .and_modify(|e| *e = None)
+                .or_insert(Some(i));
         }
-        let r_index: BTreeMap<&PathElement, usize> = rpes.iter().enumerate().map(|(i, pe)| (pe, i)).collect();
+        let r_index: BTreeMap<&PathElement, usize> =
+            rpes.iter().enumerate().map(|(i, pe)| (pe, i)).collect();
         // Items in both lists, in config order: live items wait for their turn in this order.
         let mut shared: std::collections::VecDeque<&PathElement> =
             rpes.iter().filter(|pe| l_first.contains_key(pe)).collect();
@@ -280,7 +323,13 @@ impl Typed<'_> {
     /// with everything below it.
     pub fn compare(&self, old: &Value, new: &Value) -> Comparison {
         let mut cmp = Comparison::default();
-        self.compare_at(&mut Vec::new(), &mut Vec::new(), Some(old), Some(new), &mut cmp);
+        self.compare_at(
+            &mut Vec::new(),
+            &mut Vec::new(),
+            Some(old),
+            Some(new),
+            &mut cmp,
+        );
         cmp
     }
 
@@ -313,7 +362,9 @@ impl Typed<'_> {
             let (o, n) = (o.unwrap_or(&[]), n.unwrap_or(&[]));
             let lt = self.list_type(names);
             if lt != ListType::Atomic && (!o.is_empty() || !n.is_empty()) {
-                if let (Some(ope), Some(npe)) = (self.elements(names, &lt, o), self.elements(names, &lt, n)) {
+                if let (Some(ope), Some(npe)) =
+                    (self.elements(names, &lt, o), self.elements(names, &lt, n))
+                {
                     granular = true;
                     self.compare_items(names, path, (o, &ope), (n, &npe), cmp);
                 }

@@ -3,8 +3,8 @@
 //! updates, and the FieldsV1 encoding.
 
 use berth_apply::{
-    apply, apply_subresource, decode_managed_fields, track_update, ApplyError, BuiltinSchema, FieldSet,
-    Operation,
+    apply, apply_subresource, decode_managed_fields, track_update, ApplyError, BuiltinSchema,
+    FieldSet, Operation,
 };
 use serde_json::{json, Value};
 
@@ -122,7 +122,14 @@ fn create_records_an_update_entry_for_every_field() {
     );
 
     let deploy = deployment(1, "nginx:1.14.2");
-    let out = track_update(None, &deploy, "kubectl-client-side-apply", None, &BuiltinSchema, T0);
+    let out = track_update(
+        None,
+        &deploy,
+        "kubectl-client-side-apply",
+        None,
+        &BuiltinSchema,
+        T0,
+    );
     assert_eq!(
         fields_of(&out, "kubectl-client-side-apply"),
         json!({"f:spec": {
@@ -140,18 +147,38 @@ fn create_records_an_update_entry_for_every_field() {
 // server-side with a different replica count.
 #[test]
 fn apply_conflicts_with_an_updater_and_force_takes_the_field() {
-    let live = track_update(None, &deployment(3, "nginx:1.14.2"), "kubectl-client-side-apply", None, &BuiltinSchema, T0);
+    let live = track_update(
+        None,
+        &deployment(3, "nginx:1.14.2"),
+        "kubectl-client-side-apply",
+        None,
+        &BuiltinSchema,
+        T0,
+    );
     let config = deployment(2, "nginx:1.14.2");
     assert_eq!(
         conflict_message(apply(Some(&live), &config, "kubectl", false, &BuiltinSchema, T1)),
         "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
     );
 
-    let out = ok(apply(Some(&live), &config, "kubectl", true, &BuiltinSchema, T1));
+    let out = ok(apply(
+        Some(&live),
+        &config,
+        "kubectl",
+        true,
+        &BuiltinSchema,
+        T1,
+    ));
     assert_eq!(out["spec"]["replicas"], json!(2));
-    let csa = FieldSet::from_fields_v1(&fields_of(&out, "kubectl-client-side-apply")).unwrap_or_default();
+    let csa =
+        FieldSet::from_fields_v1(&fields_of(&out, "kubectl-client-side-apply")).unwrap_or_default();
     assert!(!csa.contains(&berth_apply::field_path(&["spec", "replicas"])));
-    assert!(csa.contains(&berth_apply::field_path(&["spec", "selector", "matchLabels", "app"])));
+    assert!(csa.contains(&berth_apply::field_path(&[
+        "spec",
+        "selector",
+        "matchLabels",
+        "app"
+    ])));
     let mine = FieldSet::from_fields_v1(&fields_of(&out, "kubectl")).unwrap_or_default();
     assert!(mine.contains(&berth_apply::field_path(&["spec", "replicas"])));
 }
@@ -159,7 +186,14 @@ fn apply_conflicts_with_an_updater_and_force_takes_the_field() {
 // Several conflicts: grouped by manager, managers sorted.
 #[test]
 fn conflict_message_lists_every_field_by_manager() {
-    let live = track_update(None, &deployment(3, "nginx:1.14.2"), "kubectl-client-side-apply", None, &BuiltinSchema, T0);
+    let live = track_update(
+        None,
+        &deployment(3, "nginx:1.14.2"),
+        "kubectl-client-side-apply",
+        None,
+        &BuiltinSchema,
+        T0,
+    );
     let live = ok(apply(
         Some(&live),
         &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx-deployment",
@@ -199,8 +233,14 @@ fn same_value_is_shared_and_then_conflicts() {
     let live = ok(apply(None, &a, "a", false, &BuiltinSchema, T0));
     let live = ok(apply(Some(&live), &b, "b", false, &BuiltinSchema, T1));
     assert_eq!(live["data"], json!({"k": "v", "a": "1", "b": "2"}));
-    assert_eq!(fields_of(&live, "a"), json!({"f:data": {"f:k": {}, "f:a": {}}}));
-    assert_eq!(fields_of(&live, "b"), json!({"f:data": {"f:k": {}, "f:b": {}}}));
+    assert_eq!(
+        fields_of(&live, "a"),
+        json!({"f:data": {"f:k": {}, "f:a": {}}})
+    );
+    assert_eq!(
+        fields_of(&live, "b"),
+        json!({"f:data": {"f:k": {}, "f:b": {}}})
+    );
 
     let a2 = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "w", "a": "1"}});
     assert_eq!(
@@ -219,13 +259,27 @@ fn same_value_is_shared_and_then_conflicts() {
 // manager owns it (the documentation's hand-over of `replicas` to an autoscaler).
 #[test]
 fn removing_a_field_from_the_config() {
-    let live = ok(apply(None, &deployment(3, "nginx:1.14.2"), "kubectl", false, &BuiltinSchema, T0));
+    let live = ok(apply(
+        None,
+        &deployment(3, "nginx:1.14.2"),
+        "kubectl",
+        false,
+        &BuiltinSchema,
+        T0,
+    ));
 
     let mut without_replicas = deployment(3, "nginx:1.14.2");
     if let Some(spec) = without_replicas["spec"].as_object_mut() {
         spec.remove("replicas");
     }
-    let pruned = ok(apply(Some(&live), &without_replicas, "kubectl", false, &BuiltinSchema, T1));
+    let pruned = ok(apply(
+        Some(&live),
+        &without_replicas,
+        "kubectl",
+        false,
+        &BuiltinSchema,
+        T1,
+    ));
     assert_eq!(pruned["spec"].get("replicas"), None);
 
     // An autoscaler writes replicas (an update always wins and takes the field).
@@ -234,9 +288,19 @@ fn removing_a_field_from_the_config() {
     let scaled = track_update(Some(&live), &scaled, "hpa", None, &BuiltinSchema, T1);
     let kubectl = FieldSet::from_fields_v1(&fields_of(&scaled, "kubectl")).unwrap_or_default();
     assert!(!kubectl.contains(&berth_apply::field_path(&["spec", "replicas"])));
-    assert_eq!(fields_of(&scaled, "hpa"), json!({"f:spec": {"f:replicas": {}}}));
+    assert_eq!(
+        fields_of(&scaled, "hpa"),
+        json!({"f:spec": {"f:replicas": {}}})
+    );
 
-    let kept = ok(apply(Some(&scaled), &without_replicas, "kubectl", false, &BuiltinSchema, T2));
+    let kept = ok(apply(
+        Some(&scaled),
+        &without_replicas,
+        "kubectl",
+        false,
+        &BuiltinSchema,
+        T2,
+    ));
     assert_eq!(kept["spec"]["replicas"], json!(5));
 }
 
@@ -264,8 +328,18 @@ fn removing_a_map_list_item() {
     // Defaulting by the server: owned by nobody.
     let mut defaulted = live.clone();
     defaulted["spec"]["template"]["spec"]["containers"][1]["imagePullPolicy"] = json!("Always");
-    let out = ok(apply(Some(&defaulted), &deployment(1, "nginx"), "kubectl", false, &BuiltinSchema, T1));
-    assert_eq!(out["spec"]["template"]["spec"]["containers"], json!([{"name": "nginx", "image": "nginx"}]));
+    let out = ok(apply(
+        Some(&defaulted),
+        &deployment(1, "nginx"),
+        "kubectl",
+        false,
+        &BuiltinSchema,
+        T1,
+    ));
+    assert_eq!(
+        out["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "nginx", "image": "nginx"}])
+    );
 }
 
 // Map-lists merge by key: two managers each own their own container, and a port keyed by
@@ -275,10 +349,10 @@ fn map_lists_merge_by_key() {
     let mut a = deployment(1, "nginx");
     a["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([{"containerPort": 80}]);
     let b = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx-deployment"},
-        "spec": {"template": {"spec": {"containers": [
-            {"name": "sidecar", "image": "envoy"},
-            {"name": "nginx", "env": [{"name": "MODE", "value": "b"}]}
-        ]}}}});
+    "spec": {"template": {"spec": {"containers": [
+        {"name": "sidecar", "image": "envoy"},
+        {"name": "nginx", "env": [{"name": "MODE", "value": "b"}]}
+    ]}}}});
     let live = ok(apply(None, &a, "a", false, &BuiltinSchema, T0));
     assert_eq!(
         fields_of(&live, "a")["f:spec"]["f:template"]["f:spec"]["f:containers"],
@@ -299,8 +373,15 @@ fn map_lists_merge_by_key() {
     let live = ok(apply(Some(&live), &a2, "a", false, &BuiltinSchema, T2));
     let containers = &live["spec"]["template"]["spec"]["containers"];
     assert_eq!(containers[1]["image"], json!("nginx:2"));
-    assert_eq!(containers[1].get("ports"), None, "a no longer applies the port");
-    assert_eq!(containers[1]["env"], json!([{"name": "MODE", "value": "b"}]));
+    assert_eq!(
+        containers[1].get("ports"),
+        None,
+        "a no longer applies the port"
+    );
+    assert_eq!(
+        containers[1]["env"],
+        json!([{"name": "MODE", "value": "b"}])
+    );
     // b changing the image conflicts on the keyed path.
     let b_image = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx-deployment"},
         "spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:3"}]}}}});
@@ -314,15 +395,49 @@ fn map_lists_merge_by_key() {
 #[test]
 fn sets_merge_by_value() {
     let cm = |fins: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "finalizers": fins}});
-    let live = ok(apply(None, &cm(json!(["a.io/x"])), "a", false, &BuiltinSchema, T0));
-    let live = ok(apply(Some(&live), &cm(json!(["b.io/y", "a.io/x"])), "b", false, &BuiltinSchema, T1));
+    let live = ok(apply(
+        None,
+        &cm(json!(["a.io/x"])),
+        "a",
+        false,
+        &BuiltinSchema,
+        T0,
+    ));
+    let live = ok(apply(
+        Some(&live),
+        &cm(json!(["b.io/y", "a.io/x"])),
+        "b",
+        false,
+        &BuiltinSchema,
+        T1,
+    ));
     assert_eq!(live["metadata"]["finalizers"], json!(["b.io/y", "a.io/x"]));
-    assert_eq!(fields_of(&live, "a"), json!({"f:metadata": {"f:finalizers": {"v:\"a.io/x\"": {}}}}));
+    assert_eq!(
+        fields_of(&live, "a"),
+        json!({"f:metadata": {"f:finalizers": {"v:\"a.io/x\"": {}}}})
+    );
     // a stops applying its finalizer: still held by b.
-    let live = ok(apply(Some(&live), &cm(json!(["a.io/z"])), "a", false, &BuiltinSchema, T2));
-    assert_eq!(live["metadata"]["finalizers"], json!(["b.io/y", "a.io/x", "a.io/z"]));
+    let live = ok(apply(
+        Some(&live),
+        &cm(json!(["a.io/z"])),
+        "a",
+        false,
+        &BuiltinSchema,
+        T2,
+    ));
+    assert_eq!(
+        live["metadata"]["finalizers"],
+        json!(["b.io/y", "a.io/x", "a.io/z"])
+    );
     // b drops both of its items: only a's remains.
-    let live = ok(apply(Some(&live), &cm(json!(["b.io/y"])), "b", false, &BuiltinSchema, T2));
+    let live = ok(apply(
+        Some(&live),
+        &cm(json!(["b.io/y"])),
+        "b",
+        false,
+        &BuiltinSchema,
+        T2,
+    ));
     assert_eq!(live["metadata"]["finalizers"], json!(["b.io/y", "a.io/z"]));
 }
 
@@ -334,23 +449,61 @@ fn atomic_lists_are_replaced() {
         d["spec"]["template"]["spec"]["containers"][0]["args"] = args;
         d
     };
-    let live = ok(apply(None, &with_args(json!(["-a", "-b"])), "a", false, &BuiltinSchema, T0));
+    let live = ok(apply(
+        None,
+        &with_args(json!(["-a", "-b"])),
+        "a",
+        false,
+        &BuiltinSchema,
+        T0,
+    ));
     assert_eq!(
-        fields_of(&live, "a")["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]["f:args"],
+        fields_of(&live, "a")["f:spec"]["f:template"]["f:spec"]["f:containers"]
+            ["k:{\"name\":\"nginx\"}"]["f:args"],
         json!({})
     );
     assert_eq!(
         conflict_message(apply(Some(&live), &with_args(json!(["-c"])), "b", false, &BuiltinSchema, T1)),
         "Apply failed with 1 conflict: conflict with \"a\": .spec.template.spec.containers[name=\"nginx\"].args"
     );
-    let out = ok(apply(Some(&live), &with_args(json!(["-c"])), "b", true, &BuiltinSchema, T1));
-    assert_eq!(out["spec"]["template"]["spec"]["containers"][0]["args"], json!(["-c"]));
+    let out = ok(apply(
+        Some(&live),
+        &with_args(json!(["-c"])),
+        "b",
+        true,
+        &BuiltinSchema,
+        T1,
+    ));
+    assert_eq!(
+        out["spec"]["template"]["spec"]["containers"][0]["args"],
+        json!(["-c"])
+    );
     let a = FieldSet::from_fields_v1(&fields_of(&out, "a")).unwrap_or_default();
-    assert!(!a.paths().iter().any(|p| berth_apply::path_string(p).ends_with(".args")));
+    assert!(!a
+        .paths()
+        .iter()
+        .any(|p| berth_apply::path_string(p).ends_with(".args")));
     // Shared atomic list: one applier dropping it keeps it for the other.
-    let out = ok(apply(Some(&out), &with_args(json!(["-c"])), "a", false, &BuiltinSchema, T2));
-    let out = ok(apply(Some(&out), &deployment(1, "nginx"), "b", false, &BuiltinSchema, T2));
-    assert_eq!(out["spec"]["template"]["spec"]["containers"][0]["args"], json!(["-c"]));
+    let out = ok(apply(
+        Some(&out),
+        &with_args(json!(["-c"])),
+        "a",
+        false,
+        &BuiltinSchema,
+        T2,
+    ));
+    let out = ok(apply(
+        Some(&out),
+        &deployment(1, "nginx"),
+        "b",
+        false,
+        &BuiltinSchema,
+        T2,
+    ));
+    assert_eq!(
+        out["spec"]["template"]["spec"]["containers"][0]["args"],
+        json!(["-c"])
+    );
 }
 
 // Status is reset by the main resource: never applied, never tracked there; writes to the
@@ -365,8 +518,16 @@ fn status_belongs_to_the_status_subresource() {
     assert!(fields_of(&out, "kubectl").get("f:status").is_none());
 
     let mut with_status = out.clone();
-    with_status["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
-    let out = track_update(Some(&out), &with_status, "kubelet", Some("status"), &BuiltinSchema, T1);
+    with_status["status"] =
+        json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
+    let out = track_update(
+        Some(&out),
+        &with_status,
+        "kubelet",
+        Some("status"),
+        &BuiltinSchema,
+        T1,
+    );
     let entry = out["metadata"]["managedFields"]
         .as_array()
         .and_then(|a| a.iter().find(|e| e["manager"] == "kubelet"))
@@ -390,17 +551,38 @@ fn status_belongs_to_the_status_subresource() {
 // and a write that changes nothing leaves managedFields alone.
 #[test]
 fn updates_move_ownership() {
-    let live = ok(apply(None, &deployment(3, "nginx"), "kubectl", false, &BuiltinSchema, T0));
+    let live = ok(apply(
+        None,
+        &deployment(3, "nginx"),
+        "kubectl",
+        false,
+        &BuiltinSchema,
+        T0,
+    ));
     let mut edited = live.clone();
     edited["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
-    let out = track_update(Some(&live), &edited, "kubectl-edit", None, &BuiltinSchema, T1);
+    let out = track_update(
+        Some(&live),
+        &edited,
+        "kubectl-edit",
+        None,
+        &BuiltinSchema,
+        T1,
+    );
     assert_eq!(
         fields_of(&out, "kubectl-edit"),
         json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {"f:image": {}}}}}}})
     );
     let kubectl = FieldSet::from_fields_v1(&fields_of(&out, "kubectl")).unwrap_or_default();
     assert!(kubectl.contains(&berth_apply::field_path(&["spec", "replicas"])));
-    assert_eq!(kubectl.paths().iter().filter(|p| berth_apply::path_string(p).ends_with(".image")).count(), 0);
+    assert_eq!(
+        kubectl
+            .paths()
+            .iter()
+            .filter(|p| berth_apply::path_string(p).ends_with(".image"))
+            .count(),
+        0
+    );
 
     let same = track_update(Some(&out), &out, "kubectl-edit", None, &BuiltinSchema, T2);
     assert_eq!(same, out);
@@ -410,7 +592,14 @@ fn updates_move_ownership() {
     if let Some(spec) = removed["spec"].as_object_mut() {
         spec.remove("replicas");
     }
-    let out2 = track_update(Some(&out), &removed, "kubectl-edit", None, &BuiltinSchema, T2);
+    let out2 = track_update(
+        Some(&out),
+        &removed,
+        "kubectl-edit",
+        None,
+        &BuiltinSchema,
+        T2,
+    );
     let kubectl = FieldSet::from_fields_v1(&fields_of(&out2, "kubectl")).unwrap_or_default();
     assert!(!kubectl.contains(&berth_apply::field_path(&["spec", "replicas"])));
     let edit = out2["metadata"]["managedFields"]
@@ -418,20 +607,36 @@ fn updates_move_ownership() {
         .and_then(|a| a.iter().find(|e| e["manager"] == "kubectl-edit"))
         .cloned()
         .unwrap_or(Value::Null);
-    assert_eq!(edit["time"], json!(T1), "nothing was added or changed by this write");
+    assert_eq!(
+        edit["time"],
+        json!(T1),
+        "nothing was added or changed by this write"
+    );
 }
 
 // `managedFields: [{}]` in a write resets them; other malformed values keep the stored ones.
 #[test]
 fn managed_fields_sent_in_a_write() {
-    let live = ok(apply(None, &deployment(3, "nginx"), "kubectl", false, &BuiltinSchema, T0));
+    let live = ok(apply(
+        None,
+        &deployment(3, "nginx"),
+        "kubectl",
+        false,
+        &BuiltinSchema,
+        T0,
+    ));
     let mut reset = live.clone();
     reset["metadata"]["managedFields"] = json!([{}]);
     reset["spec"]["replicas"] = json!(4);
     let out = track_update(Some(&live), &reset, "editor", None, &BuiltinSchema, T1);
     assert_eq!(
         managed(&out),
-        vec![("editor".into(), "Update".into(), "apps/v1".into(), json!({"f:spec": {"f:replicas": {}}}))]
+        vec![(
+            "editor".into(),
+            "Update".into(),
+            "apps/v1".into(),
+            json!({"f:spec": {"f:replicas": {}}})
+        )]
     );
 
     let mut garbage = live.clone();
@@ -444,9 +649,22 @@ fn managed_fields_sent_in_a_write() {
 #[test]
 fn first_apply_to_an_untracked_object() {
     let live = deployment(3, "nginx");
-    let out = ok(apply(Some(&live), &deployment(2, "nginx"), "kubectl", true, &BuiltinSchema, T0));
-    let before = FieldSet::from_fields_v1(&fields_of(&out, "before-first-apply")).unwrap_or_default();
-    assert!(before.contains(&berth_apply::field_path(&["spec", "selector", "matchLabels", "app"])));
+    let out = ok(apply(
+        Some(&live),
+        &deployment(2, "nginx"),
+        "kubectl",
+        true,
+        &BuiltinSchema,
+        T0,
+    ));
+    let before =
+        FieldSet::from_fields_v1(&fields_of(&out, "before-first-apply")).unwrap_or_default();
+    assert!(before.contains(&berth_apply::field_path(&[
+        "spec",
+        "selector",
+        "matchLabels",
+        "app"
+    ])));
     assert!(!before.contains(&berth_apply::field_path(&["spec", "replicas"])));
     assert!(matches!(
         apply(Some(&live), &deployment(2, "nginx"), "kubectl", false, &BuiltinSchema, T0),
@@ -457,20 +675,44 @@ fn first_apply_to_an_untracked_object() {
 // At most ten Update entries: the oldest are merged into `ancient-changes`.
 #[test]
 fn update_entries_are_capped() {
-    let mut live = track_update(None, &deployment(0, "nginx"), "creator", None, &BuiltinSchema, T0);
+    let mut live = track_update(
+        None,
+        &deployment(0, "nginx"),
+        "creator",
+        None,
+        &BuiltinSchema,
+        T0,
+    );
     live["metadata"]["labels"] = json!({});
     for i in 1..=12 {
         let mut next = live.clone();
         next["metadata"]["labels"][format!("l{i}")] = json!("x");
-        live = track_update(Some(&live), &next, &format!("m{i:02}"), None, &BuiltinSchema, &format!("2010-10-10T00:00:{i:02}Z"));
+        live = track_update(
+            Some(&live),
+            &next,
+            &format!("m{i:02}"),
+            None,
+            &BuiltinSchema,
+            &format!("2010-10-10T00:00:{i:02}Z"),
+        );
     }
     let entries = decode_managed_fields(&live).unwrap_or_default();
     assert_eq!(entries.len(), 10);
     assert!(entries.iter().all(|e| e.operation == Operation::Update));
-    assert_eq!(entries.iter().filter(|e| e.manager == "ancient-changes").count(), 1);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.manager == "ancient-changes")
+            .count(),
+        1
+    );
     assert_eq!(entries.last().map(|e| e.manager.as_str()), Some("m12"));
     // The bucket holds the oldest writers' fields.
-    let bucket = entries.iter().find(|e| e.manager == "ancient-changes").map(|e| e.fields.clone()).unwrap_or_default();
+    let bucket = entries
+        .iter()
+        .find(|e| e.manager == "ancient-changes")
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
     assert!(bucket.contains(&berth_apply::field_path(&["spec", "replicas"])));
     assert!(bucket.contains(&berth_apply::field_path(&["metadata", "labels", "l1"])));
 }
@@ -486,17 +728,32 @@ fn invalid_configs() {
     );
     let keyless = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
         "spec": {"containers": [{"image": "c"}]}});
-    assert!(matches!(apply(None, &keyless, "m", false, &BuiltinSchema, T0), Err(ApplyError::InvalidConfig { .. })));
+    assert!(matches!(
+        apply(None, &keyless, "m", false, &BuiltinSchema, T0),
+        Err(ApplyError::InvalidConfig { .. })
+    ));
     let mut with_managed = dup.clone();
     with_managed["metadata"]["managedFields"] = json!([]);
     assert!(matches!(
         apply(None, &with_managed, "m", false, &BuiltinSchema, T0),
         Err(ApplyError::ManagedFieldsInConfig)
     ));
-    assert!(matches!(apply(None, &json!([1]), "m", false, &BuiltinSchema, T0), Err(ApplyError::NotAnObject)));
     assert!(matches!(
-        apply(None, &json!({"kind": "Pod"}), "m", false, &BuiltinSchema, T0),
-        Err(ApplyError::MissingTypeMeta { field: "apiVersion" })
+        apply(None, &json!([1]), "m", false, &BuiltinSchema, T0),
+        Err(ApplyError::NotAnObject)
+    ));
+    assert!(matches!(
+        apply(
+            None,
+            &json!({"kind": "Pod"}),
+            "m",
+            false,
+            &BuiltinSchema,
+            T0
+        ),
+        Err(ApplyError::MissingTypeMeta {
+            field: "apiVersion"
+        })
     ));
 }
 
@@ -515,7 +772,10 @@ fn fields_v1_round_trips() {
         assert_eq!(set.map(|s| s.to_fields_v1()), Ok(case.clone()), "{case}");
     }
     // Unknown element kinds are skipped; malformed ones are errors.
-    assert_eq!(FieldSet::from_fields_v1(&json!({"x:foo": {}, "f:a": {}})).map(|s| s.to_fields_v1()), Ok(json!({"f:a": {}})));
+    assert_eq!(
+        FieldSet::from_fields_v1(&json!({"x:foo": {}, "f:a": {}})).map(|s| s.to_fields_v1()),
+        Ok(json!({"f:a": {}}))
+    );
     assert!(FieldSet::from_fields_v1(&json!({"k:notjson": {}})).is_err());
     assert!(FieldSet::from_fields_v1(&json!({"f:a": 1})).is_err());
 }
@@ -530,7 +790,11 @@ fn map_list_order() {
     let names = |obj: &Value| -> Vec<String> {
         obj["spec"]["containers"]
             .as_array()
-            .map(|a| a.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["name"].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let cases: &[(&[&str], &[&str], &[&str])] = &[
@@ -541,8 +805,19 @@ fn map_list_order() {
     ];
     for (live_names, config_names, want) in cases {
         let live = track_update(None, &cm(live_names), "owner", None, &BuiltinSchema, T0);
-        let out = ok(apply(Some(&live), &cm(config_names), "m", false, &BuiltinSchema, T1));
-        assert_eq!(names(&out), want.to_vec(), "{live_names:?} + {config_names:?}");
+        let out = ok(apply(
+            Some(&live),
+            &cm(config_names),
+            "m",
+            false,
+            &BuiltinSchema,
+            T1,
+        ));
+        assert_eq!(
+            names(&out),
+            want.to_vec(),
+            "{live_names:?} + {config_names:?}"
+        );
     }
 }
 
@@ -550,7 +825,14 @@ fn map_list_order() {
 // the applier owns it (as absent).
 #[test]
 fn null_in_config_removes_the_field() {
-    let live = ok(apply(None, &deployment(3, "nginx"), "a", false, &BuiltinSchema, T0));
+    let live = ok(apply(
+        None,
+        &deployment(3, "nginx"),
+        "a",
+        false,
+        &BuiltinSchema,
+        T0,
+    ));
     let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx-deployment"},
         "spec": {"replicas": null}});
     assert_eq!(

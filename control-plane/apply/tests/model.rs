@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use berth_apply::{
-    apply, decode_managed_fields, track_update, ApplyError, BuiltinSchema, FieldSet, OrdValue, PathElement,
+    apply, decode_managed_fields, track_update, ApplyError, BuiltinSchema, FieldSet, OrdValue,
+    PathElement,
 };
 use serde_json::{json, Map, Value};
 
@@ -79,14 +80,17 @@ fn to_elements(path: &ModelPath) -> Vec<PathElement> {
     path.iter()
         .map(|s| match s {
             Step::Field(n) => PathElement::Field(n.to_string()),
-            Step::Key(fields) => {
-                PathElement::Key(
-                    fields
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), OrdValue(serde_json::from_str(v).unwrap_or(Value::Null))))
-                        .collect(),
-                )
-            }
+            Step::Key(fields) => PathElement::Key(
+                fields
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            OrdValue(serde_json::from_str(v).unwrap_or(Value::Null)),
+                        )
+                    })
+                    .collect(),
+            ),
         })
         .collect()
 }
@@ -99,7 +103,10 @@ fn lookup<'a>(obj: &'a Value, path: &ModelPath) -> Option<&'a Value> {
             Step::Field(n) => cur.get(*n)?,
             Step::Key(fields) => cur.as_array()?.iter().find(|item| {
                 fields.iter().all(|(k, v)| {
-                    let have = item.get(*k).cloned().or((*k == "protocol").then(|| json!("TCP")));
+                    let have = item
+                        .get(*k)
+                        .cloned()
+                        .or((*k == "protocol").then(|| json!("TCP")));
                     have.map(|h| h.to_string()).as_ref() == Some(v)
                 })
             })?,
@@ -121,7 +128,11 @@ fn gen(rng: &mut Rng) -> Case {
     if !labels.is_empty() {
         metadata.insert("labels".into(), Value::Object(labels));
     }
-    let finalizers: Vec<String> = rng.subset(&["f.io/1", "f.io/2", "f.io/3"]).into_iter().map(String::from).collect();
+    let finalizers: Vec<String> = rng
+        .subset(&["f.io/1", "f.io/2", "f.io/3"])
+        .into_iter()
+        .map(String::from)
+        .collect();
     if !finalizers.is_empty() {
         metadata.insert("finalizers".into(), json!(finalizers));
     }
@@ -156,10 +167,16 @@ fn gen(rng: &mut Rng) -> Case {
         }
         let mut ports = Vec::new();
         for port in rng.subset(&[80, 443]) {
-            let key = Step::Key(vec![("containerPort", json!(port).to_string()), ("protocol", json!("TCP").to_string())]);
+            let key = Step::Key(vec![
+                ("containerPort", json!(port).to_string()),
+                ("protocol", json!("TCP").to_string()),
+            ]);
             let mut p = Map::new();
             p.insert("containerPort".into(), json!(port));
-            leaves.insert(item_path(&[f("ports"), key.clone(), f("containerPort")]), json!(port));
+            leaves.insert(
+                item_path(&[f("ports"), key.clone(), f("containerPort")]),
+                json!(port),
+            );
             if rng.coin() {
                 let v = json!(rng.pick(&["http", "web"]));
                 leaves.insert(item_path(&[f("ports"), key, f("name")]), v.clone());
@@ -173,13 +190,20 @@ fn gen(rng: &mut Rng) -> Case {
         containers.push(Value::Object(c));
     }
     if !containers.is_empty() {
-        spec.insert("template".into(), json!({"spec": {"containers": containers}}));
+        spec.insert(
+            "template".into(),
+            json!({"spec": {"containers": containers}}),
+        );
     }
     let mut config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata});
     if !spec.is_empty() {
         config["spec"] = Value::Object(spec);
     }
-    Case { config, leaves, finalizers }
+    Case {
+        config,
+        leaves,
+        finalizers,
+    }
 }
 
 const T0: &str = "2020-01-01T00:00:00Z";
@@ -219,16 +243,28 @@ fn applied_config_is_contained_and_reapply_is_a_no_op() {
         let mut rng = Rng(seed);
         let base = gen(&mut rng);
         let case = gen(&mut rng);
-        let live = must(apply(None, &base.config, "other", false, &BuiltinSchema, T0), seed);
-        let out = must(apply(Some(&live), &case.config, "me", true, &BuiltinSchema, T0), seed);
+        let live = must(
+            apply(None, &base.config, "other", false, &BuiltinSchema, T0),
+            seed,
+        );
+        let out = must(
+            apply(Some(&live), &case.config, "me", true, &BuiltinSchema, T0),
+            seed,
+        );
         for (path, v) in &case.leaves {
             assert_eq!(lookup(&out, path), Some(v), "seed {seed}: {}", render(path));
         }
-        let have = out["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+        let have = out["metadata"]["finalizers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         for fin in &case.finalizers {
             assert!(have.contains(&json!(fin)), "seed {seed}: finalizer {fin}");
         }
-        let again = must(apply(Some(&out), &case.config, "me", false, &BuiltinSchema, T1), seed);
+        let again = must(
+            apply(Some(&out), &case.config, "me", false, &BuiltinSchema, T1),
+            seed,
+        );
         assert_eq!(again, out, "seed {seed}");
     }
 }
@@ -241,9 +277,18 @@ fn reapplying_a_changed_config_prunes_to_the_new_config() {
         let mut rng = Rng(seed);
         let c1 = gen(&mut rng);
         let c2 = gen(&mut rng);
-        let first = must(apply(None, &c1.config, "me", false, &BuiltinSchema, T0), seed);
-        let second = must(apply(Some(&first), &c2.config, "me", false, &BuiltinSchema, T1), seed);
-        let alone = must(apply(None, &c2.config, "me", false, &BuiltinSchema, T1), seed);
+        let first = must(
+            apply(None, &c1.config, "me", false, &BuiltinSchema, T0),
+            seed,
+        );
+        let second = must(
+            apply(Some(&first), &c2.config, "me", false, &BuiltinSchema, T1),
+            seed,
+        );
+        let alone = must(
+            apply(None, &c2.config, "me", false, &BuiltinSchema, T1),
+            seed,
+        );
         assert_eq!(without_times(&second), without_times(&alone), "seed {seed}");
     }
 }
@@ -276,24 +321,50 @@ fn conflicts_are_exactly_the_differing_shared_leaves() {
                 fields.sort();
                 let want: Vec<&str> = expected.keys().map(String::as_str).collect();
                 assert_eq!(fields, want, "seed {seed}");
-                let who = if a_applies { "conflict with \"a\"" } else { "conflict with \"a\" using apps/v1" };
-                assert!(found.iter().all(|c| c.cause_message() == who), "seed {seed}");
+                let who = if a_applies {
+                    "conflict with \"a\""
+                } else {
+                    "conflict with \"a\" using apps/v1"
+                };
+                assert!(
+                    found.iter().all(|c| c.cause_message() == who),
+                    "seed {seed}"
+                );
             }
-            (other, _) => panic!("seed {seed}: expected conflicts on {:?}, got {other:?}", expected.keys()),
+            (other, _) => panic!(
+                "seed {seed}: expected conflicts on {:?}, got {other:?}",
+                expected.keys()
+            ),
         }
-        let forced = must(apply(Some(&live), &b.config, "b", true, &BuiltinSchema, T1), seed);
+        let forced = must(
+            apply(Some(&live), &b.config, "b", true, &BuiltinSchema, T1),
+            seed,
+        );
         let a_set = entry_fields(&forced, "a");
         let b_set = entry_fields(&forced, "b");
         for path in expected.values() {
             assert_eq!(lookup(&forced, path), b.leaves.get(path), "seed {seed}");
-            assert!(!a_set.contains(&to_elements(path)), "seed {seed}: a still owns {}", render(path));
+            assert!(
+                !a_set.contains(&to_elements(path)),
+                "seed {seed}: a still owns {}",
+                render(path)
+            );
         }
         for path in b.leaves.keys() {
-            assert!(b_set.contains(&to_elements(path)), "seed {seed}: b does not own {}", render(path));
+            assert!(
+                b_set.contains(&to_elements(path)),
+                "seed {seed}: b does not own {}",
+                render(path)
+            );
         }
         for (path, v) in &a.leaves {
             if !b.leaves.contains_key(path) {
-                assert_eq!(lookup(&forced, path), Some(v), "seed {seed}: a's {} lost", render(path));
+                assert_eq!(
+                    lookup(&forced, path),
+                    Some(v),
+                    "seed {seed}: a's {} lost",
+                    render(path)
+                );
             }
         }
     }
@@ -311,18 +382,36 @@ fn updates_own_what_they_changed() {
         let mut next = o2.config.clone();
         next["metadata"]["managedFields"] = created["metadata"]["managedFields"].clone();
         let updated = track_update(Some(&created), &next, "updater", None, &BuiltinSchema, T1);
-        assert_eq!(lookup(&updated, &vec![f("spec")]), o2.config.get("spec"), "seed {seed}");
+        assert_eq!(
+            lookup(&updated, &vec![f("spec")]),
+            o2.config.get("spec"),
+            "seed {seed}"
+        );
         let creator = entry_fields(&updated, "creator");
         let updater = entry_fields(&updated, "updater");
         for (path, v) in &o2.leaves {
             let changed = o1.leaves.get(path) != Some(v);
             let el = to_elements(path);
-            assert_eq!(updater.contains(&el), changed, "seed {seed}: updater and {}", render(path));
-            assert_eq!(creator.contains(&el), !changed, "seed {seed}: creator and {}", render(path));
+            assert_eq!(
+                updater.contains(&el),
+                changed,
+                "seed {seed}: updater and {}",
+                render(path)
+            );
+            assert_eq!(
+                creator.contains(&el),
+                !changed,
+                "seed {seed}: creator and {}",
+                render(path)
+            );
         }
         for path in o1.leaves.keys().filter(|p| !o2.leaves.contains_key(*p)) {
             let el = to_elements(path);
-            assert!(!creator.contains(&el) && !updater.contains(&el), "seed {seed}: removed {}", render(path));
+            assert!(
+                !creator.contains(&el) && !updater.contains(&el),
+                "seed {seed}: removed {}",
+                render(path)
+            );
         }
     }
 }

@@ -9,7 +9,10 @@ use storage::{WriteRequest, WriteResponse};
 use tonic::Status;
 
 /// Proposes `req` and waits for its outcome.
-pub(crate) async fn write<S: Store>(store: &Arc<S>, req: WriteRequest) -> Result<WriteResponse, Status> {
+pub(crate) async fn write<S: Store>(
+    store: &Arc<S>,
+    req: WriteRequest,
+) -> Result<WriteResponse, Status> {
     let store = store.clone();
     match tokio::spawn(async move { store.write(req).await }).await {
         Ok(result) => result.map_err(to_status),

@@ -10,8 +10,9 @@ use crate::server::ApiConfig;
 use crate::status::to_status;
 use berth_replication::{Store, StoreError};
 use etcd_client::proto::{
-    PbLeaseGrantRequest, PbLeaseGrantResponse, PbLeaseKeepAliveRequest, PbLeaseKeepAliveResponse, PbLeaseLeasesRequest, PbLeaseLeasesResponse,
-    PbLeaseRevokeRequest, PbLeaseRevokeResponse, PbLeaseService, PbLeaseStatus, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse,
+    PbLeaseGrantRequest, PbLeaseGrantResponse, PbLeaseKeepAliveRequest, PbLeaseKeepAliveResponse,
+    PbLeaseLeasesRequest, PbLeaseLeasesResponse, PbLeaseRevokeRequest, PbLeaseRevokeResponse,
+    PbLeaseService, PbLeaseStatus, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,7 +42,11 @@ struct Pacer {
 impl Pacer {
     fn new(rate_per_sec: u32) -> Pacer {
         let rate_per_sec = f64::from(rate_per_sec.max(1));
-        Pacer { rate_per_sec, tokens: rate_per_sec, last: Instant::now() }
+        Pacer {
+            rate_per_sec,
+            tokens: rate_per_sec,
+            last: Instant::now(),
+        }
     }
 
     /// How long to wait before the next request may go (and takes its token).
@@ -93,7 +98,15 @@ async fn keep_alive_loop<S: Store>(
                 return;
             }
         };
-        if tx.send(Ok(PbLeaseKeepAliveResponse { header: Some(header), id: req.id, ttl })).await.is_err() {
+        if tx
+            .send(Ok(PbLeaseKeepAliveResponse {
+                header: Some(header),
+                id: req.id,
+                ttl,
+            }))
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -101,10 +114,25 @@ async fn keep_alive_loop<S: Store>(
 
 #[tonic::async_trait]
 impl<S: Store> PbLeaseService for LeaseService<S> {
-    async fn lease_grant(&self, request: Request<PbLeaseGrantRequest>) -> Result<Response<PbLeaseGrantResponse>, Status> {
+    async fn lease_grant(
+        &self,
+        request: Request<PbLeaseGrantRequest>,
+    ) -> Result<Response<PbLeaseGrantResponse>, Status> {
         let r = request.into_inner();
-        match write(&self.store, WriteRequest::LeaseGrant { id: r.id, ttl_secs: r.ttl }).await? {
-            WriteResponse::LeaseGrant { id, ttl_secs, revision } => Ok(Response::new(PbLeaseGrantResponse {
+        match write(
+            &self.store,
+            WriteRequest::LeaseGrant {
+                id: r.id,
+                ttl_secs: r.ttl,
+            },
+        )
+        .await?
+        {
+            WriteResponse::LeaseGrant {
+                id,
+                ttl_secs,
+                revision,
+            } => Ok(Response::new(PbLeaseGrantResponse {
                 header: Some(convert::header(self.store.header(), revision)),
                 id,
                 ttl: ttl_secs,
@@ -114,39 +142,66 @@ impl<S: Store> PbLeaseService for LeaseService<S> {
         }
     }
 
-    async fn lease_revoke(&self, request: Request<PbLeaseRevokeRequest>) -> Result<Response<PbLeaseRevokeResponse>, Status> {
+    async fn lease_revoke(
+        &self,
+        request: Request<PbLeaseRevokeRequest>,
+    ) -> Result<Response<PbLeaseRevokeResponse>, Status> {
         let id = request.into_inner().id;
         match write(&self.store, WriteRequest::LeaseRevoke { id }).await? {
-            WriteResponse::LeaseRevoke { revision } => {
-                Ok(Response::new(PbLeaseRevokeResponse { header: Some(convert::header(self.store.header(), revision)) }))
-            }
+            WriteResponse::LeaseRevoke { revision } => Ok(Response::new(PbLeaseRevokeResponse {
+                header: Some(convert::header(self.store.header(), revision)),
+            })),
             other => Err(unexpected(other)),
         }
     }
 
     type LeaseKeepAliveStream = ReceiverStream<Result<PbLeaseKeepAliveResponse, Status>>;
 
-    async fn lease_keep_alive(&self, request: Request<Streaming<PbLeaseKeepAliveRequest>>) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+    async fn lease_keep_alive(
+        &self,
+        request: Request<Streaming<PbLeaseKeepAliveRequest>>,
+    ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
         let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(keep_alive_loop(self.store.clone(), request.into_inner(), tx, self.config.keepalives_per_sec));
+        tokio::spawn(keep_alive_loop(
+            self.store.clone(),
+            request.into_inner(),
+            tx,
+            self.config.keepalives_per_sec,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
-    async fn lease_time_to_live(&self, request: Request<PbLeaseTimeToLiveRequest>) -> Result<Response<PbLeaseTimeToLiveResponse>, Status> {
+    async fn lease_time_to_live(
+        &self,
+        request: Request<PbLeaseTimeToLiveRequest>,
+    ) -> Result<Response<PbLeaseTimeToLiveResponse>, Status> {
         let r = request.into_inner();
         let header = Some(convert::header(self.store.header(), 0));
         match self.store.lease_time_to_live(r.id, r.keys).await {
-            Ok(info) => {
-                Ok(Response::new(PbLeaseTimeToLiveResponse { header, id: info.id, ttl: info.ttl_secs, granted_ttl: info.granted_ttl_secs, keys: info.keys }))
-            }
+            Ok(info) => Ok(Response::new(PbLeaseTimeToLiveResponse {
+                header,
+                id: info.id,
+                ttl: info.ttl_secs,
+                granted_ttl: info.granted_ttl_secs,
+                keys: info.keys,
+            })),
             Err(StoreError::Storage(storage::Error::LeaseNotFound)) => {
-                Ok(Response::new(PbLeaseTimeToLiveResponse { header, id: r.id, ttl: -1, granted_ttl: 0, keys: Vec::new() }))
+                Ok(Response::new(PbLeaseTimeToLiveResponse {
+                    header,
+                    id: r.id,
+                    ttl: -1,
+                    granted_ttl: 0,
+                    keys: Vec::new(),
+                }))
             }
             Err(e) => Err(to_status(e)),
         }
     }
 
-    async fn lease_leases(&self, _request: Request<PbLeaseLeasesRequest>) -> Result<Response<PbLeaseLeasesResponse>, Status> {
+    async fn lease_leases(
+        &self,
+        _request: Request<PbLeaseLeasesRequest>,
+    ) -> Result<Response<PbLeaseLeasesResponse>, Status> {
         let ids = self.store.lease_list().await.map_err(to_status)?;
         Ok(Response::new(PbLeaseLeasesResponse {
             header: Some(convert::header(self.store.header(), 0)),
@@ -167,7 +222,10 @@ mod tests {
             assert_eq!(p.delay(t0), Duration::ZERO);
         }
         let d = p.delay(t0);
-        assert!(d > Duration::from_millis(90) && d <= Duration::from_millis(100), "{d:?}");
+        assert!(
+            d > Duration::from_millis(90) && d <= Duration::from_millis(100),
+            "{d:?}"
+        );
         // After seconds idle the bucket is full again, but never more than full.
         let t1 = t0 + Duration::from_secs(5);
         for _ in 0..10 {

@@ -27,5 +27,7 @@ pub use cluster::ClusterService;
 pub use kv::KvService;
 pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;
-pub use server::{routes, serve, serve_routes, ApiConfig, ServeError, TlsConfig, GRPC_OVERHEAD_BYTES};
+pub use server::{
+    routes, serve, serve_routes, ApiConfig, ServeError, TlsConfig, GRPC_OVERHEAD_BYTES,
+};
 pub use watch::WatchService;

@@ -17,9 +17,10 @@ use crate::server::ApiConfig;
 use crate::status::to_status;
 use berth_replication::{SnapshotFile, Store};
 use etcd_client::proto::{
-    PbAlarmRequest, PbAlarmResponse, PbDefragmentRequest, PbDefragmentResponse, PbDowngradeRequest, PbDowngradeResponse, PbHashKvRequest, PbHashKvResponse,
-    PbHashRequest, PbHashResponse, PbMaintenanceService, PbMoveLeaderRequest, PbMoveLeaderResponse, PbResponseHeader, PbSnapshotRequest, PbSnapshotResponse,
-    PbStatusRequest, PbStatusResponse,
+    PbAlarmRequest, PbAlarmResponse, PbDefragmentRequest, PbDefragmentResponse, PbDowngradeRequest,
+    PbDowngradeResponse, PbHashKvRequest, PbHashKvResponse, PbHashRequest, PbHashResponse,
+    PbMaintenanceService, PbMoveLeaderRequest, PbMoveLeaderResponse, PbResponseHeader,
+    PbSnapshotRequest, PbSnapshotResponse, PbStatusRequest, PbStatusResponse,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -52,11 +53,20 @@ pub(crate) fn snapshot_padding(len: u64) -> u64 {
 }
 
 /// Sends the snapshot file (then removed with `file`), its padding, and the SHA-256.
-async fn stream_snapshot(file: SnapshotFile, tx: mpsc::Sender<Result<PbSnapshotResponse, Status>>, chunk_bytes: usize, header: PbResponseHeader) {
+async fn stream_snapshot(
+    file: SnapshotFile,
+    tx: mpsc::Sender<Result<PbSnapshotResponse, Status>>,
+    chunk_bytes: usize,
+    header: PbResponseHeader,
+) {
     let result = send_snapshot(&file, &tx, chunk_bytes.max(1), header).await;
     if let Err(e) = result {
         tracing::warn!(error = %e, "failed to stream a snapshot");
-        let _ = tx.send(Err(Status::internal(format!("etcdserver: failed to stream the snapshot: {e}")))).await;
+        let _ = tx
+            .send(Err(Status::internal(format!(
+                "etcdserver: failed to stream the snapshot: {e}"
+            ))))
+            .await;
     }
 }
 
@@ -78,32 +88,56 @@ async fn send_snapshot(
         f.read_exact(&mut blob[..from_file]).await?;
         hasher.update(&blob);
         sent += n as u64;
-        let msg = PbSnapshotResponse { header: Some(header), remaining_bytes: total - sent, blob, version: String::new() };
+        let msg = PbSnapshotResponse {
+            header: Some(header),
+            remaining_bytes: total - sent,
+            blob,
+            version: String::new(),
+        };
         if tx.send(Ok(msg)).await.is_err() {
             return Ok(()); // the client went away
         }
     }
     let sha = hasher.finalize().to_vec();
-    let _ = tx.send(Ok(PbSnapshotResponse { header: Some(header), remaining_bytes: 0, blob: sha, version: String::new() })).await;
+    let _ = tx
+        .send(Ok(PbSnapshotResponse {
+            header: Some(header),
+            remaining_bytes: 0,
+            blob: sha,
+            version: String::new(),
+        }))
+        .await;
     Ok(())
 }
 
 #[tonic::async_trait]
 impl<S: Store> PbMaintenanceService for MaintenanceService<S> {
-    async fn alarm(&self, request: Request<PbAlarmRequest>) -> Result<Response<PbAlarmResponse>, Status> {
+    async fn alarm(
+        &self,
+        request: Request<PbAlarmRequest>,
+    ) -> Result<Response<PbAlarmResponse>, Status> {
         let r = request.into_inner();
         let kind = convert::alarm_kind(r.alarm);
         let alarms: Vec<Alarm> = match r.action {
             ACTION_GET => {
                 let all = self.store.alarms().map_err(to_status)?;
-                all.into_iter().filter(|a| r.alarm == ALARM_NONE || Some(a.kind) == kind).collect()
+                all.into_iter()
+                    .filter(|a| r.alarm == ALARM_NONE || Some(a.kind) == kind)
+                    .collect()
             }
             ACTION_ACTIVATE | ACTION_DEACTIVATE => match kind {
                 None => Vec::new(),
                 Some(kind) => {
-                    let alarm = Alarm { member_id: r.member_id, kind };
+                    let alarm = Alarm {
+                        member_id: r.member_id,
+                        kind,
+                    };
                     let was_active = self.store.alarms().map_err(to_status)?.contains(&alarm);
-                    let req = if r.action == ACTION_ACTIVATE { WriteRequest::AlarmActivate(alarm) } else { WriteRequest::AlarmDeactivate(alarm) };
+                    let req = if r.action == ACTION_ACTIVATE {
+                        WriteRequest::AlarmActivate(alarm)
+                    } else {
+                        WriteRequest::AlarmDeactivate(alarm)
+                    };
                     write(&self.store, req).await?;
                     // As etcd: the alarm that was raised or cleared.
                     if r.action == ACTION_ACTIVATE || was_active {
@@ -113,12 +147,22 @@ impl<S: Store> PbMaintenanceService for MaintenanceService<S> {
                     }
                 }
             },
-            other => return Err(Status::invalid_argument(format!("etcdserver: unknown alarm action {other}"))),
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "etcdserver: unknown alarm action {other}"
+                )))
+            }
         };
-        Ok(Response::new(PbAlarmResponse { header: Some(convert::header(self.store.header(), 0)), alarms: alarms.into_iter().map(convert::alarm).collect() }))
+        Ok(Response::new(PbAlarmResponse {
+            header: Some(convert::header(self.store.header(), 0)),
+            alarms: alarms.into_iter().map(convert::alarm).collect(),
+        }))
     }
 
-    async fn status(&self, _request: Request<PbStatusRequest>) -> Result<Response<PbStatusResponse>, Status> {
+    async fn status(
+        &self,
+        _request: Request<PbStatusRequest>,
+    ) -> Result<Response<PbStatusResponse>, Status> {
         let s = self.store.status().await.map_err(to_status)?;
         Ok(Response::new(PbStatusResponse {
             header: Some(convert::header(s.header, 0)),
@@ -135,18 +179,36 @@ impl<S: Store> PbMaintenanceService for MaintenanceService<S> {
         }))
     }
 
-    async fn defragment(&self, _request: Request<PbDefragmentRequest>) -> Result<Response<PbDefragmentResponse>, Status> {
+    async fn defragment(
+        &self,
+        _request: Request<PbDefragmentRequest>,
+    ) -> Result<Response<PbDefragmentResponse>, Status> {
         self.store.defragment().await.map_err(to_status)?;
-        Ok(Response::new(PbDefragmentResponse { header: Some(convert::header(self.store.header(), 0)) }))
+        Ok(Response::new(PbDefragmentResponse {
+            header: Some(convert::header(self.store.header(), 0)),
+        }))
     }
 
-    async fn hash(&self, _request: Request<PbHashRequest>) -> Result<Response<PbHashResponse>, Status> {
+    async fn hash(
+        &self,
+        _request: Request<PbHashRequest>,
+    ) -> Result<Response<PbHashResponse>, Status> {
         let h = self.store.hash_kv(0).await.map_err(to_status)?;
-        Ok(Response::new(PbHashResponse { header: Some(convert::header(self.store.header(), h.revision)), hash: h.hash }))
+        Ok(Response::new(PbHashResponse {
+            header: Some(convert::header(self.store.header(), h.revision)),
+            hash: h.hash,
+        }))
     }
 
-    async fn hash_kv(&self, request: Request<PbHashKvRequest>) -> Result<Response<PbHashKvResponse>, Status> {
-        let h = self.store.hash_kv(request.into_inner().revision).await.map_err(to_status)?;
+    async fn hash_kv(
+        &self,
+        request: Request<PbHashKvRequest>,
+    ) -> Result<Response<PbHashKvResponse>, Status> {
+        let h = self
+            .store
+            .hash_kv(request.into_inner().revision)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(PbHashKvResponse {
             header: Some(convert::header(self.store.header(), 0)),
             hash: h.hash,
@@ -157,21 +219,42 @@ impl<S: Store> PbMaintenanceService for MaintenanceService<S> {
 
     type SnapshotStream = ReceiverStream<Result<PbSnapshotResponse, Status>>;
 
-    async fn snapshot(&self, _request: Request<PbSnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
+    async fn snapshot(
+        &self,
+        _request: Request<PbSnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
         let file = self.store.snapshot().await.map_err(to_status)?;
         let header = convert::header(self.store.header(), file.info.revision);
         let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(stream_snapshot(file, tx, self.config.snapshot_chunk_bytes, header));
+        tokio::spawn(stream_snapshot(
+            file,
+            tx,
+            self.config.snapshot_chunk_bytes,
+            header,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
-    async fn move_leader(&self, request: Request<PbMoveLeaderRequest>) -> Result<Response<PbMoveLeaderResponse>, Status> {
-        self.store.move_leader(request.into_inner().target_id).await.map_err(to_status)?;
-        Ok(Response::new(PbMoveLeaderResponse { header: Some(convert::header(self.store.header(), 0)) }))
+    async fn move_leader(
+        &self,
+        request: Request<PbMoveLeaderRequest>,
+    ) -> Result<Response<PbMoveLeaderResponse>, Status> {
+        self.store
+            .move_leader(request.into_inner().target_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(PbMoveLeaderResponse {
+            header: Some(convert::header(self.store.header(), 0)),
+        }))
     }
 
-    async fn downgrade(&self, _request: Request<PbDowngradeRequest>) -> Result<Response<PbDowngradeResponse>, Status> {
-        Err(Status::unimplemented("etcdserver: downgrade is not supported"))
+    async fn downgrade(
+        &self,
+        _request: Request<PbDowngradeRequest>,
+    ) -> Result<Response<PbDowngradeResponse>, Status> {
+        Err(Status::unimplemented(
+            "etcdserver: downgrade is not supported",
+        ))
     }
 }
 

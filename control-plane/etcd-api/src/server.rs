@@ -7,7 +7,9 @@
 
 use crate::{ClusterService, KvService, LeaseService, MaintenanceService, WatchService};
 use berth_replication::Store;
-use etcd_client::proto::{PbClusterServer, PbKvServer, PbLeaseServer, PbMaintenanceServer, PbWatchServer};
+use etcd_client::proto::{
+    PbClusterServer, PbKvServer, PbLeaseServer, PbMaintenanceServer, PbWatchServer,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::future::Future;
@@ -90,7 +92,9 @@ pub struct TlsConfig {
 
 impl std::fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsConfig").field("client_auth", &self.client_ca_pem.is_some()).finish_non_exhaustive()
+        f.debug_struct("TlsConfig")
+            .field("client_auth", &self.client_ca_pem.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,14 +109,20 @@ pub enum ServeError {
 impl TlsConfig {
     /// The rustls server configuration (ring provider; ALPN h2, and http/1.1 if asked).
     pub fn server_config(&self, accept_http1: bool) -> Result<rustls::ServerConfig, ServeError> {
-        let tls_err = |what: &str, e: &dyn std::fmt::Display| ServeError::Tls(format!("{what}: {e}"));
+        let tls_err =
+            |what: &str, e: &dyn std::fmt::Display| ServeError::Tls(format!("{what}: {e}"));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(&self.cert_chain_pem).collect::<Result<_, _>>().map_err(|e| tls_err("failed to read the server certificate", &e))?;
+            CertificateDer::pem_slice_iter(&self.cert_chain_pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| tls_err("failed to read the server certificate", &e))?;
         if certs.is_empty() {
-            return Err(ServeError::Tls("no certificate in the server certificate PEM".into()));
+            return Err(ServeError::Tls(
+                "no certificate in the server certificate PEM".into(),
+            ));
         }
-        let key = PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| tls_err("failed to read the server key", &e))?;
+        let key = PrivateKeyDer::from_pem_slice(&self.key_pem)
+            .map_err(|e| tls_err("failed to read the server key", &e))?;
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_err("failed to choose TLS versions", &e))?;
@@ -122,18 +132,27 @@ impl TlsConfig {
                 let mut roots = rustls::RootCertStore::empty();
                 for ca in CertificateDer::pem_slice_iter(ca_pem) {
                     let ca = ca.map_err(|e| tls_err("failed to read the client CA", &e))?;
-                    roots.add(ca).map_err(|e| tls_err("failed to add the client CA", &e))?;
+                    roots
+                        .add(ca)
+                        .map_err(|e| tls_err("failed to add the client CA", &e))?;
                 }
                 if roots.is_empty() {
-                    return Err(ServeError::Tls("no certificate in the client CA PEM".into()));
+                    return Err(ServeError::Tls(
+                        "no certificate in the client CA PEM".into(),
+                    ));
                 }
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| tls_err("failed to build the client certificate verifier", &e))?;
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| tls_err("failed to build the client certificate verifier", &e))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
-        let mut config = builder.with_single_cert(certs, key).map_err(|e| tls_err("failed to use the server certificate", &e))?;
+        let mut config = builder
+            .with_single_cert(certs, key)
+            .map_err(|e| tls_err("failed to use the server certificate", &e))?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         if accept_http1 {
             config.alpn_protocols.push(b"http/1.1".to_vec());
@@ -147,11 +166,25 @@ impl TlsConfig {
 pub fn routes<S: Store>(store: Arc<S>, config: &ApiConfig) -> Routes {
     let config = Arc::new(config.clone());
     let max_message_bytes = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
-    Routes::new(PbKvServer::new(KvService::new(store.clone())).max_decoding_message_size(max_message_bytes))
-        .add_service(PbWatchServer::new(WatchService::new(store.clone(), config.clone())).max_decoding_message_size(max_message_bytes))
-        .add_service(PbLeaseServer::new(LeaseService::new(store.clone(), config.clone())).max_decoding_message_size(max_message_bytes))
-        .add_service(PbClusterServer::new(ClusterService::new(store.clone())).max_decoding_message_size(max_message_bytes))
-        .add_service(PbMaintenanceServer::new(MaintenanceService::new(store, config)).max_decoding_message_size(max_message_bytes))
+    Routes::new(
+        PbKvServer::new(KvService::new(store.clone())).max_decoding_message_size(max_message_bytes),
+    )
+    .add_service(
+        PbWatchServer::new(WatchService::new(store.clone(), config.clone()))
+            .max_decoding_message_size(max_message_bytes),
+    )
+    .add_service(
+        PbLeaseServer::new(LeaseService::new(store.clone(), config.clone()))
+            .max_decoding_message_size(max_message_bytes),
+    )
+    .add_service(
+        PbClusterServer::new(ClusterService::new(store.clone()))
+            .max_decoding_message_size(max_message_bytes),
+    )
+    .add_service(
+        PbMaintenanceServer::new(MaintenanceService::new(store, config))
+            .max_decoding_message_size(max_message_bytes),
+    )
 }
 
 /// Serves the etcd API over `store` on `listener` until `shutdown` completes, then waits
@@ -178,7 +211,9 @@ pub async fn serve_routes(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let acceptor = match &tls {
-        Some(t) => Some(TlsAcceptor::from(Arc::new(t.server_config(config.accept_http1)?))),
+        Some(t) => Some(TlsAcceptor::from(Arc::new(
+            t.server_config(config.accept_http1)?,
+        ))),
         None => None,
     };
     let (conn_tx, conn_rx) = mpsc::channel::<io::Result<Conn>>(16);
@@ -214,7 +249,12 @@ pub async fn serve_routes(
 
 /// Accepts connections while the server takes them: at most `max_connections` open, each
 /// TLS handshake in its own task under a timeout.
-async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, conns: mpsc::Sender<io::Result<Conn>>, config: ApiConfig) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    conns: mpsc::Sender<io::Result<Conn>>,
+    config: ApiConfig,
+) {
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     loop {
         let permit = tokio::select! {
@@ -240,7 +280,14 @@ async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, conns
         let _ = tcp.set_nodelay(true);
         match &acceptor {
             None => {
-                if conns.send(Ok(Conn { io: Io::Plain(tcp), _permit: permit })).await.is_err() {
+                if conns
+                    .send(Ok(Conn {
+                        io: Io::Plain(tcp),
+                        _permit: permit,
+                    }))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -252,7 +299,12 @@ async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, conns
                     let peer = tcp.peer_addr().ok();
                     match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => {
-                            let _ = conns.send(Ok(Conn { io: Io::Tls(Box::new(tls)), _permit: permit })).await;
+                            let _ = conns
+                                .send(Ok(Conn {
+                                    io: Io::Tls(Box::new(tls)),
+                                    _permit: permit,
+                                }))
+                                .await;
                         }
                         Ok(Err(e)) => tracing::debug!(?peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(?peer, "TLS handshake timed out"),
@@ -286,7 +338,11 @@ impl Connected for Conn {
 }
 
 impl AsyncRead for Conn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -295,14 +351,22 @@ impl AsyncRead for Conn {
 }
 
 impl AsyncWrite for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),

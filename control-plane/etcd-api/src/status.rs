@@ -21,7 +21,8 @@ pub const LEASE_TTL_TOO_LARGE: &str = "etcdserver: too large lease TTL";
 pub const MEMBER_NOT_FOUND: &str = "etcdserver: member not found";
 pub const PEER_URL_EXISTS: &str = "etcdserver: Peer URLs already exists";
 pub const MEMBER_NOT_LEARNER: &str = "etcdserver: can only promote a learner member";
-pub const LEARNER_NOT_READY: &str = "etcdserver: can only promote a learner member which is in sync with leader";
+pub const LEARNER_NOT_READY: &str =
+    "etcdserver: can only promote a learner member which is in sync with leader";
 pub const REQUEST_TOO_LARGE: &str = "etcdserver: request is too large";
 pub const NO_LEADER: &str = "etcdserver: no leader";
 pub const LEADER_CHANGED: &str = "etcdserver: leader changed";
@@ -98,26 +99,117 @@ mod tests {
     #[test]
     fn codes_and_messages_match_etcd() {
         let s = StoreError::Storage;
-        check(s(E::Compacted { compact_revision: Revision(3) }), Code::OutOfRange, COMPACTED);
-        check(s(E::FutureRevision { current_revision: Revision(3) }), Code::OutOfRange, FUTURE_REV);
-        check(s(E::KeyNotFound), Code::InvalidArgument, "etcdserver: key not found");
-        check(s(E::LeaseNotFound), Code::NotFound, "etcdserver: requested lease not found");
-        check(s(E::LeaseExists), Code::FailedPrecondition, "etcdserver: lease already exists");
-        check(s(E::LeaseTtlTooLarge), Code::OutOfRange, "etcdserver: too large lease TTL");
-        check(s(E::NoSpace), Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded");
-        check(s(E::TooManyOps { limit: 128 }), Code::InvalidArgument, "etcdserver: too many operations in txn request");
-        check(s(E::RequestTooLarge { size_bytes: 2, limit_bytes: 1 }), Code::InvalidArgument, "etcdserver: request is too large");
-        check(s(E::DuplicateKey), Code::InvalidArgument, "etcdserver: duplicate key given in txn request");
-        check(s(E::EmptyKey), Code::InvalidArgument, "etcdserver: key is not provided");
-        check(s(E::ValueProvided), Code::InvalidArgument, "etcdserver: value is provided");
-        check(s(E::LeaseProvided), Code::InvalidArgument, "etcdserver: lease is provided");
-        check(s(E::Corrupted("x".into())), Code::DataLoss, "etcdserver: corrupt cluster");
-        check(StoreError::NoLeader, Code::Unavailable, "etcdserver: no leader");
-        check(StoreError::LeaderChanged, Code::Unavailable, "etcdserver: leader changed");
-        check(StoreError::Timeout, Code::Unavailable, "etcdserver: request timed out");
-        check(StoreError::Stopped, Code::Unavailable, "etcdserver: server stopped");
-        check(StoreError::MemberNotFound, Code::NotFound, "etcdserver: member not found");
-        check(StoreError::PeerUrlExists, Code::FailedPrecondition, "etcdserver: Peer URLs already exists");
-        check(StoreError::MemberNotLearner, Code::FailedPrecondition, "etcdserver: can only promote a learner member");
+        check(
+            s(E::Compacted {
+                compact_revision: Revision(3),
+            }),
+            Code::OutOfRange,
+            COMPACTED,
+        );
+        check(
+            s(E::FutureRevision {
+                current_revision: Revision(3),
+            }),
+            Code::OutOfRange,
+            FUTURE_REV,
+        );
+        check(
+            s(E::KeyNotFound),
+            Code::InvalidArgument,
+            "etcdserver: key not found",
+        );
+        check(
+            s(E::LeaseNotFound),
+            Code::NotFound,
+            "etcdserver: requested lease not found",
+        );
+        check(
+            s(E::LeaseExists),
+            Code::FailedPrecondition,
+            "etcdserver: lease already exists",
+        );
+        check(
+            s(E::LeaseTtlTooLarge),
+            Code::OutOfRange,
+            "etcdserver: too large lease TTL",
+        );
+        check(
+            s(E::NoSpace),
+            Code::ResourceExhausted,
+            "etcdserver: mvcc: database space exceeded",
+        );
+        check(
+            s(E::TooManyOps { limit: 128 }),
+            Code::InvalidArgument,
+            "etcdserver: too many operations in txn request",
+        );
+        check(
+            s(E::RequestTooLarge {
+                size_bytes: 2,
+                limit_bytes: 1,
+            }),
+            Code::InvalidArgument,
+            "etcdserver: request is too large",
+        );
+        check(
+            s(E::DuplicateKey),
+            Code::InvalidArgument,
+            "etcdserver: duplicate key given in txn request",
+        );
+        check(
+            s(E::EmptyKey),
+            Code::InvalidArgument,
+            "etcdserver: key is not provided",
+        );
+        check(
+            s(E::ValueProvided),
+            Code::InvalidArgument,
+            "etcdserver: value is provided",
+        );
+        check(
+            s(E::LeaseProvided),
+            Code::InvalidArgument,
+            "etcdserver: lease is provided",
+        );
+        check(
+            s(E::Corrupted("x".into())),
+            Code::DataLoss,
+            "etcdserver: corrupt cluster",
+        );
+        check(
+            StoreError::NoLeader,
+            Code::Unavailable,
+            "etcdserver: no leader",
+        );
+        check(
+            StoreError::LeaderChanged,
+            Code::Unavailable,
+            "etcdserver: leader changed",
+        );
+        check(
+            StoreError::Timeout,
+            Code::Unavailable,
+            "etcdserver: request timed out",
+        );
+        check(
+            StoreError::Stopped,
+            Code::Unavailable,
+            "etcdserver: server stopped",
+        );
+        check(
+            StoreError::MemberNotFound,
+            Code::NotFound,
+            "etcdserver: member not found",
+        );
+        check(
+            StoreError::PeerUrlExists,
+            Code::FailedPrecondition,
+            "etcdserver: Peer URLs already exists",
+        );
+        check(
+            StoreError::MemberNotLearner,
+            Code::FailedPrecondition,
+            "etcdserver: can only promote a learner member",
+        );
     }
 }

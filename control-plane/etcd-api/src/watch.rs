@@ -29,7 +29,9 @@ use crate::convert;
 use crate::server::ApiConfig;
 use crate::status::to_status;
 use berth_replication::{Header, Store};
-use etcd_client::proto::{PbEvent, PbWatchRequest, PbWatchRequestUnion, PbWatchResponse, PbWatchService};
+use etcd_client::proto::{
+    PbEvent, PbWatchRequest, PbWatchRequestUnion, PbWatchResponse, PbWatchService,
+};
 use prost::Message;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -60,7 +62,10 @@ impl<S> WatchService<S> {
 impl<S: Store> PbWatchService for WatchService<S> {
     type WatchStream = ReceiverStream<Result<PbWatchResponse, Status>>;
 
-    async fn watch(&self, request: Request<Streaming<PbWatchRequest>>) -> Result<Response<Self::WatchStream>, Status> {
+    async fn watch(
+        &self,
+        request: Request<Streaming<PbWatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
         let buffer = self.config.watch_stream_buffer.max(1);
         let (out, out_rx) = mpsc::channel(buffer);
         let (pumped_tx, pumped_rx) = mpsc::channel(buffer);
@@ -90,7 +95,12 @@ enum Pumped {
 }
 
 /// Moves one watcher's messages to the stream task, and progress requests to the watcher.
-async fn pump(mut watcher: Watcher, key: u64, mut progress_rx: mpsc::Receiver<()>, tx: mpsc::Sender<(u64, Pumped)>) {
+async fn pump(
+    mut watcher: Watcher,
+    key: u64,
+    mut progress_rx: mpsc::Receiver<()>,
+    tx: mpsc::Sender<(u64, Pumped)>,
+) {
     loop {
         tokio::select! {
             m = watcher.recv() => {
@@ -149,7 +159,11 @@ struct WatchStream<S> {
 }
 
 impl<S: Store> WatchStream<S> {
-    async fn run(mut self, mut inbound: Streaming<PbWatchRequest>, mut pumped_rx: mpsc::Receiver<(u64, Pumped)>) {
+    async fn run(
+        mut self,
+        mut inbound: Streaming<PbWatchRequest>,
+        mut pumped_rx: mpsc::Receiver<(u64, Pumped)>,
+    ) {
         let mut inbound_open = true;
         loop {
             let result = tokio::select! {
@@ -191,13 +205,24 @@ impl<S: Store> WatchStream<S> {
     }
 
     fn response(&self, revision: i64, watch_id: i64) -> PbWatchResponse {
-        PbWatchResponse { header: Some(convert::header(self.header(revision), 0)), watch_id, ..Default::default() }
+        PbWatchResponse {
+            header: Some(convert::header(self.header(revision), 0)),
+            watch_id,
+            ..Default::default()
+        }
     }
 
     async fn handle_request(&mut self, req: PbWatchRequest) -> Result<(), Gone> {
         match req.request_union {
             Some(PbWatchRequestUnion::CreateRequest(c)) => {
-                let created = convert::watch_request(c.key, c.range_end, c.start_revision, &c.filters, c.prev_kv, c.progress_notify);
+                let created = convert::watch_request(
+                    c.key,
+                    c.range_end,
+                    c.start_revision,
+                    &c.filters,
+                    c.prev_kv,
+                    c.progress_notify,
+                );
                 self.create(created, c.watch_id, c.fragment).await
             }
             Some(PbWatchRequestUnion::CancelRequest(c)) => self.cancel(c.watch_id).await,
@@ -215,7 +240,12 @@ impl<S: Store> WatchStream<S> {
         self.send(resp).await
     }
 
-    async fn create(&mut self, req: Result<storage::WatchRequest, &'static str>, watch_id: i64, fragment: bool) -> Result<(), Gone> {
+    async fn create(
+        &mut self,
+        req: Result<storage::WatchRequest, &'static str>,
+        watch_id: i64,
+        fragment: bool,
+    ) -> Result<(), Gone> {
         let mut req = match req {
             Ok(req) => req,
             Err(reason) => return self.refuse(reason.to_string()).await,
@@ -256,7 +286,17 @@ impl<S: Store> WatchStream<S> {
         self.next_key += 1;
         let (progress_tx, progress_rx) = mpsc::channel(1);
         let pump = tokio::spawn(pump(watcher, key, progress_rx, self.pumped_tx.clone()));
-        self.watches.insert(id, Entry { key, prev_kv, fragment, progress_rev, progress_tx, pump });
+        self.watches.insert(
+            id,
+            Entry {
+                key,
+                prev_kv,
+                fragment,
+                progress_rev,
+                progress_tx,
+                pump,
+            },
+        );
         self.ids_by_key.insert(key, id);
         Ok(())
     }
@@ -314,7 +354,11 @@ impl<S: Store> WatchStream<S> {
             return self.send(self.response(revision, INVALID_WATCH_ID)).await;
         }
         let mut owed = HashSet::new();
-        for entry in self.watches.values().filter(|e| e.progress_rev < self.max_sent_rev) {
+        for entry in self
+            .watches
+            .values()
+            .filter(|e| e.progress_rev < self.max_sent_rev)
+        {
             let _ = entry.progress_tx.try_send(());
             owed.insert(entry.key);
         }
@@ -345,7 +389,9 @@ impl<S: Store> WatchStream<S> {
             self.send(resp).await?;
             return self.finish_progress().await;
         }
-        let Some(entry) = self.watches.get_mut(&id) else { return Ok(()) };
+        let Some(entry) = self.watches.get_mut(&id) else {
+            return Ok(());
+        };
         // Events come in revision order without gaps, and a confirmation comes after every
         // event up to its revision: either way the watch has delivered up to here.
         entry.progress_rev = entry.progress_rev.max(m.revision);
@@ -360,7 +406,11 @@ impl<S: Store> WatchStream<S> {
         }
         let (prev_kv, fragment) = (entry.prev_kv, entry.fragment);
         let mut resp = self.response(m.revision, id);
-        resp.events = m.events.iter().map(|ev| convert::event(ev, prev_kv)).collect();
+        resp.events = m
+            .events
+            .iter()
+            .map(|ev| convert::event(ev, prev_kv))
+            .collect();
         if fragment {
             for part in fragments(resp, self.fragment_bytes) {
                 self.send(part).await?;
@@ -410,11 +460,23 @@ mod tests {
     use etcd_client::proto::PbKeyValue;
 
     fn ev(value_bytes: usize) -> PbEvent {
-        PbEvent { r#type: 0, kv: Some(PbKeyValue { key: b"k".to_vec(), value: vec![7; value_bytes], ..Default::default() }), prev_kv: None }
+        PbEvent {
+            r#type: 0,
+            kv: Some(PbKeyValue {
+                key: b"k".to_vec(),
+                value: vec![7; value_bytes],
+                ..Default::default()
+            }),
+            prev_kv: None,
+        }
     }
 
     fn resp(events: Vec<PbEvent>) -> PbWatchResponse {
-        PbWatchResponse { watch_id: 3, events, ..Default::default() }
+        PbWatchResponse {
+            watch_id: 3,
+            events,
+            ..Default::default()
+        }
     }
 
     #[test]

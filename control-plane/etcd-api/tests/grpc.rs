@@ -6,17 +6,26 @@ mod common;
 
 use berth_etcd_api::ApiConfig;
 use common::TestServer;
-use etcd_client::{Client, Compare, CompareOp, EventType, PutOptions, Txn, TxnOp, WatchFilterType, WatchOptions, WatchResponse, WatchStream};
+use etcd_client::{
+    Client, Compare, CompareOp, EventType, PutOptions, Txn, TxnOp, WatchFilterType, WatchOptions,
+    WatchResponse, WatchStream,
+};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn client(s: &TestServer) -> Client {
-    Client::connect([s.endpoint()], None).await.expect("connect")
+    Client::connect([s.endpoint()], None)
+        .await
+        .expect("connect")
 }
 
 async fn next(stream: &mut WatchStream) -> WatchResponse {
-    tokio::time::timeout(WAIT, stream.message()).await.expect("watch response in time").expect("watch stream").expect("watch stream open")
+    tokio::time::timeout(WAIT, stream.message())
+        .await
+        .expect("watch response in time")
+        .expect("watch stream")
+        .expect("watch stream open")
 }
 
 /// Nothing more arrives on the stream for a while.
@@ -44,25 +53,55 @@ fn watch_ids_cancel_filters_and_prev_kv() {
         let created = next(&mut stream).await;
         assert!(created.created() && !created.canceled());
         assert_eq!(created.watch_id(), 0, "server-assigned ids start at 0");
-        assert_eq!(created.header().unwrap().revision(), 2, "the revision the watch starts after");
+        assert_eq!(
+            created.header().unwrap().revision(),
+            2,
+            "the revision the watch starts after"
+        );
 
         // A client-chosen id, a duplicate (refused), and the next server-assigned id.
-        stream.watch("b", Some(WatchOptions::new().with_watch_id(7).with_prev_key())).await.unwrap();
+        stream
+            .watch(
+                "b",
+                Some(WatchOptions::new().with_watch_id(7).with_prev_key()),
+            )
+            .await
+            .unwrap();
         let r = next(&mut stream).await;
         assert_eq!((r.watch_id(), r.created()), (7, true));
-        stream.watch("c", Some(WatchOptions::new().with_watch_id(7))).await.unwrap();
+        stream
+            .watch("c", Some(WatchOptions::new().with_watch_id(7)))
+            .await
+            .unwrap();
         let r = next(&mut stream).await;
         assert!(r.created() && r.canceled(), "{r:?}");
         assert_eq!(r.watch_id(), -1);
-        assert_eq!(r.cancel_reason(), "mvcc: duplicate watch ID provided on the WatchStream");
-        stream.watch("d", Some(WatchOptions::new().with_filters([WatchFilterType::NoPut]))).await.unwrap();
+        assert_eq!(
+            r.cancel_reason(),
+            "mvcc: duplicate watch ID provided on the WatchStream"
+        );
+        stream
+            .watch(
+                "d",
+                Some(WatchOptions::new().with_filters([WatchFilterType::NoPut])),
+            )
+            .await
+            .unwrap();
         assert_eq!(next(&mut stream).await.watch_id(), 1);
         // An empty range cannot be watched.
-        stream.watch("z", Some(WatchOptions::new().with_range("a"))).await.unwrap();
+        stream
+            .watch("z", Some(WatchOptions::new().with_range("a")))
+            .await
+            .unwrap();
         let r = next(&mut stream).await;
-        assert_eq!((r.watch_id(), r.canceled(), r.cancel_reason()), (-1, true, "mvcc: watcher range is empty"));
+        assert_eq!(
+            (r.watch_id(), r.canceled(), r.cancel_reason()),
+            (-1, true, "mvcc: watcher range is empty")
+        );
 
-        kv.put("a", "1", Some(PutOptions::new().with_prev_key())).await.unwrap(); // 3
+        kv.put("a", "1", Some(PutOptions::new().with_prev_key()))
+            .await
+            .unwrap(); // 3
         let r = next(&mut stream).await;
         assert_eq!((r.watch_id(), r.header().unwrap().revision()), (0, 3));
         assert_eq!(r.events().len(), 1);
@@ -71,9 +110,15 @@ fn watch_ids_cancel_filters_and_prev_kv() {
         kv.put("b", "2", None).await.unwrap(); // 5
         let r = next(&mut stream).await;
         assert_eq!(r.watch_id(), 7);
-        assert!(r.events()[0].prev_kv().is_none(), "a create has no previous version");
+        assert!(
+            r.events()[0].prev_kv().is_none(),
+            "a create has no previous version"
+        );
         let r = next(&mut stream).await;
-        assert_eq!(r.events()[0].prev_kv().map(|kv| kv.value()), Some(&b"1"[..]));
+        assert_eq!(
+            r.events()[0].prev_kv().map(|kv| kv.value()),
+            Some(&b"1"[..])
+        );
 
         // NOPUT: only the delete of d arrives.
         kv.put("d", "1", None).await.unwrap(); // 6
@@ -95,7 +140,10 @@ fn watch_ids_cancel_filters_and_prev_kv() {
         // Stream-wide progress: watch id -1, at a revision every watch has reached.
         stream.request_progress().await.unwrap();
         let r = next(&mut stream).await;
-        assert_eq!((r.watch_id(), r.events().len(), r.created(), r.canceled()), (-1, 0, false, false));
+        assert_eq!(
+            (r.watch_id(), r.events().len(), r.created(), r.canceled()),
+            (-1, 0, false, false)
+        );
         assert_eq!(r.header().unwrap().revision(), 8);
     });
 }
@@ -109,7 +157,14 @@ fn a_watch_catching_up_gets_progress_only_after_its_events() {
         for i in 0..300 {
             kv.put(format!("k{i:03}"), "v", None).await.unwrap(); // 2..=301
         }
-        let mut stream = c.watch_client().watch("k", Some(WatchOptions::new().with_prefix().with_start_revision(2))).await.unwrap();
+        let mut stream = c
+            .watch_client()
+            .watch(
+                "k",
+                Some(WatchOptions::new().with_prefix().with_start_revision(2)),
+            )
+            .await
+            .unwrap();
         assert!(next(&mut stream).await.created());
         stream.request_progress().await.unwrap();
         let mut seen = 0;
@@ -117,7 +172,10 @@ fn a_watch_catching_up_gets_progress_only_after_its_events() {
             let r = next(&mut stream).await;
             if r.events().is_empty() {
                 assert_eq!(r.watch_id(), -1);
-                assert_eq!(seen, 300, "progress came before every event up to its revision");
+                assert_eq!(
+                    seen, 300,
+                    "progress came before every event up to its revision"
+                );
                 assert!(r.header().unwrap().revision() >= 301);
                 break;
             }
@@ -138,7 +196,13 @@ fn stream_progress_is_a_bookmark_for_every_watch_and_never_goes_back() {
         let mut stream = c.watch_client().watch("a", None).await.unwrap();
         let mut max_seen = next(&mut stream).await.header().unwrap().revision();
         assert_eq!(max_seen, 301);
-        stream.watch("b", Some(WatchOptions::new().with_prefix().with_start_revision(2))).await.unwrap();
+        stream
+            .watch(
+                "b",
+                Some(WatchOptions::new().with_prefix().with_start_revision(2)),
+            )
+            .await
+            .unwrap();
         // Writes to "a" while the "b" watch catches up and the progress request is answered.
         let writer = tokio::spawn(async move {
             for i in 0..100 {
@@ -151,7 +215,10 @@ fn stream_progress_is_a_bookmark_for_every_watch_and_never_goes_back() {
             let r = next(&mut stream).await;
             let rev = r.header().unwrap().revision();
             if r.watch_id() == -1 {
-                assert!(rev >= max_seen, "progress at {rev} after revision {max_seen} was sent");
+                assert!(
+                    rev >= max_seen,
+                    "progress at {rev} after revision {max_seen} was sent"
+                );
                 assert_eq!(b_events, 300, "every b event up to {rev}");
                 assert_eq!(a_events, rev - 301, "every a event up to {rev}");
                 break;
@@ -169,17 +236,33 @@ fn stream_progress_is_a_bookmark_for_every_watch_and_never_goes_back() {
 
 #[test]
 fn large_responses_are_fragmented_when_asked() {
-    let config = ApiConfig { max_request_bytes: 64 * 1024, ..ApiConfig::default() };
+    let config = ApiConfig {
+        max_request_bytes: 64 * 1024,
+        ..ApiConfig::default()
+    };
     let s = TestServer::start_with(None, config);
     s.block_on(async {
         let c = client(&s).await;
         let mut kv = c.kv_client();
-        let mut plain = c.watch_client().watch("f/", Some(WatchOptions::new().with_prefix())).await.unwrap();
-        let mut fragmented = c.watch_client().watch("f/", Some(WatchOptions::new().with_prefix().with_fragment())).await.unwrap();
+        let mut plain = c
+            .watch_client()
+            .watch("f/", Some(WatchOptions::new().with_prefix()))
+            .await
+            .unwrap();
+        let mut fragmented = c
+            .watch_client()
+            .watch(
+                "f/",
+                Some(WatchOptions::new().with_prefix().with_fragment()),
+            )
+            .await
+            .unwrap();
         assert!(next(&mut plain).await.created());
         assert!(next(&mut fragmented).await.created());
         // One txn (one revision) of 40 puts of 4 KiB: about 160 KiB of events.
-        let ops: Vec<TxnOp> = (0..40).map(|i| TxnOp::put(format!("f/{i:02}"), vec![b'x'; 4096], None)).collect();
+        let ops: Vec<TxnOp> = (0..40)
+            .map(|i| TxnOp::put(format!("f/{i:02}"), vec![b'x'; 4096], None))
+            .collect();
         kv.txn(Txn::new().and_then(ops)).await.unwrap();
 
         let whole = next(&mut plain).await;
@@ -196,7 +279,10 @@ fn large_responses_are_fragmented_when_asked() {
             }
         }
         assert!(parts.len() >= 3, "{} parts", parts.len());
-        let keys: Vec<Vec<u8>> = parts.iter().flat_map(|p| p.events().iter().map(|e| e.kv().unwrap().key().to_vec())).collect();
+        let keys: Vec<Vec<u8>> = parts
+            .iter()
+            .flat_map(|p| p.events().iter().map(|e| e.kv().unwrap().key().to_vec()))
+            .collect();
         let expected: Vec<Vec<u8>> = (0..40).map(|i| format!("f/{i:02}").into_bytes()).collect();
         assert_eq!(keys, expected);
         assert!(parts.iter().all(|p| p.header().unwrap().revision() == 2));
@@ -205,7 +291,10 @@ fn large_responses_are_fragmented_when_asked() {
 
 #[test]
 fn watches_per_stream_are_bounded() {
-    let config = ApiConfig { max_watches_per_stream: 2, ..ApiConfig::default() };
+    let config = ApiConfig {
+        max_watches_per_stream: 2,
+        ..ApiConfig::default()
+    };
     let s = TestServer::start_with(None, config);
     s.block_on(async {
         let c = client(&s).await;
@@ -216,7 +305,10 @@ fn watches_per_stream_are_bounded() {
         stream.watch("c", None).await.unwrap();
         let r = next(&mut stream).await;
         assert!(r.canceled() && r.created());
-        assert_eq!(r.cancel_reason(), "etcdserver: too many watches on one stream");
+        assert_eq!(
+            r.cancel_reason(),
+            "etcdserver: too many watches on one stream"
+        );
         // Once one is canceled, there is room again.
         stream.cancel(0).await.unwrap();
         assert!(next(&mut stream).await.canceled());
@@ -236,7 +328,11 @@ fn lease_keep_alive_stream_and_errors() {
         let (mut keeper, mut responses) = lease.keep_alive(granted.id()).await.unwrap();
         for _ in 0..3 {
             keeper.keep_alive().await.unwrap();
-            let r = tokio::time::timeout(WAIT, responses.message()).await.unwrap().unwrap().unwrap();
+            let r = tokio::time::timeout(WAIT, responses.message())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             assert_eq!((r.id(), r.ttl()), (granted.id(), 30));
         }
         // An unknown lease: TTL 0 on the keep-alive stream, -1 from TimeToLive.
@@ -248,10 +344,27 @@ fn lease_keep_alive_stream_and_errors() {
         assert_eq!(lease.time_to_live(0x7777, None).await.unwrap().ttl(), -1);
         // A TTL above etcd's maximum.
         let (code, msg) = status_of(lease.grant(9_000_000_001, None).await.unwrap_err());
-        assert_eq!((code, msg.as_str()), (tonic::Code::OutOfRange, "etcdserver: too large lease TTL"));
+        assert_eq!(
+            (code, msg.as_str()),
+            (tonic::Code::OutOfRange, "etcdserver: too large lease TTL")
+        );
         // A grant with an id in use.
-        let (code, msg) = status_of(lease.grant(30, Some(etcd_client::LeaseGrantOptions::new().with_id(granted.id()))).await.unwrap_err());
-        assert_eq!((code, msg.as_str()), (tonic::Code::FailedPrecondition, "etcdserver: lease already exists"));
+        let (code, msg) = status_of(
+            lease
+                .grant(
+                    30,
+                    Some(etcd_client::LeaseGrantOptions::new().with_id(granted.id())),
+                )
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            (code, msg.as_str()),
+            (
+                tonic::Code::FailedPrecondition,
+                "etcdserver: lease already exists"
+            )
+        );
     });
 }
 
@@ -262,20 +375,55 @@ fn kv_errors_carry_etcd_codes() {
         let c = client(&s).await;
         let mut kv = c.kv_client();
         let (code, msg) = status_of(kv.put("", "v", None).await.unwrap_err());
-        assert_eq!((code, msg.as_str()), (tonic::Code::InvalidArgument, "etcdserver: key is not provided"));
-        let (code, msg) = status_of(kv.put("k", "v", Some(PutOptions::new().with_ignore_value())).await.unwrap_err());
-        assert_eq!((code, msg.as_str()), (tonic::Code::InvalidArgument, "etcdserver: value is provided"));
-        let (code, msg) = status_of(kv.put("nope", "", Some(PutOptions::new().with_ignore_value())).await.unwrap_err());
-        assert_eq!((code, msg.as_str()), (tonic::Code::InvalidArgument, "etcdserver: key not found"));
-        let (code, msg) = status_of(kv.put("k", "v", Some(PutOptions::new().with_lease(99))).await.unwrap_err());
-        assert_eq!((code, msg.as_str()), (tonic::Code::NotFound, "etcdserver: requested lease not found"));
+        assert_eq!(
+            (code, msg.as_str()),
+            (
+                tonic::Code::InvalidArgument,
+                "etcdserver: key is not provided"
+            )
+        );
+        let (code, msg) = status_of(
+            kv.put("k", "v", Some(PutOptions::new().with_ignore_value()))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            (code, msg.as_str()),
+            (
+                tonic::Code::InvalidArgument,
+                "etcdserver: value is provided"
+            )
+        );
+        let (code, msg) = status_of(
+            kv.put("nope", "", Some(PutOptions::new().with_ignore_value()))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            (code, msg.as_str()),
+            (tonic::Code::InvalidArgument, "etcdserver: key not found")
+        );
+        let (code, msg) = status_of(
+            kv.put("k", "v", Some(PutOptions::new().with_lease(99)))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            (code, msg.as_str()),
+            (
+                tonic::Code::NotFound,
+                "etcdserver: requested lease not found"
+            )
+        );
 
         // An inverted range inside a txn: empty, as in etcd.
         kv.put("m", "1", None).await.unwrap();
-        let t = Txn::new().when([Compare::version("m", CompareOp::Greater, 0)]).and_then([
-            TxnOp::get("z", Some(etcd_client::GetOptions::new().with_range("a"))),
-            TxnOp::delete("z", Some(etcd_client::DeleteOptions::new().with_range("a"))),
-        ]);
+        let t = Txn::new()
+            .when([Compare::version("m", CompareOp::Greater, 0)])
+            .and_then([
+                TxnOp::get("z", Some(etcd_client::GetOptions::new().with_range("a"))),
+                TxnOp::delete("z", Some(etcd_client::DeleteOptions::new().with_range("a"))),
+            ]);
         let r = kv.txn(t).await.unwrap();
         assert!(r.succeeded());
         assert_eq!(kv.get("m", None).await.unwrap().count(), 1);
@@ -289,7 +437,13 @@ fn kv_errors_carry_etcd_codes() {
             t
         };
         let (code, msg) = status_of(kv.txn(nest(40)).await.unwrap_err());
-        assert_eq!((code, msg.as_str()), (tonic::Code::InvalidArgument, "etcdserver: txn request nested too deep"));
+        assert_eq!(
+            (code, msg.as_str()),
+            (
+                tonic::Code::InvalidArgument,
+                "etcdserver: txn request nested too deep"
+            )
+        );
         let (code, _) = status_of(kv.txn(nest(300)).await.unwrap_err());
         assert_ne!(code, tonic::Code::Ok);
         assert_eq!(kv.get("deep", None).await.unwrap().count(), 0);
@@ -313,7 +467,11 @@ struct RawDecoder;
 impl tonic::codec::Encoder for RawEncoder {
     type Item = Vec<u8>;
     type Error = tonic::Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
         use prost::bytes::BufMut;
         dst.put_slice(&item);
         Ok(())
@@ -323,7 +481,10 @@ impl tonic::codec::Encoder for RawEncoder {
 impl tonic::codec::Decoder for RawDecoder {
     type Item = Vec<u8>;
     type Error = tonic::Status;
-    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
         use prost::bytes::Buf;
         let mut out = vec![0; src.remaining()];
         src.copy_to_slice(&mut out);
@@ -348,24 +509,42 @@ impl tonic::codec::Codec for RawCodec {
 fn malformed_protobuf_is_refused_and_the_server_keeps_serving() {
     let s = TestServer::start();
     s.block_on(async {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{}", s.endpoint())).unwrap().connect().await.unwrap();
+        let channel = tonic::transport::Channel::from_shared(format!("http://{}", s.endpoint()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         let junk: [&[u8]; 4] = [
             &[0xff, 0xff, 0xff, 0xff, 0xff],
             &[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f],
             &[0x12],
-            &[0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+            &[
+                0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+            ],
         ];
-        for method in
-            ["/etcdserverpb.KV/Range", "/etcdserverpb.KV/Put", "/etcdserverpb.KV/Txn", "/etcdserverpb.Lease/LeaseGrant", "/etcdserverpb.Maintenance/Status"]
-        {
+        for method in [
+            "/etcdserverpb.KV/Range",
+            "/etcdserverpb.KV/Put",
+            "/etcdserverpb.KV/Txn",
+            "/etcdserverpb.Lease/LeaseGrant",
+            "/etcdserverpb.Maintenance/Status",
+        ] {
             for bytes in junk {
                 let mut grpc = tonic::client::Grpc::new(channel.clone());
                 grpc.ready().await.unwrap();
                 let path = http::uri::PathAndQuery::from_static(method);
-                let r = grpc.unary(tonic::Request::new(bytes.to_vec()), path, RawCodec).await;
+                let r = grpc
+                    .unary(tonic::Request::new(bytes.to_vec()), path, RawCodec)
+                    .await;
                 // Some junk happens to decode (as an empty message); either way, no harm.
                 if let Err(status) = r {
-                    assert!(matches!(status.code(), tonic::Code::Internal | tonic::Code::InvalidArgument), "{method}: {status:?}");
+                    assert!(
+                        matches!(
+                            status.code(),
+                            tonic::Code::Internal | tonic::Code::InvalidArgument
+                        ),
+                        "{method}: {status:?}"
+                    );
                 }
             }
         }
@@ -374,9 +553,14 @@ fn malformed_protobuf_is_refused_and_the_server_keeps_serving() {
         grpc.ready().await.unwrap();
         let path = http::uri::PathAndQuery::from_static("/etcdserverpb.Watch/Watch");
         let requests = tokio_stream::iter(vec![vec![0xffu8, 0xff, 0xff]]);
-        if let Ok(resp) = grpc.streaming(tonic::Request::new(requests), path, RawCodec).await {
+        if let Ok(resp) = grpc
+            .streaming(tonic::Request::new(requests), path, RawCodec)
+            .await
+        {
             let mut inbound = resp.into_inner();
-            let r = tokio::time::timeout(WAIT, inbound.message()).await.expect("an answer in time");
+            let r = tokio::time::timeout(WAIT, inbound.message())
+                .await
+                .expect("an answer in time");
             assert!(r.is_err() || matches!(r, Ok(None)), "{r:?}");
         }
         let c = client(&s).await;

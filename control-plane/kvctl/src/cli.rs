@@ -29,7 +29,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Comma-separated etcd API endpoints (http://host:port, or https://host:port with TLS).
-    #[arg(long, global = true, default_value = "http://127.0.0.1:2379", value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:2379",
+        value_delimiter = ','
+    )]
     pub endpoints: Vec<String>,
     /// CA certificate (PEM) that the servers' certificates must chain to (https endpoints).
     #[arg(long, global = true)]
@@ -41,7 +46,13 @@ pub struct Global {
     #[arg(long = "key", global = true, requires = "cert")]
     pub key_file: Option<PathBuf>,
     /// Output format.
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value = "table")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        global = true,
+        value_enum,
+        default_value = "table"
+    )]
     pub output: Format,
     /// Timeout of connecting and of each request (e.g. 5s, 500ms, 1m).
     #[arg(long, global = true, default_value = "5s", value_parser = parse_duration)]
@@ -288,7 +299,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         Some(i) => (&t[..i], &t[i..]),
         None => (t, "s"),
     };
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 5s, 500ms)"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 5s, 500ms)"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,

@@ -32,13 +32,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Offline { data_dir, command } => {
             let engine = offline::open(&data_dir)?;
             match command {
-                OfflineCommand::Keys { prefix, rev, limit } => emit(&offline::keys(&engine, prefix.as_deref(), rev, limit)?, g.output),
-                OfflineCommand::History { key } => emit(&offline::history(&engine, &key)?, g.output),
+                OfflineCommand::Keys { prefix, rev, limit } => emit(
+                    &offline::keys(&engine, prefix.as_deref(), rev, limit)?,
+                    g.output,
+                ),
+                OfflineCommand::History { key } => {
+                    emit(&offline::history(&engine, &key)?, g.output)
+                }
                 OfflineCommand::Leases => emit(&offline::leases(&engine)?, g.output),
                 OfflineCommand::Applied => emit(&offline::applied(&engine)?, g.output),
                 OfflineCommand::Hashkv { rev } => emit(&offline::hash_kv(&engine, rev)?, g.output),
                 OfflineCommand::Raft { command } => match command.unwrap_or(RaftCommand::State) {
-                    RaftCommand::Entries { from, to, limit } => emit(&raft::entries(&engine, from, to, limit)?, g.output),
+                    RaftCommand::Entries { from, to, limit } => {
+                        emit(&raft::entries(&engine, from, to, limit)?, g.output)
+                    }
                     RaftCommand::Vote => emit(&raft::vote(&engine)?, g.output),
                     RaftCommand::Membership => emit(&raft::membership(&engine)?, g.output),
                     RaftCommand::State => emit(&raft::state(&engine)?, g.output),
@@ -51,8 +58,12 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         online_cmd => {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("failed to start the async runtime")?;
-            rt.block_on(run_online(&g, online_cmd)).map_err(|e| client_cert_hint(&g, e))
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("failed to start the async runtime")?;
+            rt.block_on(run_online(&g, online_cmd))
+                .map_err(|e| client_cert_hint(&g, e))
         }
     }
 }
@@ -61,7 +72,9 @@ fn run(cli: Cli) -> Result<()> {
 /// clients only see as a cancelled or unavailable request: say what is probably missing.
 fn client_cert_hint(g: &cli::Global, e: anyhow::Error) -> anyhow::Error {
     let msg = format!("{e:#}");
-    let dropped = ["Cancelled", "Unavailable", "transport error"].iter().any(|m| msg.contains(m));
+    let dropped = ["Cancelled", "Unavailable", "transport error"]
+        .iter()
+        .any(|m| msg.contains(m));
     if g.cacert.is_some() && g.cert.is_none() && dropped {
         anyhow::anyhow!("{msg} (if the server requires client certificates, pass --cert and --key)")
     } else {
@@ -77,22 +90,43 @@ async fn run_online(g: &cli::Global, command: Command) -> Result<()> {
         _ => {}
     }
     // The txn spec is read before connecting, so bad input fails fast.
-    let txn_spec = if matches!(command, Command::Txn) { Some(online::read_txn_spec()?) } else { None };
+    let txn_spec = if matches!(command, Command::Txn) {
+        Some(online::read_txn_spec()?)
+    } else {
+        None
+    };
     if let Command::Snapshot(SnapshotCommand::Save { .. }) = &command {
-        anyhow::ensure!(g.endpoints.len() == 1, "snapshot save needs exactly one endpoint, got {}", g.endpoints.len());
+        anyhow::ensure!(
+            g.endpoints.len() == 1,
+            "snapshot save needs exactly one endpoint, got {}",
+            g.endpoints.len()
+        );
     }
     let mut c = online::connect(g, &g.endpoints).await?;
     match command {
         Command::Get(a) => emit(&online::get(&mut c, g, &a).await?, g.output),
-        Command::Put { key, value, lease } => emit(&online::put(&mut c, g, &key, &value, lease).await?, g.output),
-        Command::Del { key, prefix } => emit(&online::del(&mut c, g, &key, prefix).await?, g.output),
+        Command::Put { key, value, lease } => emit(
+            &online::put(&mut c, g, &key, &value, lease).await?,
+            g.output,
+        ),
+        Command::Del { key, prefix } => {
+            emit(&online::del(&mut c, g, &key, prefix).await?, g.output)
+        }
         Command::Watch { key, prefix, rev } => online::watch(&mut c, g, &key, prefix, rev).await?,
-        Command::Txn => emit(&online::txn(&mut c, g, txn_spec.as_ref().expect("read above")).await?, g.output),
+        Command::Txn => emit(
+            &online::txn(&mut c, g, txn_spec.as_ref().expect("read above")).await?,
+            g.output,
+        ),
         Command::Lease(cmd) => online::lease(&mut c, g, &cmd).await?,
         Command::Member(cmd) => online::member(&mut c, g, &cmd).await?,
         Command::Compact { rev } => emit(&online::compact(&mut c, g, rev).await?, g.output),
-        Command::Snapshot(SnapshotCommand::Save { file }) => emit(&snapshot::save(&mut c, &file, g.timeout).await?, g.output),
-        Command::Status | Command::Defrag | Command::Offline { .. } | Command::Snapshot(SnapshotCommand::Restore { .. }) => unreachable!("handled above"),
+        Command::Snapshot(SnapshotCommand::Save { file }) => {
+            emit(&snapshot::save(&mut c, &file, g.timeout).await?, g.output)
+        }
+        Command::Status
+        | Command::Defrag
+        | Command::Offline { .. }
+        | Command::Snapshot(SnapshotCommand::Restore { .. }) => unreachable!("handled above"),
     }
     Ok(())
 }

@@ -15,15 +15,23 @@ use storage::{Engine, KeyValue, LeaseId, RangeRequest};
 pub fn open(data_dir: &Path) -> Result<Engine> {
     let store = store_dir(data_dir)?;
     Engine::open_read_only(&store).map_err(|e| match e {
-        storage::Error::Corrupted(msg) if msg.contains("holds no Berth store") => anyhow::anyhow!("{} is not a Berth store (no format marker)", store.display()),
-        other => anyhow::anyhow!("failed to open the store {} read-only: {other}", store.display()),
+        storage::Error::Corrupted(msg) if msg.contains("holds no Berth store") => anyhow::anyhow!(
+            "{} is not a Berth store (no format marker)",
+            store.display()
+        ),
+        other => anyhow::anyhow!(
+            "failed to open the store {} read-only: {other}",
+            store.display()
+        ),
     })
 }
 
 fn store_dir(data_dir: &Path) -> Result<PathBuf> {
     let meta = match std::fs::metadata(data_dir) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("data dir {} does not exist", data_dir.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("data dir {} does not exist", data_dir.display())
+        }
         Err(e) => bail!("failed to read data dir {}: {e}", data_dir.display()),
     };
     if !meta.is_dir() {
@@ -34,10 +42,16 @@ fn store_dir(data_dir: &Path) -> Result<PathBuf> {
         if data_dir.join("CURRENT").is_file() {
             bail!("{} looks like the store itself; pass the replica's data dir (its parent, holding {STORE_DIR}/)", data_dir.display());
         }
-        bail!("{} is not a Berth data dir: it holds no {STORE_DIR}/ directory", data_dir.display());
+        bail!(
+            "{} is not a Berth data dir: it holds no {STORE_DIR}/ directory",
+            data_dir.display()
+        );
     }
     if !store.join("CURRENT").is_file() {
-        bail!("{} is not a Berth store: no RocksDB database in it", store.display());
+        bail!(
+            "{} is not a Berth store: no RocksDB database in it",
+            store.display()
+        );
     }
     Ok(store)
 }
@@ -57,7 +71,14 @@ pub struct KvOut {
 
 impl From<KeyValue> for KvOut {
     fn from(kv: KeyValue) -> Self {
-        KvOut { key: Bytes(kv.key), value: Some(Bytes(kv.value)), create_revision: kv.create_revision, mod_revision: kv.mod_revision, version: kv.version, lease: kv.lease }
+        KvOut {
+            key: Bytes(kv.key),
+            value: Some(Bytes(kv.value)),
+            create_revision: kv.create_revision,
+            mod_revision: kv.mod_revision,
+            version: kv.version,
+            lease: kv.lease,
+        }
     }
 }
 
@@ -75,7 +96,12 @@ pub fn kv_table(kvs: &[KvOut]) -> String {
         if with_values {
             row.push(kv.value.as_ref().map(Bytes::show).unwrap_or_default());
         }
-        row.extend([kv.create_revision.to_string(), kv.mod_revision.to_string(), kv.version.to_string(), lease_hex(kv.lease)]);
+        row.extend([
+            kv.create_revision.to_string(),
+            kv.mod_revision.to_string(),
+            kv.version.to_string(),
+            lease_hex(kv.lease),
+        ]);
         t.row(row);
     }
     t.render()
@@ -96,7 +122,10 @@ pub struct KeysReport {
 impl Report for KeysReport {
     fn table(&self) -> String {
         let mut s = kv_table(&self.kvs);
-        s.push_str(&format!("{} keys at revision {} (current {}, compacted up to {})", self.count, self.revision, self.current_revision, self.compact_revision));
+        s.push_str(&format!(
+            "{} keys at revision {} (current {}, compacted up to {})",
+            self.count, self.revision, self.current_revision, self.compact_revision
+        ));
         if self.more {
             s.push_str(&format!("; showing {}", self.kvs.len()));
         }
@@ -112,7 +141,16 @@ pub fn keys(engine: &Engine, prefix: Option<&str>, rev: i64, limit: i64) -> Resu
     };
     req.revision = rev;
     req.limit = limit.max(0);
-    let resp = engine.range(&req).with_context(|| format!("failed to read keys at revision {}", if rev > 0 { rev } else { engine.current_revision().0 }))?;
+    let resp = engine.range(&req).with_context(|| {
+        format!(
+            "failed to read keys at revision {}",
+            if rev > 0 {
+                rev
+            } else {
+                engine.current_revision().0
+            }
+        )
+    })?;
     Ok(KeysReport {
         revision: if rev > 0 { rev } else { resp.revision },
         current_revision: engine.current_revision().0,
@@ -154,11 +192,28 @@ impl Report for HistoryReport {
         }
         let mut t = Table::new(["MOD_REV", "KIND", "VERSION", "CREATE_REV", "LEASE", "VALUE"]);
         for v in &self.versions {
-            let kind = if v.compacted { format!("{} (compacted)", v.kind) } else { v.kind.to_string() };
-            t.row([v.mod_revision.to_string(), kind, v.version.to_string(), v.create_revision.to_string(), lease_hex(v.lease), v.value.show()]);
+            let kind = if v.compacted {
+                format!("{} (compacted)", v.kind)
+            } else {
+                v.kind.to_string()
+            };
+            t.row([
+                v.mod_revision.to_string(),
+                kind,
+                v.version.to_string(),
+                v.create_revision.to_string(),
+                lease_hex(v.lease),
+                v.value.show(),
+            ]);
         }
         let mut s = t.render();
-        s.push_str(&format!("{} versions of {} (current revision {}, compacted up to {})\n", self.versions.len(), self.key.show(), self.current_revision, self.compact_revision));
+        s.push_str(&format!(
+            "{} versions of {} (current revision {}, compacted up to {})\n",
+            self.versions.len(),
+            self.key.show(),
+            self.current_revision,
+            self.compact_revision
+        ));
         s
     }
 }
@@ -172,7 +227,11 @@ pub fn compacted_flags(versions: &[(i64, bool)], compact: i64) -> Vec<bool> {
     versions
         .iter()
         .map(|&(m, tombstone)| {
-            let keep = if m >= compact { true } else { !seen_at_or_below && !tombstone };
+            let keep = if m >= compact {
+                true
+            } else {
+                !seen_at_or_below && !tombstone
+            };
             if m <= compact {
                 seen_at_or_below = true;
             }
@@ -182,10 +241,18 @@ pub fn compacted_flags(versions: &[(i64, bool)], compact: i64) -> Vec<bool> {
 }
 
 pub fn history(engine: &Engine, key: &str) -> Result<HistoryReport> {
-    let versions = engine.key_history(key.as_bytes()).with_context(|| format!("failed to read the history of {key}"))?;
+    let versions = engine
+        .key_history(key.as_bytes())
+        .with_context(|| format!("failed to read the history of {key}"))?;
     let compact = engine.compact_revision().0;
     // A tombstone is stored as version 0 with no create revision.
-    let flags = compacted_flags(&versions.iter().map(|kv| (kv.mod_revision, kv.version == 0)).collect::<Vec<_>>(), compact);
+    let flags = compacted_flags(
+        &versions
+            .iter()
+            .map(|kv| (kv.mod_revision, kv.version == 0))
+            .collect::<Vec<_>>(),
+        compact,
+    );
     let versions = versions
         .into_iter()
         .zip(flags)
@@ -199,7 +266,12 @@ pub fn history(engine: &Engine, key: &str) -> Result<HistoryReport> {
             compacted,
         })
         .collect();
-    Ok(HistoryReport { key: Bytes(key.as_bytes().to_vec()), current_revision: engine.current_revision().0, compact_revision: compact, versions })
+    Ok(HistoryReport {
+        key: Bytes(key.as_bytes().to_vec()),
+        current_revision: engine.current_revision().0,
+        compact_revision: compact,
+        versions,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -220,10 +292,17 @@ impl Report for LeasesReport {
         let mut t = Table::new(["ID", "GRANTED_TTL", "KEYS"]);
         for l in &self.leases {
             let keys: Vec<String> = l.keys.iter().map(Bytes::show).collect();
-            t.row([lease_hex(l.id), format!("{}s", l.granted_ttl_secs), keys.join(" ")]);
+            t.row([
+                lease_hex(l.id),
+                format!("{}s", l.granted_ttl_secs),
+                keys.join(" "),
+            ]);
         }
         let mut s = t.render();
-        s.push_str(&format!("{} leases (remaining TTLs live only in the running leader's memory)\n", self.leases.len()));
+        s.push_str(&format!(
+            "{} leases (remaining TTLs live only in the running leader's memory)\n",
+            self.leases.len()
+        ));
         s
     }
 }
@@ -231,8 +310,14 @@ impl Report for LeasesReport {
 pub fn leases(engine: &Engine) -> Result<LeasesReport> {
     let mut out = Vec::new();
     for id in engine.lease_ids() {
-        let info = engine.lease_info(LeaseId(id), 0, true).with_context(|| format!("failed to read lease {}", lease_hex(id)))?;
-        out.push(LeaseOut { id, granted_ttl_secs: info.granted_ttl_secs, keys: info.keys.into_iter().map(Bytes).collect() });
+        let info = engine
+            .lease_info(LeaseId(id), 0, true)
+            .with_context(|| format!("failed to read lease {}", lease_hex(id)))?;
+        out.push(LeaseOut {
+            id,
+            granted_ttl_secs: info.granted_ttl_secs,
+            keys: info.keys.into_iter().map(Bytes).collect(),
+        });
     }
     Ok(LeasesReport { leases: out })
 }
@@ -252,18 +337,34 @@ pub struct AppliedReport {
 
 impl Report for AppliedReport {
     fn table(&self) -> String {
-        let alarms = if self.alarms.is_empty() { "none".to_string() } else { self.alarms.join(", ") };
+        let alarms = if self.alarms.is_empty() {
+            "none".to_string()
+        } else {
+            self.alarms.join(", ")
+        };
         let mut rows = vec![
             ("applied index", self.applied_index.to_string()),
             ("revision", self.revision.to_string()),
             ("compact revision", self.compact_revision.to_string()),
             ("live keys", self.live_keys.to_string()),
             ("alarms", alarms),
-            ("last applied log id", self.last_applied_log_id.as_ref().map(LogIdOut::show).unwrap_or_else(|| "none".into())),
+            (
+                "last applied log id",
+                self.last_applied_log_id
+                    .as_ref()
+                    .map(LogIdOut::show)
+                    .unwrap_or_else(|| "none".into()),
+            ),
         ];
         match &self.membership {
             Some(m) => {
-                rows.push(("membership log id", m.log_id.as_ref().map(LogIdOut::show).unwrap_or_else(|| "none".into())));
+                rows.push((
+                    "membership log id",
+                    m.log_id
+                        .as_ref()
+                        .map(LogIdOut::show)
+                        .unwrap_or_else(|| "none".into()),
+                ));
                 rows.push(("membership", m.summary()));
             }
             None => rows.push(("membership", "none".into())),
@@ -281,9 +382,17 @@ pub fn applied(engine: &Engine) -> Result<AppliedReport> {
         revision: engine.current_revision().0,
         compact_revision: engine.compact_revision().0,
         live_keys: engine.live_keys(),
-        alarms: engine.alarms().iter().map(|a| format!("{:?} (member {})", a.kind, crate::render::hex(a.member_id))).collect(),
-        last_applied_log_id: state.as_ref().and_then(|s| s.last_applied.as_ref().map(LogIdOut::from)),
-        membership: state.as_ref().map(|s| MembershipOut::from_stored(&s.membership)),
+        alarms: engine
+            .alarms()
+            .iter()
+            .map(|a| format!("{:?} (member {})", a.kind, crate::render::hex(a.member_id)))
+            .collect(),
+        last_applied_log_id: state
+            .as_ref()
+            .and_then(|s| s.last_applied.as_ref().map(LogIdOut::from)),
+        membership: state
+            .as_ref()
+            .map(|s| MembershipOut::from_stored(&s.membership)),
     })
 }
 
@@ -296,13 +405,21 @@ pub struct HashKvReport {
 
 impl Report for HashKvReport {
     fn table(&self) -> String {
-        fields(&[("hash", self.hash.to_string()), ("revision", self.revision.to_string()), ("compact revision", self.compact_revision.to_string())])
+        fields(&[
+            ("hash", self.hash.to_string()),
+            ("revision", self.revision.to_string()),
+            ("compact revision", self.compact_revision.to_string()),
+        ])
     }
 }
 
 pub fn hash_kv(engine: &Engine, rev: i64) -> Result<HashKvReport> {
     let h = engine.hash_kv(rev).context("failed to compute HashKV")?;
-    Ok(HashKvReport { hash: h.hash, revision: h.revision, compact_revision: h.compact_revision })
+    Ok(HashKvReport {
+        hash: h.hash,
+        revision: h.revision,
+        compact_revision: h.compact_revision,
+    })
 }
 
 #[cfg(test)]
@@ -312,8 +429,13 @@ mod tests {
     #[test]
     fn compaction_keeps_the_newest_version_at_or_below_the_compact_revision() {
         // (mod revision, tombstone), newest first; compact revision 5.
-        let check = |versions: &[(i64, bool)], expected: &[bool]| assert_eq!(compacted_flags(versions, 5), expected, "{versions:?}");
-        check(&[(9, false), (7, false), (3, false), (2, false)], &[false, false, false, true]);
+        let check = |versions: &[(i64, bool)], expected: &[bool]| {
+            assert_eq!(compacted_flags(versions, 5), expected, "{versions:?}")
+        };
+        check(
+            &[(9, false), (7, false), (3, false), (2, false)],
+            &[false, false, false, true],
+        );
         check(&[(9, false), (5, false), (3, false)], &[false, false, true]);
         // A tombstone exactly at the compact revision stays readable there.
         check(&[(5, true), (3, false)], &[false, true]);
@@ -321,6 +443,9 @@ mod tests {
         check(&[(8, false), (4, true), (2, false)], &[false, true, true]);
         check(&[(6, true), (4, false)], &[false, false]);
         // Never compacted: everything stays.
-        assert_eq!(compacted_flags(&[(3, false), (2, true)], 0), vec![false, false]);
+        assert_eq!(
+            compacted_flags(&[(3, false), (2, true)], 0),
+            vec![false, false]
+        );
     }
 }

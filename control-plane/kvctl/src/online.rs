@@ -5,10 +5,16 @@
 
 use crate::cli::{GetArgs, Global, LeaseCommand, MemberCommand};
 use crate::offline::{kv_table, KvOut};
-use crate::render::{self, emit, fields, hex, human_bytes, lease_hex, ser_hex, ser_lease, Bytes, Format, Report, Table};
+use crate::render::{
+    self, emit, fields, hex, human_bytes, lease_hex, ser_hex, ser_lease, Bytes, Format, Report,
+    Table,
+};
 use crate::txn::{CmpOp, KeyRange, OpSpec, Target, TxnSpec};
 use anyhow::{anyhow, bail, Context, Result};
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, PutOptions, TlsOptions,
+    Txn, TxnOp, TxnOpResponse, WatchOptions,
+};
 use serde::Serialize;
 use std::future::Future;
 use std::io::Read;
@@ -41,7 +47,10 @@ pub fn rpc_error(e: etcd_client::Error) -> anyhow::Error {
 }
 
 /// Runs one request under the timeout.
-pub async fn call<T>(timeout: Duration, fut: impl Future<Output = Result<T, etcd_client::Error>>) -> Result<T> {
+pub async fn call<T>(
+    timeout: Duration,
+    fut: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T> {
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r.map_err(rpc_error),
         Err(_) => bail!("request timed out after {timeout:?}"),
@@ -50,7 +59,10 @@ pub async fn call<T>(timeout: Duration, fut: impl Future<Output = Result<T, etcd
 
 /// `host:port` of an endpoint URL.
 fn authority(endpoint: &str) -> &str {
-    let rest = endpoint.split_once("://").map(|(_, r)| r).unwrap_or(endpoint);
+    let rest = endpoint
+        .split_once("://")
+        .map(|(_, r)| r)
+        .unwrap_or(endpoint);
     rest.split('/').next().unwrap_or(rest)
 }
 
@@ -60,7 +72,9 @@ fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
 
 /// Connection settings from the global flags.
 fn options(g: &Global) -> Result<ConnectOptions> {
-    let mut opts = ConnectOptions::new().with_connect_timeout(g.timeout).with_keep_alive(Duration::from_secs(30), g.timeout);
+    let mut opts = ConnectOptions::new()
+        .with_connect_timeout(g.timeout)
+        .with_keep_alive(Duration::from_secs(30), g.timeout);
     let tls_flags = g.cacert.is_some() || g.cert.is_some();
     if tls_flags {
         if let Some(e) = g.endpoints.iter().find(|e| e.starts_with("http://")) {
@@ -68,10 +82,16 @@ fn options(g: &Global) -> Result<ConnectOptions> {
         }
         let mut tls = TlsOptions::new();
         if let Some(ca) = &g.cacert {
-            tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read_file(ca, "CA certificate")?));
+            tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read_file(
+                ca,
+                "CA certificate",
+            )?));
         }
         if let (Some(cert), Some(key)) = (&g.cert, &g.key_file) {
-            tls = tls.identity(etcd_client::Identity::from_pem(read_file(cert, "client certificate")?, read_file(key, "client key")?));
+            tls = tls.identity(etcd_client::Identity::from_pem(
+                read_file(cert, "client certificate")?,
+                read_file(key, "client key")?,
+            ));
         }
         opts = opts.with_tls(tls);
     } else if g.endpoints.iter().any(|e| e.starts_with("https://")) {
@@ -81,7 +101,11 @@ fn options(g: &Global) -> Result<ConnectOptions> {
 }
 
 fn check_endpoints(endpoints: &[String]) -> Result<Vec<String>> {
-    let eps: Vec<String> = endpoints.iter().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect();
+    let eps: Vec<String> = endpoints
+        .iter()
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
     if eps.is_empty() {
         bail!("no endpoints given");
     }
@@ -115,8 +139,14 @@ pub async fn connect(g: &Global, endpoints: &[String]) -> Result<Client> {
     }
     match tokio::time::timeout(g.timeout, Client::connect(&reachable, Some(opts))).await {
         Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(rpc_error(e).context(format!("failed to connect to {}", reachable.join(",")))),
-        Err(_) => bail!("failed to connect to {}: timed out after {:?}", reachable.join(","), g.timeout),
+        Ok(Err(e)) => {
+            Err(rpc_error(e).context(format!("failed to connect to {}", reachable.join(","))))
+        }
+        Err(_) => bail!(
+            "failed to connect to {}: timed out after {:?}",
+            reachable.join(","),
+            g.timeout
+        ),
     }
 }
 
@@ -174,8 +204,19 @@ pub async fn get(c: &mut Client, g: &Global, a: &GetArgs) -> Result<GetReport> {
     if a.keys_only {
         o = o.with_keys_only();
     }
-    let resp = call(g.timeout, c.get(a.key.as_bytes(), Some(o))).await.with_context(|| format!("failed to get {}", a.key))?;
-    Ok(GetReport { revision: header_revision(resp.header()), count: resp.count(), more: resp.more(), kvs: resp.kvs().iter().map(|kv| kv_out(kv, !a.keys_only)).collect() })
+    let resp = call(g.timeout, c.get(a.key.as_bytes(), Some(o)))
+        .await
+        .with_context(|| format!("failed to get {}", a.key))?;
+    Ok(GetReport {
+        revision: header_revision(resp.header()),
+        count: resp.count(),
+        more: resp.more(),
+        kvs: resp
+            .kvs()
+            .iter()
+            .map(|kv| kv_out(kv, !a.keys_only))
+            .collect(),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -189,10 +230,20 @@ impl Report for PutReport {
     }
 }
 
-pub async fn put(c: &mut Client, g: &Global, key: &str, value: &str, lease: Option<i64>) -> Result<PutReport> {
+pub async fn put(
+    c: &mut Client,
+    g: &Global,
+    key: &str,
+    value: &str,
+    lease: Option<i64>,
+) -> Result<PutReport> {
     let o = lease.map(|l| PutOptions::new().with_lease(l));
-    let resp = call(g.timeout, c.put(key.as_bytes(), value.as_bytes(), o)).await.with_context(|| format!("failed to put {key}"))?;
-    Ok(PutReport { revision: header_revision(resp.header()) })
+    let resp = call(g.timeout, c.put(key.as_bytes(), value.as_bytes(), o))
+        .await
+        .with_context(|| format!("failed to put {key}"))?;
+    Ok(PutReport {
+        revision: header_revision(resp.header()),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -209,8 +260,13 @@ impl Report for DelReport {
 
 pub async fn del(c: &mut Client, g: &Global, key: &str, prefix: bool) -> Result<DelReport> {
     let o = prefix.then(|| DeleteOptions::new().with_prefix());
-    let resp = call(g.timeout, c.delete(key.as_bytes(), o)).await.with_context(|| format!("failed to delete {key}"))?;
-    Ok(DelReport { deleted: resp.deleted(), revision: header_revision(resp.header()) })
+    let resp = call(g.timeout, c.delete(key.as_bytes(), o))
+        .await
+        .with_context(|| format!("failed to delete {key}"))?;
+    Ok(DelReport {
+        deleted: resp.deleted(),
+        revision: header_revision(resp.header()),
+    })
 }
 
 // ---- watch ----------------------------------------------------------------------------
@@ -229,7 +285,13 @@ struct EventOut {
 }
 
 /// Prints events as they come (one line each) until Ctrl-C.
-pub async fn watch(c: &mut Client, g: &Global, key: &str, prefix: bool, rev: Option<i64>) -> Result<()> {
+pub async fn watch(
+    c: &mut Client,
+    g: &Global,
+    key: &str,
+    prefix: bool,
+    rev: Option<i64>,
+) -> Result<()> {
     let mut o = WatchOptions::new();
     if prefix {
         o = o.with_prefix();
@@ -237,7 +299,9 @@ pub async fn watch(c: &mut Client, g: &Global, key: &str, prefix: bool, rev: Opt
     if let Some(r) = rev {
         o = o.with_start_revision(r);
     }
-    let mut stream = call(g.timeout, c.watch(key.as_bytes(), Some(o))).await.with_context(|| format!("failed to watch {key}"))?;
+    let mut stream = call(g.timeout, c.watch(key.as_bytes(), Some(o)))
+        .await
+        .with_context(|| format!("failed to watch {key}"))?;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
@@ -254,7 +318,14 @@ pub async fn watch(c: &mut Client, g: &Global, key: &str, prefix: bool, rev: Opt
             if resp.compact_revision() > 0 {
                 bail!("watch canceled: revision compacted (compact revision {}); restart it from a later --rev", resp.compact_revision());
             }
-            bail!("watch canceled{}", if why.is_empty() { String::new() } else { format!(": {why}") });
+            bail!(
+                "watch canceled{}",
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {why}")
+                }
+            );
         }
         let mut out = String::new();
         for ev in resp.events() {
@@ -297,7 +368,10 @@ const MAX_TXN_INPUT_BYTES: u64 = 16 << 20;
 
 pub fn read_txn_spec() -> Result<TxnSpec> {
     let mut input = String::new();
-    std::io::stdin().take(MAX_TXN_INPUT_BYTES).read_to_string(&mut input).context("failed to read the txn from stdin")?;
+    std::io::stdin()
+        .take(MAX_TXN_INPUT_BYTES)
+        .read_to_string(&mut input)
+        .context("failed to read the txn from stdin")?;
     crate::txn::parse(&input).map_err(|e| anyhow!("bad txn: {e}"))
 }
 
@@ -334,7 +408,13 @@ fn to_txn(spec: &TxnSpec) -> Txn {
     let ops = |ops: &[OpSpec]| -> Vec<TxnOp> {
         ops.iter()
             .map(|op| match op {
-                OpSpec::Get { key, range, limit, rev, keys_only } => {
+                OpSpec::Get {
+                    key,
+                    range,
+                    limit,
+                    rev,
+                    keys_only,
+                } => {
                     let mut o = to_range_get(range, GetOptions::new());
                     if *limit > 0 {
                         o = o.with_limit(*limit);
@@ -347,7 +427,11 @@ fn to_txn(spec: &TxnSpec) -> Txn {
                     }
                     TxnOp::get(key.clone(), Some(o))
                 }
-                OpSpec::Put { key, value, lease } => TxnOp::put(key.clone(), value.clone(), (*lease != 0).then(|| PutOptions::new().with_lease(*lease))),
+                OpSpec::Put { key, value, lease } => TxnOp::put(
+                    key.clone(),
+                    value.clone(),
+                    (*lease != 0).then(|| PutOptions::new().with_lease(*lease)),
+                ),
                 OpSpec::Del { key, range } => {
                     let o = match range {
                         KeyRange::One => None,
@@ -360,16 +444,29 @@ fn to_txn(spec: &TxnSpec) -> Txn {
             })
             .collect()
     };
-    Txn::new().when(compares).and_then(ops(&spec.success)).or_else(ops(&spec.failure))
+    Txn::new()
+        .when(compares)
+        .and_then(ops(&spec.success))
+        .or_else(ops(&spec.failure))
 }
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum OpResult {
-    Get { count: i64, more: bool, kvs: Vec<KvOut> },
-    Put { revision: i64 },
-    Del { deleted: i64 },
-    Txn { succeeded: bool },
+    Get {
+        count: i64,
+        more: bool,
+        kvs: Vec<KvOut>,
+    },
+    Put {
+        revision: i64,
+    },
+    Del {
+        deleted: i64,
+    },
+    Txn {
+        succeeded: bool,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -381,7 +478,11 @@ pub struct TxnReport {
 
 impl Report for TxnReport {
     fn table(&self) -> String {
-        let mut s = format!("{} (revision {})\n", if self.succeeded { "SUCCESS" } else { "FAILURE" }, self.revision);
+        let mut s = format!(
+            "{} (revision {})\n",
+            if self.succeeded { "SUCCESS" } else { "FAILURE" },
+            self.revision
+        );
         for r in &self.responses {
             match r {
                 OpResult::Get { count, kvs, .. } => {
@@ -392,7 +493,10 @@ impl Report for TxnReport {
                 }
                 OpResult::Put { .. } => s.push_str("\nput: OK\n"),
                 OpResult::Del { deleted } => s.push_str(&format!("\ndel: {deleted} deleted\n")),
-                OpResult::Txn { succeeded } => s.push_str(&format!("\ntxn: {}\n", if *succeeded { "SUCCESS" } else { "FAILURE" })),
+                OpResult::Txn { succeeded } => s.push_str(&format!(
+                    "\ntxn: {}\n",
+                    if *succeeded { "SUCCESS" } else { "FAILURE" }
+                )),
             }
         }
         s
@@ -400,23 +504,55 @@ impl Report for TxnReport {
 }
 
 pub async fn txn(c: &mut Client, g: &Global, spec: &TxnSpec) -> Result<TxnReport> {
-    let resp = call(g.timeout, c.txn(to_txn(spec))).await.context("txn failed")?;
-    let keys_only: Vec<bool> = if resp.succeeded() { &spec.success } else { &spec.failure }
-        .iter()
-        .map(|op| matches!(op, OpSpec::Get { keys_only: true, .. }))
-        .collect();
+    let resp = call(g.timeout, c.txn(to_txn(spec)))
+        .await
+        .context("txn failed")?;
+    let keys_only: Vec<bool> = if resp.succeeded() {
+        &spec.success
+    } else {
+        &spec.failure
+    }
+    .iter()
+    .map(|op| {
+        matches!(
+            op,
+            OpSpec::Get {
+                keys_only: true,
+                ..
+            }
+        )
+    })
+    .collect();
     let responses = resp
         .op_responses()
         .into_iter()
         .enumerate()
         .map(|(i, r)| match r {
-            TxnOpResponse::Get(g) => OpResult::Get { count: g.count(), more: g.more(), kvs: g.kvs().iter().map(|kv| kv_out(kv, !keys_only.get(i).copied().unwrap_or(false))).collect() },
-            TxnOpResponse::Put(p) => OpResult::Put { revision: header_revision(p.header()) },
-            TxnOpResponse::Delete(d) => OpResult::Del { deleted: d.deleted() },
-            TxnOpResponse::Txn(t) => OpResult::Txn { succeeded: t.succeeded() },
+            TxnOpResponse::Get(g) => OpResult::Get {
+                count: g.count(),
+                more: g.more(),
+                kvs: g
+                    .kvs()
+                    .iter()
+                    .map(|kv| kv_out(kv, !keys_only.get(i).copied().unwrap_or(false)))
+                    .collect(),
+            },
+            TxnOpResponse::Put(p) => OpResult::Put {
+                revision: header_revision(p.header()),
+            },
+            TxnOpResponse::Delete(d) => OpResult::Del {
+                deleted: d.deleted(),
+            },
+            TxnOpResponse::Txn(t) => OpResult::Txn {
+                succeeded: t.succeeded(),
+            },
         })
         .collect();
-    Ok(TxnReport { succeeded: resp.succeeded(), revision: header_revision(resp.header()), responses })
+    Ok(TxnReport {
+        succeeded: resp.succeeded(),
+        revision: header_revision(resp.header()),
+        responses,
+    })
 }
 
 // ---- leases ---------------------------------------------------------------------------
@@ -439,11 +575,24 @@ impl Report for LeaseReport {
     fn table(&self) -> String {
         let id = lease_hex(self.id);
         match self.what {
-            "grant" => format!("lease {id} granted with TTL({}s)", self.ttl_secs.unwrap_or(0)),
+            "grant" => format!(
+                "lease {id} granted with TTL({}s)",
+                self.ttl_secs.unwrap_or(0)
+            ),
             "revoke" => format!("lease {id} revoked"),
-            "keep-alive" => format!("lease {id} keepalived with TTL({})", self.ttl_secs.unwrap_or(0)),
+            "keep-alive" => format!(
+                "lease {id} keepalived with TTL({})",
+                self.ttl_secs.unwrap_or(0)
+            ),
             _ => {
-                let mut s = fields(&[("id", id), ("granted TTL", format!("{}s", self.granted_ttl_secs.unwrap_or(0))), ("remaining TTL", format!("{}s", self.ttl_secs.unwrap_or(0)))]);
+                let mut s = fields(&[
+                    ("id", id),
+                    (
+                        "granted TTL",
+                        format!("{}s", self.granted_ttl_secs.unwrap_or(0)),
+                    ),
+                    ("remaining TTL", format!("{}s", self.ttl_secs.unwrap_or(0))),
+                ]);
                 if let Some(keys) = &self.keys {
                     let mut t = Table::new(["ATTACHED KEY"]);
                     for k in keys {
@@ -480,22 +629,49 @@ impl Report for LeaseListReport {
 }
 
 pub async fn lease(c: &mut Client, g: &Global, cmd: &LeaseCommand) -> Result<()> {
-    let none = LeaseReport { id: 0, ttl_secs: None, granted_ttl_secs: None, keys: None, what: "" };
+    let none = LeaseReport {
+        id: 0,
+        ttl_secs: None,
+        granted_ttl_secs: None,
+        keys: None,
+        what: "",
+    };
     match cmd {
         LeaseCommand::Grant { ttl_secs } => {
-            let r = call(g.timeout, c.lease_grant(*ttl_secs, None)).await.context("failed to grant a lease")?;
+            let r = call(g.timeout, c.lease_grant(*ttl_secs, None))
+                .await
+                .context("failed to grant a lease")?;
             if !r.error().is_empty() {
                 bail!("failed to grant a lease: {}", r.error());
             }
-            emit(&LeaseReport { id: r.id(), ttl_secs: Some(r.ttl()), what: "grant", ..none }, g.output);
+            emit(
+                &LeaseReport {
+                    id: r.id(),
+                    ttl_secs: Some(r.ttl()),
+                    what: "grant",
+                    ..none
+                },
+                g.output,
+            );
         }
         LeaseCommand::Revoke { id } => {
-            call(g.timeout, c.lease_revoke(*id)).await.with_context(|| format!("failed to revoke lease {}", lease_hex(*id)))?;
-            emit(&LeaseReport { id: *id, what: "revoke", ..none }, g.output);
+            call(g.timeout, c.lease_revoke(*id))
+                .await
+                .with_context(|| format!("failed to revoke lease {}", lease_hex(*id)))?;
+            emit(
+                &LeaseReport {
+                    id: *id,
+                    what: "revoke",
+                    ..none
+                },
+                g.output,
+            );
         }
         LeaseCommand::Timetolive { id, keys } => {
             let o = keys.then(|| etcd_client::LeaseTimeToLiveOptions::new().with_keys());
-            let r = call(g.timeout, c.lease_time_to_live(*id, o)).await.with_context(|| format!("failed to read lease {}", lease_hex(*id)))?;
+            let r = call(g.timeout, c.lease_time_to_live(*id, o))
+                .await
+                .with_context(|| format!("failed to read lease {}", lease_hex(*id)))?;
             if r.ttl() == -1 {
                 bail!("lease {} not found (expired or revoked)", lease_hex(*id));
             }
@@ -509,8 +685,15 @@ pub async fn lease(c: &mut Client, g: &Global, cmd: &LeaseCommand) -> Result<()>
             emit(&report, g.output);
         }
         LeaseCommand::List => {
-            let r = call(g.timeout, c.leases()).await.context("failed to list leases")?;
-            emit(&LeaseListReport { leases: r.leases().iter().map(|l| l.id()).collect() }, g.output);
+            let r = call(g.timeout, c.leases())
+                .await
+                .context("failed to list leases")?;
+            emit(
+                &LeaseListReport {
+                    leases: r.leases().iter().map(|l| l.id()).collect(),
+                },
+                g.output,
+            );
         }
         LeaseCommand::KeepAlive { id, once } => keep_alive(c, g, *id, *once).await?,
     }
@@ -520,11 +703,15 @@ pub async fn lease(c: &mut Client, g: &Global, cmd: &LeaseCommand) -> Result<()>
 async fn keep_alive(c: &mut Client, g: &Global, id: i64, once: bool) -> Result<()> {
     let what = || format!("failed to keep lease {} alive", lease_hex(id));
     // Opening the stream renews once and fails if the lease is gone.
-    let (mut keeper, mut stream) = call(g.timeout, c.lease_keep_alive(id)).await.with_context(what)?;
+    let (mut keeper, mut stream) = call(g.timeout, c.lease_keep_alive(id))
+        .await
+        .with_context(what)?;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
-        call(g.timeout, keeper.keep_alive()).await.with_context(what)?;
+        call(g.timeout, keeper.keep_alive())
+            .await
+            .with_context(what)?;
         let resp = tokio::select! {
             _ = &mut ctrl_c => return Ok(()),
             r = tokio::time::timeout(g.timeout, stream.message()) => r,
@@ -533,13 +720,24 @@ async fn keep_alive(c: &mut Client, g: &Global, id: i64, once: bool) -> Result<(
             Err(_) => bail!("{}: no answer within {:?}", what(), g.timeout),
             Ok(r) => r.map_err(rpc_error).with_context(what)?,
         };
-        let Some(resp) = resp else { bail!("{}: the server closed the stream", what()) };
+        let Some(resp) = resp else {
+            bail!("{}: the server closed the stream", what())
+        };
         if resp.ttl() <= 0 {
             bail!("lease {} expired or was revoked", lease_hex(id));
         }
-        let report = LeaseReport { id, ttl_secs: Some(resp.ttl()), granted_ttl_secs: None, keys: None, what: "keep-alive" };
+        let report = LeaseReport {
+            id,
+            ttl_secs: Some(resp.ttl()),
+            granted_ttl_secs: None,
+            keys: None,
+            what: "keep-alive",
+        };
         match g.output {
-            Format::Json => render::write_stdout(&format!("{}\n", serde_json::to_string(&report).unwrap_or_default())),
+            Format::Json => render::write_stdout(&format!(
+                "{}\n",
+                serde_json::to_string(&report).unwrap_or_default()
+            )),
             Format::Table => render::write_stdout(&format!("{}\n", report.table())),
         }
         if once {
@@ -572,7 +770,11 @@ fn member_out(m: &etcd_client::Member) -> MemberOut {
     MemberOut {
         id: m.id(),
         name: m.name().to_string(),
-        status: if m.name().is_empty() { "unstarted" } else { "started" },
+        status: if m.name().is_empty() {
+            "unstarted"
+        } else {
+            "started"
+        },
         peer_urls: m.peer_urls().to_vec(),
         client_urls: m.client_urls().to_vec(),
         is_learner: m.is_learner(),
@@ -580,9 +782,23 @@ fn member_out(m: &etcd_client::Member) -> MemberOut {
 }
 
 fn members_table(members: &[MemberOut]) -> String {
-    let mut t = Table::new(["ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"]);
+    let mut t = Table::new([
+        "ID",
+        "STATUS",
+        "NAME",
+        "PEER ADDRS",
+        "CLIENT ADDRS",
+        "IS LEARNER",
+    ]);
     for m in members {
-        t.row([hex(m.id), m.status.to_string(), m.name.clone(), m.peer_urls.join(","), m.client_urls.join(","), m.is_learner.to_string()]);
+        t.row([
+            hex(m.id),
+            m.status.to_string(),
+            m.name.clone(),
+            m.peer_urls.join(","),
+            m.client_urls.join(","),
+            m.is_learner.to_string(),
+        ]);
     }
     t.render()
 }
@@ -618,13 +834,34 @@ pub struct MemberChangeReport {
 impl Report for MemberChangeReport {
     fn table(&self) -> String {
         let mut s = match self.action {
-            "add" => format!("Member {} added to cluster {}\n", hex(self.id), hex(self.cluster_id)),
-            "remove" => format!("Member {} removed from cluster {}\n", hex(self.id), hex(self.cluster_id)),
-            "update" => format!("Member {} updated in cluster {}\n", hex(self.id), hex(self.cluster_id)),
-            _ => format!("Member {} promoted in cluster {}\n", hex(self.id), hex(self.cluster_id)),
+            "add" => format!(
+                "Member {} added to cluster {}\n",
+                hex(self.id),
+                hex(self.cluster_id)
+            ),
+            "remove" => format!(
+                "Member {} removed from cluster {}\n",
+                hex(self.id),
+                hex(self.cluster_id)
+            ),
+            "update" => format!(
+                "Member {} updated in cluster {}\n",
+                hex(self.id),
+                hex(self.cluster_id)
+            ),
+            _ => format!(
+                "Member {} promoted in cluster {}\n",
+                hex(self.id),
+                hex(self.cluster_id)
+            ),
         };
         if let (Some(name), Some(ic)) = (&self.name, &self.initial_cluster) {
-            let urls = self.members.iter().find(|m| m.id == self.id).map(|m| m.peer_urls.join(",")).unwrap_or_default();
+            let urls = self
+                .members
+                .iter()
+                .find(|m| m.id == self.id)
+                .map(|m| m.peer_urls.join(","))
+                .unwrap_or_default();
             s.push_str(&format!(
                 "\nStart it with:\n  control-plane --name {name} --initial-advertise-peer-urls {urls} --initial-cluster {ic} --initial-cluster-state existing ...\n\n"
             ));
@@ -638,7 +875,11 @@ impl Report for MemberChangeReport {
 fn initial_cluster(members: &[MemberOut], new_id: u64, new_name: &str) -> String {
     let mut parts = Vec::new();
     for m in members {
-        let name = if m.id == new_id { new_name } else { m.name.as_str() };
+        let name = if m.id == new_id {
+            new_name
+        } else {
+            m.name.as_str()
+        };
         if name.is_empty() {
             continue;
         }
@@ -650,31 +891,92 @@ fn initial_cluster(members: &[MemberOut], new_id: u64, new_name: &str) -> String
 }
 
 pub async fn member(c: &mut Client, g: &Global, cmd: &MemberCommand) -> Result<()> {
-    let cluster_id = |h: Option<&etcd_client::ResponseHeader>| h.map(|h| h.cluster_id()).unwrap_or(0);
+    let cluster_id =
+        |h: Option<&etcd_client::ResponseHeader>| h.map(|h| h.cluster_id()).unwrap_or(0);
     match cmd {
         MemberCommand::List => {
-            let r = call(g.timeout, c.member_list()).await.context("failed to list members")?;
-            emit(&MemberListReport { cluster_id: cluster_id(r.header()), members: r.members().iter().map(member_out).collect() }, g.output);
+            let r = call(g.timeout, c.member_list())
+                .await
+                .context("failed to list members")?;
+            emit(
+                &MemberListReport {
+                    cluster_id: cluster_id(r.header()),
+                    members: r.members().iter().map(member_out).collect(),
+                },
+                g.output,
+            );
         }
-        MemberCommand::Add { name, peer_urls, learner } => {
+        MemberCommand::Add {
+            name,
+            peer_urls,
+            learner,
+        } => {
             let o = learner.then(|| etcd_client::MemberAddOptions::new().with_is_learner());
-            let r = call(g.timeout, c.member_add(peer_urls.clone(), o)).await.with_context(|| format!("failed to add member {name}"))?;
-            let id = r.member().map(|m| m.id()).ok_or_else(|| anyhow!("the server did not return the new member"))?;
+            let r = call(g.timeout, c.member_add(peer_urls.clone(), o))
+                .await
+                .with_context(|| format!("failed to add member {name}"))?;
+            let id = r
+                .member()
+                .map(|m| m.id())
+                .ok_or_else(|| anyhow!("the server did not return the new member"))?;
             let members: Vec<MemberOut> = r.member_list().iter().map(member_out).collect();
-            let report = MemberChangeReport { action: "add", id, cluster_id: cluster_id(r.header()), name: Some(name.clone()), initial_cluster: Some(initial_cluster(&members, id, name)), members };
+            let report = MemberChangeReport {
+                action: "add",
+                id,
+                cluster_id: cluster_id(r.header()),
+                name: Some(name.clone()),
+                initial_cluster: Some(initial_cluster(&members, id, name)),
+                members,
+            };
             emit(&report, g.output);
         }
         MemberCommand::Remove { id } => {
-            let r = call(g.timeout, c.member_remove(*id)).await.with_context(|| format!("failed to remove member {}", hex(*id)))?;
-            emit(&MemberChangeReport { action: "remove", id: *id, cluster_id: cluster_id(r.header()), name: None, initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
+            let r = call(g.timeout, c.member_remove(*id))
+                .await
+                .with_context(|| format!("failed to remove member {}", hex(*id)))?;
+            emit(
+                &MemberChangeReport {
+                    action: "remove",
+                    id: *id,
+                    cluster_id: cluster_id(r.header()),
+                    name: None,
+                    initial_cluster: None,
+                    members: r.members().iter().map(member_out).collect(),
+                },
+                g.output,
+            );
         }
         MemberCommand::Update { id, peer_urls } => {
-            let r = call(g.timeout, c.member_update(*id, peer_urls.clone())).await.with_context(|| format!("failed to update member {}", hex(*id)))?;
-            emit(&MemberChangeReport { action: "update", id: *id, cluster_id: cluster_id(r.header()), name: None, initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
+            let r = call(g.timeout, c.member_update(*id, peer_urls.clone()))
+                .await
+                .with_context(|| format!("failed to update member {}", hex(*id)))?;
+            emit(
+                &MemberChangeReport {
+                    action: "update",
+                    id: *id,
+                    cluster_id: cluster_id(r.header()),
+                    name: None,
+                    initial_cluster: None,
+                    members: r.members().iter().map(member_out).collect(),
+                },
+                g.output,
+            );
         }
         MemberCommand::Promote { id } => {
-            let r = call(g.timeout, c.member_promote(*id)).await.with_context(|| format!("failed to promote member {}", hex(*id)))?;
-            emit(&MemberChangeReport { action: "promote", id: *id, cluster_id: cluster_id(r.header()), name: None, initial_cluster: None, members: r.members().iter().map(member_out).collect() }, g.output);
+            let r = call(g.timeout, c.member_promote(*id))
+                .await
+                .with_context(|| format!("failed to promote member {}", hex(*id)))?;
+            emit(
+                &MemberChangeReport {
+                    action: "promote",
+                    id: *id,
+                    cluster_id: cluster_id(r.header()),
+                    name: None,
+                    initial_cluster: None,
+                    members: r.members().iter().map(member_out).collect(),
+                },
+                g.output,
+            );
         }
     }
     Ok(())
@@ -716,7 +1018,19 @@ pub struct EndpointError {
 
 impl Report for StatusReport {
     fn table(&self) -> String {
-        let mut t = Table::new(["ENDPOINT", "ID", "VERSION", "DB SIZE", "IS LEADER", "IS LEARNER", "RAFT TERM", "RAFT INDEX", "RAFT APPLIED", "REVISION", "ERRORS"]);
+        let mut t = Table::new([
+            "ENDPOINT",
+            "ID",
+            "VERSION",
+            "DB SIZE",
+            "IS LEADER",
+            "IS LEARNER",
+            "RAFT TERM",
+            "RAFT INDEX",
+            "RAFT APPLIED",
+            "REVISION",
+            "ERRORS",
+        ]);
         for s in &self.endpoints {
             t.row([
                 s.endpoint.clone(),
@@ -755,7 +1069,10 @@ where
         };
         match result {
             Ok(v) => ok.push(v),
-            Err(e) => failed.push(EndpointError { endpoint: ep, error: format!("{e:#}") }),
+            Err(e) => failed.push(EndpointError {
+                endpoint: ep,
+                error: format!("{e:#}"),
+            }),
         }
     }
     (ok, failed)
@@ -765,7 +1082,13 @@ fn fail_if_any(failed: &[EndpointError], what: &str) -> Result<()> {
     match failed {
         [] => Ok(()),
         [one] => bail!("failed to {what} {}: {}", one.endpoint, one.error),
-        [first, rest @ ..] => bail!("failed to {what} {} endpoints; {}: {} (and {} more)", failed.len(), first.endpoint, first.error, rest.len()),
+        [first, rest @ ..] => bail!(
+            "failed to {what} {} endpoints; {}: {} (and {} more)",
+            failed.len(),
+            first.endpoint,
+            first.error,
+            rest.len()
+        ),
     }
 }
 
@@ -810,7 +1133,9 @@ impl Report for CompactReport {
 }
 
 pub async fn compact(c: &mut Client, g: &Global, rev: i64) -> Result<CompactReport> {
-    call(g.timeout, c.compact(rev, None)).await.with_context(|| format!("failed to compact to revision {rev}"))?;
+    call(g.timeout, c.compact(rev, None))
+        .await
+        .with_context(|| format!("failed to compact to revision {rev}"))?;
     Ok(CompactReport { revision: rev })
 }
 
@@ -822,7 +1147,10 @@ pub struct DefragReport {
 
 impl Report for DefragReport {
     fn table(&self) -> String {
-        self.defragmented.iter().map(|e| format!("Finished defragmenting member[{e}]\n")).collect()
+        self.defragmented
+            .iter()
+            .map(|e| format!("Finished defragmenting member[{e}]\n"))
+            .collect()
     }
 }
 
@@ -834,7 +1162,10 @@ pub async fn defrag(g: &Global) -> Result<()> {
         Ok(ep)
     })
     .await;
-    let report = DefragReport { defragmented, failed };
+    let report = DefragReport {
+        defragmented,
+        failed,
+    };
     if !report.defragmented.is_empty() || g.output == Format::Json {
         emit(&report, g.output);
     }
@@ -846,20 +1177,37 @@ mod tests {
     use super::*;
 
     fn member(id: u64, name: &str, urls: &[&str]) -> MemberOut {
-        MemberOut { id, name: name.into(), status: "started", peer_urls: urls.iter().map(|u| u.to_string()).collect(), client_urls: Vec::new(), is_learner: false }
+        MemberOut {
+            id,
+            name: name.into(),
+            status: "started",
+            peer_urls: urls.iter().map(|u| u.to_string()).collect(),
+            client_urls: Vec::new(),
+            is_learner: false,
+        }
     }
 
     #[test]
     fn initial_cluster_names_started_members_and_the_new_one() {
-        let members = [member(1, "n0", &["http://a:2380"]), member(2, "", &["http://b:2380"]), member(3, "", &["http://c:2380", "http://c2:2380"])];
-        assert_eq!(initial_cluster(&members, 3, "n2"), "n0=http://a:2380,n2=http://c:2380,n2=http://c2:2380");
+        let members = [
+            member(1, "n0", &["http://a:2380"]),
+            member(2, "", &["http://b:2380"]),
+            member(3, "", &["http://c:2380", "http://c2:2380"]),
+        ];
+        assert_eq!(
+            initial_cluster(&members, 3, "n2"),
+            "n0=http://a:2380,n2=http://c:2380,n2=http://c2:2380"
+        );
     }
 
     #[test]
     fn endpoints_are_checked() {
         assert_eq!(authority("https://10.0.0.1:2379/path"), "10.0.0.1:2379");
         assert_eq!(authority("127.0.0.1:2379"), "127.0.0.1:2379");
-        assert_eq!(check_endpoints(&[" http://a:1 ".into(), "b:2".into()]).unwrap(), vec!["http://a:1".to_string(), "b:2".to_string()]);
+        assert_eq!(
+            check_endpoints(&[" http://a:1 ".into(), "b:2".into()]).unwrap(),
+            vec!["http://a:1".to_string(), "b:2".to_string()]
+        );
         assert!(check_endpoints(&["".into()]).is_err());
         assert!(check_endpoints(&["unix://sock:1".into()]).is_err());
         assert!(check_endpoints(&["http://host".into()]).is_err());

@@ -12,7 +12,10 @@ use storage::{Engine, RaftLogReader, RequestOp, WriteRequest, STATE_PURGED};
 
 // The Raft state keys the replication layer writes (`log_store.rs`, `replica.rs`), each
 // a bincode value (`types::encode`).
-use berth_replication::state_keys::{CLUSTER_ID as KEY_CLUSTER_ID, COMMITTED as KEY_COMMITTED, LAST_PURGED_LOG_ID as KEY_LAST_PURGED, MEMBER_ID as KEY_MEMBER_ID, VOTE as KEY_VOTE};
+use berth_replication::state_keys::{
+    CLUSTER_ID as KEY_CLUSTER_ID, COMMITTED as KEY_COMMITTED,
+    LAST_PURGED_LOG_ID as KEY_LAST_PURGED, MEMBER_ID as KEY_MEMBER_ID, VOTE as KEY_VOTE,
+};
 
 /// A log id: the term and member of the leader that proposed it, and its index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,7 +28,11 @@ pub struct LogIdOut {
 
 impl From<&LogId> for LogIdOut {
     fn from(l: &LogId) -> Self {
-        LogIdOut { term: l.leader_id.term, leader: l.leader_id.node_id, index: l.index }
+        LogIdOut {
+            term: l.leader_id.term,
+            leader: l.leader_id.node_id,
+            index: l.index,
+        }
     }
 }
 
@@ -36,7 +43,9 @@ impl LogIdOut {
 }
 
 fn show_log_id(l: &Option<LogIdOut>) -> String {
-    l.as_ref().map(LogIdOut::show).unwrap_or_else(|| "none".into())
+    l.as_ref()
+        .map(LogIdOut::show)
+        .unwrap_or_else(|| "none".into())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,12 +71,26 @@ pub struct MembershipOut {
 impl MembershipOut {
     pub fn new(log_id: Option<LogIdOut>, m: &Membership<u64, PeerNode>) -> Self {
         let voters: std::collections::BTreeSet<u64> = m.voter_ids().collect();
-        let configs = m.get_joint_config().iter().map(|c| c.iter().map(|id| hex(*id)).collect()).collect();
+        let configs = m
+            .get_joint_config()
+            .iter()
+            .map(|c| c.iter().map(|id| hex(*id)).collect())
+            .collect();
         let members = m
             .nodes()
-            .map(|(id, n)| MemberOut { id: *id, name: n.name.clone(), peer_urls: n.peer_urls.clone(), client_urls: n.client_urls.clone(), is_learner: !voters.contains(id) })
+            .map(|(id, n)| MemberOut {
+                id: *id,
+                name: n.name.clone(),
+                peer_urls: n.peer_urls.clone(),
+                client_urls: n.client_urls.clone(),
+                is_learner: !voters.contains(id),
+            })
             .collect();
-        MembershipOut { log_id, configs, members }
+        MembershipOut {
+            log_id,
+            configs,
+            members,
+        }
     }
 
     pub fn from_stored(m: &StoredMembership) -> Self {
@@ -82,8 +105,17 @@ impl MembershipOut {
                 _ => id.to_string(),
             }
         };
-        let configs: Vec<String> = self.configs.iter().map(|c| c.iter().map(|id| name(id)).collect::<Vec<_>>().join(" ")).collect();
-        let learners: Vec<String> = self.members.iter().filter(|m| m.is_learner).map(|m| name(&hex(m.id))).collect();
+        let configs: Vec<String> = self
+            .configs
+            .iter()
+            .map(|c| c.iter().map(|id| name(id)).collect::<Vec<_>>().join(" "))
+            .collect();
+        let learners: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| m.is_learner)
+            .map(|m| name(&hex(m.id)))
+            .collect();
         let mut s = format!("voters [{}]", configs.join("] + ["));
         if !learners.is_empty() {
             s.push_str(&format!(" learners [{}]", learners.join(" ")));
@@ -94,7 +126,13 @@ impl MembershipOut {
     fn members_table(&self) -> String {
         let mut t = Table::new(["ID", "NAME", "ROLE", "PEER URLS", "CLIENT URLS"]);
         for m in &self.members {
-            t.row([hex(m.id), m.name.clone(), if m.is_learner { "learner" } else { "voter" }.into(), m.peer_urls.join(","), m.client_urls.join(",")]);
+            t.row([
+                hex(m.id),
+                m.name.clone(),
+                if m.is_learner { "learner" } else { "voter" }.into(),
+                m.peer_urls.join(","),
+                m.client_urls.join(","),
+            ]);
         }
         t.render()
     }
@@ -123,7 +161,16 @@ pub struct EntryOut {
 
 /// Decodes one stored entry; a bad one is reported, not fatal.
 pub fn describe_entry(index: u64, bytes: &[u8]) -> EntryOut {
-    let mut out = EntryOut { index, log_id: None, kind: "undecodable", request: None, keys: Vec::new(), membership: None, detail: String::new(), size_bytes: bytes.len() };
+    let mut out = EntryOut {
+        index,
+        log_id: None,
+        kind: "undecodable",
+        request: None,
+        keys: Vec::new(),
+        membership: None,
+        detail: String::new(),
+        size_bytes: bytes.len(),
+    };
     let entry: Entry = match decode(bytes) {
         Ok(e) => e,
         Err(e) => {
@@ -132,7 +179,8 @@ pub fn describe_entry(index: u64, bytes: &[u8]) -> EntryOut {
         }
     };
     let log_id = LogIdOut::from(&entry.log_id);
-    let mismatch = (log_id.index != index).then(|| format!(" (stored at index {index} but claims {})", log_id.index));
+    let mismatch = (log_id.index != index)
+        .then(|| format!(" (stored at index {index} but claims {})", log_id.index));
     out.log_id = Some(log_id.clone());
     match &entry.payload {
         EntryPayload::Blank => {
@@ -181,22 +229,52 @@ pub fn describe_request(req: &WriteRequest) -> (String, Vec<Vec<u8>>) {
             }
             (s, vec![p.key.clone()])
         }
-        WriteRequest::DeleteRange(d) => (format!("delete {}", range_text(&d.key, &d.range_end)), vec![d.key.clone()]),
+        WriteRequest::DeleteRange(d) => (
+            format!("delete {}", range_text(&d.key, &d.range_end)),
+            vec![d.key.clone()],
+        ),
         WriteRequest::Txn(t) => {
             let mut keys = Vec::new();
             collect_txn_keys(t, &mut keys);
             let shown: Vec<String> = keys.iter().take(5).map(|k| show_bytes(k)).collect();
-            let more = if keys.len() > 5 { format!(" +{} more", keys.len() - 5) } else { String::new() };
-            (format!("txn: {} compares, {} success ops, {} failure ops; keys {}{more}", t.compare.len(), t.success.len(), t.failure.len(), shown.join(" ")), keys)
+            let more = if keys.len() > 5 {
+                format!(" +{} more", keys.len() - 5)
+            } else {
+                String::new()
+            };
+            (
+                format!(
+                    "txn: {} compares, {} success ops, {} failure ops; keys {}{more}",
+                    t.compare.len(),
+                    t.success.len(),
+                    t.failure.len(),
+                    shown.join(" ")
+                ),
+                keys,
+            )
         }
-        WriteRequest::Compact { revision } => (format!("compact to revision {revision}"), Vec::new()),
+        WriteRequest::Compact { revision } => {
+            (format!("compact to revision {revision}"), Vec::new())
+        }
         WriteRequest::LeaseGrant { id, ttl_secs } => {
-            let id = if *id == 0 { "(id from index)".to_string() } else { lease_hex(*id) };
+            let id = if *id == 0 {
+                "(id from index)".to_string()
+            } else {
+                lease_hex(*id)
+            };
             (format!("lease grant {id} ttl {ttl_secs}s"), Vec::new())
         }
-        WriteRequest::LeaseRevoke { id } => (format!("lease revoke {}", lease_hex(*id)), Vec::new()),
-        WriteRequest::AlarmActivate(a) => (format!("alarm activate {:?} member {}", a.kind, hex(a.member_id)), Vec::new()),
-        WriteRequest::AlarmDeactivate(a) => (format!("alarm deactivate {:?} member {}", a.kind, hex(a.member_id)), Vec::new()),
+        WriteRequest::LeaseRevoke { id } => {
+            (format!("lease revoke {}", lease_hex(*id)), Vec::new())
+        }
+        WriteRequest::AlarmActivate(a) => (
+            format!("alarm activate {:?} member {}", a.kind, hex(a.member_id)),
+            Vec::new(),
+        ),
+        WriteRequest::AlarmDeactivate(a) => (
+            format!("alarm deactivate {:?} member {}", a.kind, hex(a.member_id)),
+            Vec::new(),
+        ),
         WriteRequest::Noop => ("noop".into(), Vec::new()),
     }
 }
@@ -237,7 +315,13 @@ impl Report for EntriesReport {
                 Some(l) => (l.term.to_string(), hex(l.leader)),
                 None => (String::new(), String::new()),
             };
-            t.row([e.index.to_string(), term, leader, e.kind.to_string(), e.detail.clone()]);
+            t.row([
+                e.index.to_string(),
+                term,
+                leader,
+                e.kind.to_string(),
+                e.detail.clone(),
+            ]);
         }
         let mut s = t.render();
         match (self.first_index, self.last_index) {
@@ -252,22 +336,49 @@ impl Report for EntriesReport {
     }
 }
 
-pub fn entries(engine: &Engine, from: Option<u64>, to: Option<u64>, limit: usize) -> Result<EntriesReport> {
+pub fn entries(
+    engine: &Engine,
+    from: Option<u64>,
+    to: Option<u64>,
+    limit: usize,
+) -> Result<EntriesReport> {
     let log = engine.raft_log_reader();
     let first_index = log.first_index().context("failed to read the Raft log")?;
     let last_index = log.last_index().context("failed to read the Raft log")?;
     let start = from.or(first_index).unwrap_or(0);
     let end = to.or(last_index).unwrap_or(0).saturating_add(1);
     let limit = limit.max(1);
-    let raw = if start < end { log.entries(start, end, limit + 1).context("failed to read the Raft log")? } else { Vec::new() };
+    let raw = if start < end {
+        log.entries(start, end, limit + 1)
+            .context("failed to read the Raft log")?
+    } else {
+        Vec::new()
+    };
     let more = raw.len() > limit;
-    let entries = raw.iter().take(limit).map(|(i, b)| describe_entry(*i, b)).collect();
-    Ok(EntriesReport { first_index, last_index, entries, more })
+    let entries = raw
+        .iter()
+        .take(limit)
+        .map(|(i, b)| describe_entry(*i, b))
+        .collect();
+    Ok(EntriesReport {
+        first_index,
+        last_index,
+        entries,
+        more,
+    })
 }
 
-fn read_state<T: serde::de::DeserializeOwned>(log: &RaftLogReader, key: &[u8]) -> Result<Option<T>> {
+fn read_state<T: serde::de::DeserializeOwned>(
+    log: &RaftLogReader,
+    key: &[u8],
+) -> Result<Option<T>> {
     match log.state(key).context("failed to read the Raft state")? {
-        Some(bytes) => Ok(Some(decode(&bytes).with_context(|| format!("failed to decode Raft state {:?}", String::from_utf8_lossy(key)))?)),
+        Some(bytes) => Ok(Some(decode(&bytes).with_context(|| {
+            format!(
+                "failed to decode Raft state {:?}",
+                String::from_utf8_lossy(key)
+            )
+        })?)),
         None => Ok(None),
     }
 }
@@ -290,7 +401,11 @@ pub struct VoteOut {
 
 impl From<&Vote> for VoteOut {
     fn from(v: &Vote) -> Self {
-        VoteOut { term: v.leader_id.term, voted_for: v.leader_id.node_id, committed: v.committed }
+        VoteOut {
+            term: v.leader_id.term,
+            voted_for: v.leader_id.node_id,
+            committed: v.committed,
+        }
     }
 }
 
@@ -298,20 +413,31 @@ impl Report for VoteReport {
     fn table(&self) -> String {
         match &self.vote {
             None => "no vote saved\n".into(),
-            Some(v) => fields(&[("term", v.term.to_string()), ("voted for", hex(v.voted_for)), ("committed", v.committed.to_string())]),
+            Some(v) => fields(&[
+                ("term", v.term.to_string()),
+                ("voted for", hex(v.voted_for)),
+                ("committed", v.committed.to_string()),
+            ]),
         }
     }
 }
 
 pub fn vote(engine: &Engine) -> Result<VoteReport> {
     let v: Option<Vote> = read_state(&engine.raft_log_reader(), KEY_VOTE)?;
-    Ok(VoteReport { vote: v.as_ref().map(VoteOut::from) })
+    Ok(VoteReport {
+        vote: v.as_ref().map(VoteOut::from),
+    })
 }
 
 /// The replication layer's applied state recorded with the last applied entry.
 pub fn applied_state(engine: &Engine) -> Result<Option<AppliedState>> {
-    match engine.replication_state().context("failed to read the applied state")? {
-        Some(bytes) => Ok(Some(decode(&bytes).context("failed to decode the replication layer's applied state")?)),
+    match engine
+        .replication_state()
+        .context("failed to read the applied state")?
+    {
+        Some(bytes) => Ok(Some(
+            decode(&bytes).context("failed to decode the replication layer's applied state")?,
+        )),
         None => Ok(None),
     }
 }
@@ -329,11 +455,21 @@ impl Report for MembershipReport {
     fn table(&self) -> String {
         let mut s = String::new();
         match &self.applied {
-            Some(m) => s.push_str(&format!("applied membership (log id {}): {}\n{}", show_log_id(&m.log_id), m.summary(), m.members_table())),
+            Some(m) => s.push_str(&format!(
+                "applied membership (log id {}): {}\n{}",
+                show_log_id(&m.log_id),
+                m.summary(),
+                m.members_table()
+            )),
             None => s.push_str("no applied membership\n"),
         }
         if let Some(m) = &self.latest_in_log {
-            s.push_str(&format!("\nnewer membership in the log (log id {}): {}\n{}", show_log_id(&m.log_id), m.summary(), m.members_table()));
+            s.push_str(&format!(
+                "\nnewer membership in the log (log id {}): {}\n{}",
+                show_log_id(&m.log_id),
+                m.summary(),
+                m.members_table()
+            ));
         }
         s
     }
@@ -344,15 +480,23 @@ const MAX_MEMBERSHIP_SCAN: usize = 100_000;
 
 pub fn membership(engine: &Engine) -> Result<MembershipReport> {
     let applied_state = applied_state(engine)?;
-    let applied = applied_state.as_ref().map(|a| MembershipOut::from_stored(&a.membership));
-    let applied_index = applied_state.as_ref().and_then(|a| a.membership.log_id().as_ref().map(|l| l.index));
+    let applied = applied_state
+        .as_ref()
+        .map(|a| MembershipOut::from_stored(&a.membership));
+    let applied_index = applied_state
+        .as_ref()
+        .and_then(|a| a.membership.log_id().as_ref().map(|l| l.index));
     let log = engine.raft_log_reader();
     let mut latest_in_log = None;
     if let (Some(first), Some(last)) = (log.first_index()?, log.last_index()?) {
         // Scan from the newer of (first entry, applied membership) onwards, in bounded chunks.
-        let mut start = first.max(applied_index.map(|i| i + 1).unwrap_or(0)).max(last.saturating_sub(MAX_MEMBERSHIP_SCAN as u64));
+        let mut start = first
+            .max(applied_index.map(|i| i + 1).unwrap_or(0))
+            .max(last.saturating_sub(MAX_MEMBERSHIP_SCAN as u64));
         while start <= last {
-            let chunk = log.entries(start, last + 1, 1024).context("failed to read the Raft log")?;
+            let chunk = log
+                .entries(start, last + 1, 1024)
+                .context("failed to read the Raft log")?;
             let Some((next, _)) = chunk.last() else { break };
             let next = next + 1;
             for (i, b) in &chunk {
@@ -364,7 +508,10 @@ pub fn membership(engine: &Engine) -> Result<MembershipReport> {
             start = next;
         }
     }
-    Ok(MembershipReport { applied, latest_in_log })
+    Ok(MembershipReport {
+        applied,
+        latest_in_log,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -398,12 +545,23 @@ impl Report for StateReport {
     fn table(&self) -> String {
         let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
         let mut rows = vec![
-            ("member id", self.member_id.map(hex).unwrap_or_else(|| "none".into())),
-            ("cluster id", self.cluster_id.map(hex).unwrap_or_else(|| "none".into())),
+            (
+                "member id",
+                self.member_id.map(hex).unwrap_or_else(|| "none".into()),
+            ),
+            (
+                "cluster id",
+                self.cluster_id.map(hex).unwrap_or_else(|| "none".into()),
+            ),
             (
                 "vote",
                 match &self.vote {
-                    Some(v) => format!("term {} for {}{}", v.term, hex(v.voted_for), if v.committed { " (committed)" } else { "" }),
+                    Some(v) => format!(
+                        "term {} for {}{}",
+                        v.term,
+                        hex(v.voted_for),
+                        if v.committed { " (committed)" } else { "" }
+                    ),
                     None => "none".into(),
                 },
             ),
@@ -435,11 +593,21 @@ pub fn state(engine: &Engine) -> Result<StateReport> {
     let first_index = log.first_index()?;
     let last_index = log.last_index()?;
     let last_log_id = match last_index {
-        Some(i) => log.entries(i, i + 1, 1)?.first().and_then(|(i, b)| describe_entry(*i, b).log_id),
+        Some(i) => log
+            .entries(i, i + 1, 1)?
+            .first()
+            .and_then(|(i, b)| describe_entry(*i, b).log_id),
         None => None,
     };
     let applied = applied_state(engine)?;
-    let known: [&[u8]; 6] = [KEY_VOTE, KEY_COMMITTED, KEY_LAST_PURGED, KEY_MEMBER_ID, KEY_CLUSTER_ID, STATE_PURGED];
+    let known: [&[u8]; 6] = [
+        KEY_VOTE,
+        KEY_COMMITTED,
+        KEY_LAST_PURGED,
+        KEY_MEMBER_ID,
+        KEY_CLUSTER_ID,
+        STATE_PURGED,
+    ];
     let other = log
         .state_entries()?
         .into_iter()
@@ -457,7 +625,9 @@ pub fn state(engine: &Engine) -> Result<StateReport> {
         last_index,
         last_log_id,
         applied_index: engine.applied_index(),
-        last_applied_log_id: applied.as_ref().and_then(|a| a.last_applied.as_ref().map(LogIdOut::from)),
+        last_applied_log_id: applied
+            .as_ref()
+            .and_then(|a| a.last_applied.as_ref().map(LogIdOut::from)),
         other,
     })
 }
@@ -471,34 +641,76 @@ mod tests {
     use storage::{DeleteRangeRequest, PutRequest, TxnRequest};
 
     fn log_id(term: u64, node: u64, index: u64) -> LogId {
-        LogId { leader_id: LeaderId { term, node_id: node }, index }
+        LogId {
+            leader_id: LeaderId {
+                term,
+                node_id: node,
+            },
+            index,
+        }
     }
 
     fn entry(index: u64, payload: EntryPayload<Proposal, u64, PeerNode>) -> Vec<u8> {
-        encode(&Entry { log_id: log_id(2, 0xa, index), payload }).unwrap()
+        encode(&Entry {
+            log_id: log_id(2, 0xa, index),
+            payload,
+        })
+        .unwrap()
     }
 
     #[test]
     fn describes_each_payload_kind() {
         let e = describe_entry(1, &entry(1, EntryPayload::Blank));
-        assert_eq!((e.kind, e.log_id.unwrap().show()), ("blank", "2-a-1".to_string()));
+        assert_eq!(
+            (e.kind, e.log_id.unwrap().show()),
+            ("blank", "2-a-1".to_string())
+        );
 
-        let put = WriteRequest::Put(PutRequest { lease: 0x7b, ..PutRequest::new("k", "value") });
+        let put = WriteRequest::Put(PutRequest {
+            lease: 0x7b,
+            ..PutRequest::new("k", "value")
+        });
         let e = describe_entry(2, &entry(2, EntryPayload::Normal(Proposal(put))));
-        assert_eq!((e.kind, e.request.as_deref(), e.detail.as_str()), ("normal", Some("put"), "put k (5 bytes) lease 7b"));
+        assert_eq!(
+            (e.kind, e.request.as_deref(), e.detail.as_str()),
+            ("normal", Some("put"), "put k (5 bytes) lease 7b")
+        );
         assert_eq!(e.keys, vec![Bytes(b"k".to_vec())]);
 
-        let del = WriteRequest::DeleteRange(DeleteRangeRequest::range("p/", storage::prefix_end(b"p/")));
-        assert_eq!(describe_entry(3, &entry(3, EntryPayload::Normal(Proposal(del)))).detail, "delete p/*");
+        let del =
+            WriteRequest::DeleteRange(DeleteRangeRequest::range("p/", storage::prefix_end(b"p/")));
+        assert_eq!(
+            describe_entry(3, &entry(3, EntryPayload::Normal(Proposal(del)))).detail,
+            "delete p/*"
+        );
 
-        let txn = WriteRequest::Txn(TxnRequest { success: vec![RequestOp::Put(PutRequest::new("a", "1")), RequestOp::Put(PutRequest::new("b", "2"))], ..Default::default() });
+        let txn = WriteRequest::Txn(TxnRequest {
+            success: vec![
+                RequestOp::Put(PutRequest::new("a", "1")),
+                RequestOp::Put(PutRequest::new("b", "2")),
+            ],
+            ..Default::default()
+        });
         let e = describe_entry(4, &entry(4, EntryPayload::Normal(Proposal(txn))));
         assert_eq!((e.request.as_deref(), e.keys.len()), (Some("txn"), 2));
 
-        let nodes: BTreeMap<u64, PeerNode> = [(1, PeerNode { name: "n0".into(), ..Default::default() }), (2, PeerNode::default())].into();
+        let nodes: BTreeMap<u64, PeerNode> = [
+            (
+                1,
+                PeerNode {
+                    name: "n0".into(),
+                    ..Default::default()
+                },
+            ),
+            (2, PeerNode::default()),
+        ]
+        .into();
         let m = Membership::new(vec![BTreeSet::from([1])], nodes).unwrap();
         let e = describe_entry(5, &entry(5, EntryPayload::Membership(m)));
-        assert_eq!((e.kind, e.detail.as_str()), ("membership", "voters [1(n0)] learners [2]"));
+        assert_eq!(
+            (e.kind, e.detail.as_str()),
+            ("membership", "voters [1(n0)] learners [2]")
+        );
 
         let e = describe_entry(6, b"\xff\xff garbage");
         assert_eq!(e.kind, "undecodable");
@@ -506,6 +718,10 @@ mod tests {
 
         // An entry stored under the wrong index says so.
         let e = describe_entry(9, &entry(8, EntryPayload::Blank));
-        assert!(e.detail.contains("stored at index 9 but claims 8"), "{}", e.detail);
+        assert!(
+            e.detail.contains("stored at index 9 but claims 8"),
+            "{}",
+            e.detail
+        );
     }
 }

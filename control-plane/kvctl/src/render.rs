@@ -49,7 +49,8 @@ impl<T: Report> ReportDyn for T {
     }
     fn json_dyn(&self) -> String {
         // Serializing plain data to a string cannot fail (no maps with non-string keys).
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"failed to encode JSON: {e}\"}}"))
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"failed to encode JSON: {e}\"}}"))
     }
 }
 
@@ -83,7 +84,10 @@ impl Serialize for Bytes {
             Err(_) => {
                 use serde::ser::SerializeMap;
                 let mut m = s.serialize_map(Some(1))?;
-                m.serialize_entry("base64", &base64::engine::general_purpose::STANDARD.encode(&self.0))?;
+                m.serialize_entry(
+                    "base64",
+                    &base64::engine::general_purpose::STANDARD.encode(&self.0),
+                )?;
                 m.end()
             }
         }
@@ -142,7 +146,10 @@ pub fn ser_hex<S: Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
 /// Parses an id given in hex (as kvctl and etcdctl print them), with or without `0x`.
 pub fn parse_hex_id(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let digits = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let digits = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     if digits.is_empty() {
         return Err("an id is required".into());
     }
@@ -152,7 +159,10 @@ pub fn parse_hex_id(s: &str) -> Result<u64, String> {
 /// A lease id argument (hex, must fit an i64 and not be 0).
 pub fn parse_lease_id(s: &str) -> Result<i64, String> {
     let id = parse_hex_id(s)?;
-    i64::try_from(id).ok().filter(|i| *i > 0).ok_or_else(|| format!("{s:?} is not a valid lease id"))
+    i64::try_from(id)
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| format!("{s:?} is not a valid lease id"))
 }
 
 /// A plain text table: a header row and aligned columns, two spaces apart.
@@ -164,7 +174,10 @@ pub struct Table {
 
 impl Table {
     pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(header: I) -> Table {
-        Table { header: header.into_iter().map(Into::into).collect(), rows: Vec::new() }
+        Table {
+            header: header.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn row<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, cells: I) {
@@ -172,7 +185,10 @@ impl Table {
     }
 
     pub fn render(&self) -> String {
-        let n = self.header.len().max(self.rows.iter().map(Vec::len).max().unwrap_or(0));
+        let n = self
+            .header
+            .len()
+            .max(self.rows.iter().map(Vec::len).max().unwrap_or(0));
         let mut widths = vec![0usize; n];
         for row in std::iter::once(&self.header).chain(&self.rows) {
             for (i, cell) in row.iter().enumerate() {
@@ -240,8 +256,14 @@ mod tests {
 
     #[test]
     fn bytes_json_is_a_string_or_base64() {
-        assert_eq!(serde_json::to_string(&Bytes(b"a\"b".to_vec())).unwrap(), r#""a\"b""#);
-        assert_eq!(serde_json::to_string(&Bytes(vec![0xff, 0xfe])).unwrap(), r#"{"base64":"//4="}"#);
+        assert_eq!(
+            serde_json::to_string(&Bytes(b"a\"b".to_vec())).unwrap(),
+            r#""a\"b""#
+        );
+        assert_eq!(
+            serde_json::to_string(&Bytes(vec![0xff, 0xfe])).unwrap(),
+            r#"{"base64":"//4="}"#
+        );
     }
 
     #[test]

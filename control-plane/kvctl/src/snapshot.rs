@@ -29,7 +29,11 @@ pub struct ShaTail {
 
 impl Default for ShaTail {
     fn default() -> Self {
-        ShaTail { hasher: Sha256::new(), tail: Vec::with_capacity(2 * SHA_BYTES), content_bytes: 0 }
+        ShaTail {
+            hasher: Sha256::new(),
+            tail: Vec::with_capacity(2 * SHA_BYTES),
+            content_bytes: 0,
+        }
     }
 }
 
@@ -51,7 +55,10 @@ impl ShaTail {
     /// Checks the trailer; returns the content length.
     pub fn finish(self) -> Result<u64> {
         if self.tail.len() < SHA_BYTES {
-            bail!("snapshot stream ended after {} bytes, before its SHA-256 trailer", self.content_bytes + self.tail.len() as u64);
+            bail!(
+                "snapshot stream ended after {} bytes, before its SHA-256 trailer",
+                self.content_bytes + self.tail.len() as u64
+            );
         }
         let digest = self.hasher.finalize();
         if digest.as_slice() != self.tail.as_slice() {
@@ -74,7 +81,14 @@ impl Report for SaveReport {
     fn table(&self) -> String {
         let mut s = format!("Snapshot saved at {}\n", self.file.display());
         s.push_str(&fields(&[
-            ("size", format!("{} ({} bytes)", human_bytes(self.size_bytes), self.size_bytes)),
+            (
+                "size",
+                format!(
+                    "{} ({} bytes)",
+                    human_bytes(self.size_bytes),
+                    self.size_bytes
+                ),
+            ),
             ("revision", self.revision.to_string()),
             ("applied index", self.applied_index.to_string()),
             ("crc32", format!("{:08x}", self.crc32)),
@@ -85,13 +99,20 @@ impl Report for SaveReport {
 
 /// Where the stream goes until it is checked: `FILE.part` next to FILE.
 pub fn part_path(file: &Path) -> PathBuf {
-    let mut name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = file
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".part");
     file.with_file_name(name)
 }
 
 /// Streams the snapshot from `client` (one endpoint) into `file`.
-pub async fn save(client: &mut etcd_client::Client, file: &Path, timeout: Duration) -> Result<SaveReport> {
+pub async fn save(
+    client: &mut etcd_client::Client,
+    file: &Path,
+    timeout: Duration,
+) -> Result<SaveReport> {
     if file.as_os_str().is_empty() || file.is_dir() {
         bail!("{} is not a file name", file.display());
     }
@@ -103,20 +124,37 @@ pub async fn save(client: &mut etcd_client::Client, file: &Path, timeout: Durati
     result
 }
 
-async fn save_to(client: &mut etcd_client::Client, file: &Path, part: &Path, timeout: Duration) -> Result<SaveReport> {
+async fn save_to(
+    client: &mut etcd_client::Client,
+    file: &Path,
+    part: &Path,
+    timeout: Duration,
+) -> Result<SaveReport> {
     // The server writes the whole snapshot before it answers: give the start more time.
     let start_timeout = (timeout * 12).max(Duration::from_secs(60));
     let mut stream = tokio::time::timeout(start_timeout, client.snapshot())
         .await
         .map_err(|_| anyhow!("no snapshot from the server within {start_timeout:?}"))?
         .map_err(crate::online::rpc_error)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, File::options().read(true).write(true).create(true).truncate(true).open(part).with_context(|| format!("failed to create {}", part.display()))?);
+    let mut out = std::io::BufWriter::with_capacity(
+        1 << 20,
+        File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(part)
+            .with_context(|| format!("failed to create {}", part.display()))?,
+    );
     let mut tail = ShaTail::default();
-    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let mut received = 0u64;
     let mut first = true;
@@ -124,7 +162,9 @@ async fn save_to(client: &mut etcd_client::Client, file: &Path, part: &Path, tim
         let wait = if first { start_timeout } else { timeout };
         let msg = tokio::time::timeout(wait, stream.message())
             .await
-            .map_err(|_| anyhow!("snapshot stream stalled: no data for {wait:?} after {received} bytes"))?
+            .map_err(|_| {
+                anyhow!("snapshot stream stalled: no data for {wait:?} after {received} bytes")
+            })?
             .map_err(crate::online::rpc_error)?;
         let Some(msg) = msg else { break };
         let blob = msg.blob();
@@ -135,27 +175,45 @@ async fn save_to(client: &mut etcd_client::Client, file: &Path, part: &Path, tim
         }
         bar.set_position(received);
         let content = tail.push(blob);
-        out.write_all(&content).with_context(|| format!("failed to write {}", part.display()))?;
+        out.write_all(&content)
+            .with_context(|| format!("failed to write {}", part.display()))?;
     }
     bar.finish_and_clear();
     if first {
         bail!("the server sent an empty snapshot stream");
     }
     let content_bytes = tail.finish()?;
-    let mut f = out.into_inner().map_err(|e| anyhow!("failed to write {}: {}", part.display(), e.error()))?;
+    let mut f = out
+        .into_inner()
+        .map_err(|e| anyhow!("failed to write {}: {}", part.display(), e.error()))?;
     f.flush()?;
     // The content is the Berth snapshot, then zero padding: keep exactly the snapshot.
-    let info = storage::verify_snapshot(part).map_err(|e| anyhow!("the server sent an invalid snapshot: {e}"))?;
+    let info = storage::verify_snapshot(part)
+        .map_err(|e| anyhow!("the server sent an invalid snapshot: {e}"))?;
     if info.size_bytes > content_bytes || content_bytes - info.size_bytes >= MAX_PADDING_BYTES {
-        bail!("the snapshot stream has {} bytes beyond the {}-byte snapshot", content_bytes.saturating_sub(info.size_bytes), info.size_bytes);
+        bail!(
+            "the snapshot stream has {} bytes beyond the {}-byte snapshot",
+            content_bytes.saturating_sub(info.size_bytes),
+            info.size_bytes
+        );
     }
-    check_zero_padding(&mut f, info.size_bytes, content_bytes).with_context(|| format!("failed to check {}", part.display()))?;
-    f.set_len(info.size_bytes).with_context(|| format!("failed to truncate {}", part.display()))?;
-    f.sync_all().with_context(|| format!("failed to fsync {}", part.display()))?;
+    check_zero_padding(&mut f, info.size_bytes, content_bytes)
+        .with_context(|| format!("failed to check {}", part.display()))?;
+    f.set_len(info.size_bytes)
+        .with_context(|| format!("failed to truncate {}", part.display()))?;
+    f.sync_all()
+        .with_context(|| format!("failed to fsync {}", part.display()))?;
     drop(f);
-    std::fs::rename(part, file).with_context(|| format!("failed to rename {} to {}", part.display(), file.display()))?;
+    std::fs::rename(part, file)
+        .with_context(|| format!("failed to rename {} to {}", part.display(), file.display()))?;
     sync_parent(file)?;
-    Ok(SaveReport { file: file.to_path_buf(), size_bytes: info.size_bytes, revision: info.revision, applied_index: info.applied_index, crc32: info.crc32 })
+    Ok(SaveReport {
+        file: file.to_path_buf(),
+        size_bytes: info.size_bytes,
+        revision: info.revision,
+        applied_index: info.applied_index,
+        crc32: info.crc32,
+    })
 }
 
 fn check_zero_padding(f: &mut File, from: u64, to: u64) -> Result<()> {
@@ -170,7 +228,9 @@ fn check_zero_padding(f: &mut File, from: u64, to: u64) -> Result<()> {
 
 fn sync_parent(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("failed to fsync {}", dir.display()))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("failed to fsync {}", dir.display()))?;
     }
     Ok(())
 }
@@ -207,20 +267,26 @@ impl Report for RestoreReport {
 /// nothing; refused when `data_dir` exists and is not empty; on failure, what was created
 /// is removed.
 pub fn restore(file: &Path, data_dir: &Path) -> Result<RestoreReport> {
-    storage::verify_snapshot(file).map_err(|e| anyhow!("snapshot {} is not valid: {e}", file.display()))?;
+    storage::verify_snapshot(file)
+        .map_err(|e| anyhow!("snapshot {} is not valid: {e}", file.display()))?;
     let existed = match std::fs::metadata(data_dir) {
         Ok(m) if !m.is_dir() => bail!("{} exists and is not a directory", data_dir.display()),
         Ok(_) => {
-            let mut entries = std::fs::read_dir(data_dir).with_context(|| format!("failed to read {}", data_dir.display()))?;
+            let mut entries = std::fs::read_dir(data_dir)
+                .with_context(|| format!("failed to read {}", data_dir.display()))?;
             if entries.next().is_some() {
-                bail!("data dir {} exists and is not empty; restore needs a new or empty one", data_dir.display());
+                bail!(
+                    "data dir {} exists and is not empty; restore needs a new or empty one",
+                    data_dir.display()
+                );
             }
             true
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => bail!("failed to read {}: {e}", data_dir.display()),
     };
-    std::fs::create_dir_all(data_dir).with_context(|| format!("failed to create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("failed to create {}", data_dir.display()))?;
     let result = restore_into(file, data_dir);
     if result.is_err() {
         if existed {
@@ -234,10 +300,17 @@ pub fn restore(file: &Path, data_dir: &Path) -> Result<RestoreReport> {
 
 fn restore_into(file: &Path, data_dir: &Path) -> Result<RestoreReport> {
     let store = data_dir.join(STORE_DIR);
-    let engine = Engine::open(&store, EngineConfig::default()).with_context(|| format!("failed to create the store {}", store.display()))?;
-    let info = engine.restore_snapshot(file).with_context(|| format!("failed to restore {}", file.display()))?;
-    let hash = engine.hash_kv(0).context("failed to hash the restored store")?;
-    engine.flush().context("failed to flush the restored store")?;
+    let engine = Engine::open(&store, EngineConfig::default())
+        .with_context(|| format!("failed to create the store {}", store.display()))?;
+    let info = engine
+        .restore_snapshot(file)
+        .with_context(|| format!("failed to restore {}", file.display()))?;
+    let hash = engine
+        .hash_kv(0)
+        .context("failed to hash the restored store")?;
+    engine
+        .flush()
+        .context("failed to flush the restored store")?;
     let report = RestoreReport {
         data_dir: data_dir.to_path_buf(),
         revision: engine.current_revision().0,
@@ -286,12 +359,19 @@ mod tests {
         assert!(t.finish().unwrap_err().to_string().contains("SHA-256"));
         let mut t = ShaTail::default();
         t.push(b"short");
-        assert!(t.finish().unwrap_err().to_string().contains("before its SHA-256"));
+        assert!(t
+            .finish()
+            .unwrap_err()
+            .to_string()
+            .contains("before its SHA-256"));
     }
 
     #[test]
     fn part_file_is_next_to_the_target() {
-        assert_eq!(part_path(Path::new("/tmp/x/snap.db")), PathBuf::from("/tmp/x/snap.db.part"));
+        assert_eq!(
+            part_path(Path::new("/tmp/x/snap.db")),
+            PathBuf::from("/tmp/x/snap.db.part")
+        );
         assert_eq!(part_path(Path::new("snap")), PathBuf::from("snap.part"));
     }
 }

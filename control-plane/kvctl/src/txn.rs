@@ -39,9 +39,22 @@ pub enum KeyRange {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpSpec {
-    Get { key: Vec<u8>, range: KeyRange, limit: i64, rev: i64, keys_only: bool },
-    Put { key: Vec<u8>, value: Vec<u8>, lease: i64 },
-    Del { key: Vec<u8>, range: KeyRange },
+    Get {
+        key: Vec<u8>,
+        range: KeyRange,
+        limit: i64,
+        rev: i64,
+        keys_only: bool,
+    },
+    Put {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        lease: i64,
+    },
+    Del {
+        key: Vec<u8>,
+        range: KeyRange,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -73,7 +86,9 @@ pub fn parse(input: &str) -> Result<TxnSpec, String> {
         }
         in_section += 1;
         if in_section > MAX_LINES_PER_SECTION {
-            return Err(format!("line {lineno}: more than {MAX_LINES_PER_SECTION} lines in one section"));
+            return Err(format!(
+                "line {lineno}: more than {MAX_LINES_PER_SECTION} lines in one section"
+            ));
         }
         let at = |e: String| format!("line {lineno}: {e}");
         match section {
@@ -87,7 +102,9 @@ pub fn parse(input: &str) -> Result<TxnSpec, String> {
 
 /// `value("key") = "v"`, `mod("key") > "5"` (etcdctl also takes the short names c, m, ver, val).
 pub fn parse_compare(line: &str) -> Result<CompareSpec, String> {
-    let open = line.find('(').ok_or("a compare looks like value(\"key\") = \"v\"")?;
+    let open = line
+        .find('(')
+        .ok_or("a compare looks like value(\"key\") = \"v\"")?;
     let target = line[..open].trim();
     let rest = &line[open + 1..];
     let mut toks = Tokens::new(rest);
@@ -98,7 +115,12 @@ pub fn parse_compare(line: &str) -> Result<CompareSpec, String> {
         Some(b"!=") => CmpOp::NotEqual,
         Some(b">") => CmpOp::Greater,
         Some(b"<") => CmpOp::Less,
-        Some(other) => return Err(format!("unknown compare operator {:?} (use =, !=, > or <)", String::from_utf8_lossy(other))),
+        Some(other) => {
+            return Err(format!(
+                "unknown compare operator {:?} (use =, !=, > or <)",
+                String::from_utf8_lossy(other)
+            ))
+        }
         None => return Err("missing compare operator".into()),
     };
     let operand = toks.next_token()?.ok_or("missing value to compare with")?;
@@ -107,7 +129,9 @@ pub fn parse_compare(line: &str) -> Result<CompareSpec, String> {
     }
     let number = || -> Result<i64, String> {
         let s = String::from_utf8_lossy(&operand);
-        s.trim().parse::<i64>().map_err(|_| format!("{s:?} is not a number"))
+        s.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("{s:?} is not a number"))
     };
     let target = match target {
         "value" | "val" => Target::Value(operand.clone()),
@@ -116,9 +140,17 @@ pub fn parse_compare(line: &str) -> Result<CompareSpec, String> {
         "mod" | "m" => Target::Mod(number()?),
         "lease" => {
             let s = String::from_utf8_lossy(&operand).into_owned();
-            Target::Lease(if s.trim() == "0" { 0 } else { crate::render::parse_lease_id(&s)? })
+            Target::Lease(if s.trim() == "0" {
+                0
+            } else {
+                crate::render::parse_lease_id(&s)?
+            })
         }
-        other => return Err(format!("unknown compare target {other:?} (use value, version, create, mod or lease)")),
+        other => {
+            return Err(format!(
+                "unknown compare target {other:?} (use value, version, create, mod or lease)"
+            ))
+        }
     };
     if key.is_empty() {
         return Err("empty key in compare".into());
@@ -156,11 +188,18 @@ pub fn parse_op(line: &str) -> Result<OpSpec, String> {
         }
         i += 1;
     }
-    let flag = |name: &str| flags.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let flag = |name: &str| {
+        flags
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let num = |name: &str| -> Result<i64, String> {
         match flag(name) {
             None => Ok(0),
-            Some(Some(v)) => v.parse::<i64>().map_err(|_| format!("--{name}={v} is not a number")),
+            Some(Some(v)) => v
+                .parse::<i64>()
+                .map_err(|_| format!("--{name}={v} is not a number")),
             Some(None) => Err(format!("--{name} needs a value")),
         }
     };
@@ -168,10 +207,18 @@ pub fn parse_op(line: &str) -> Result<OpSpec, String> {
         b"get" => &["prefix", "from-key", "limit", "rev", "keys-only"],
         b"put" => &["lease"],
         b"del" | b"delete" => &["prefix", "from-key"],
-        other => return Err(format!("unknown operation {:?} (use get, put or del)", String::from_utf8_lossy(other))),
+        other => {
+            return Err(format!(
+                "unknown operation {:?} (use get, put or del)",
+                String::from_utf8_lossy(other)
+            ))
+        }
     };
     if let Some((k, _)) = flags.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        return Err(format!("unknown flag --{k} for {}", String::from_utf8_lossy(verb)));
+        return Err(format!(
+            "unknown flag --{k} for {}",
+            String::from_utf8_lossy(verb)
+        ));
     }
     let range = |positional: &[Vec<u8>]| -> Result<KeyRange, String> {
         let prefix = flag("prefix").is_some();
@@ -193,7 +240,13 @@ pub fn parse_op(line: &str) -> Result<OpSpec, String> {
             if positional.len() > 2 {
                 return Err("get takes a key and an optional range end".into());
             }
-            Ok(OpSpec::Get { range: range(&positional)?, key, limit: num("limit")?, rev: num("rev")?, keys_only: flag("keys-only").is_some() })
+            Ok(OpSpec::Get {
+                range: range(&positional)?,
+                key,
+                limit: num("limit")?,
+                rev: num("rev")?,
+                keys_only: flag("keys-only").is_some(),
+            })
         }
         b"put" => {
             if positional.len() != 2 {
@@ -204,13 +257,20 @@ pub fn parse_op(line: &str) -> Result<OpSpec, String> {
                 Some(Some(v)) => crate::render::parse_lease_id(&v)?,
                 Some(None) => return Err("--lease needs a value".into()),
             };
-            Ok(OpSpec::Put { key, value: positional[1].clone(), lease })
+            Ok(OpSpec::Put {
+                key,
+                value: positional[1].clone(),
+                lease,
+            })
         }
         _ => {
             if positional.len() > 2 {
                 return Err("del takes a key and an optional range end".into());
             }
-            Ok(OpSpec::Del { range: range(&positional)?, key })
+            Ok(OpSpec::Del {
+                range: range(&positional)?,
+                key,
+            })
         }
     }
 }
@@ -224,7 +284,10 @@ struct Tokens<'a> {
 
 impl<'a> Tokens<'a> {
     fn new(s: &'a str) -> Self {
-        Tokens { s: s.as_bytes(), pos: 0 }
+        Tokens {
+            s: s.as_bytes(),
+            pos: 0,
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -252,12 +315,16 @@ impl<'a> Tokens<'a> {
         if self.s[self.pos] == b'"' {
             self.pos += 1;
             loop {
-                let Some(&b) = self.s.get(self.pos) else { return Err("unterminated quoted string".into()) };
+                let Some(&b) = self.s.get(self.pos) else {
+                    return Err("unterminated quoted string".into());
+                };
                 self.pos += 1;
                 match b {
                     b'"' => return Ok(Some(out)),
                     b'\\' => {
-                        let Some(&e) = self.s.get(self.pos) else { return Err("unterminated escape".into()) };
+                        let Some(&e) = self.s.get(self.pos) else {
+                            return Err("unterminated escape".into());
+                        };
                         self.pos += 1;
                         match e {
                             b'"' | b'\\' | b'\'' => out.push(e),
@@ -266,8 +333,15 @@ impl<'a> Tokens<'a> {
                             b'r' => out.push(b'\r'),
                             b'0' => out.push(0),
                             b'x' => {
-                                let hex = self.s.get(self.pos..self.pos + 2).ok_or("\\x needs two hex digits")?;
-                                let v = u8::from_str_radix(std::str::from_utf8(hex).map_err(|_| "bad \\x escape")?, 16).map_err(|_| "\\x needs two hex digits")?;
+                                let hex = self
+                                    .s
+                                    .get(self.pos..self.pos + 2)
+                                    .ok_or("\\x needs two hex digits")?;
+                                let v = u8::from_str_radix(
+                                    std::str::from_utf8(hex).map_err(|_| "bad \\x escape")?,
+                                    16,
+                                )
+                                .map_err(|_| "\\x needs two hex digits")?;
                                 out.push(v);
                                 self.pos += 2;
                             }
@@ -279,7 +353,10 @@ impl<'a> Tokens<'a> {
             }
         }
         // A bare word; `)` ends it too, so `value(key)` works without quotes.
-        while self.pos < self.s.len() && !self.s[self.pos].is_ascii_whitespace() && self.s[self.pos] != b')' {
+        while self.pos < self.s.len()
+            && !self.s[self.pos].is_ascii_whitespace()
+            && self.s[self.pos] != b')'
+        {
             out.push(self.s[self.pos]);
             self.pos += 1;
         }
@@ -300,24 +377,55 @@ mod tests {
         let got = parse_compare(line);
         match expected {
             Ok(c) => assert_eq!(got, Ok(c), "{line}"),
-            Err(frag) => assert!(got.as_ref().is_err_and(|e| e.contains(frag)), "{line}: {got:?} should fail with {frag:?}"),
+            Err(frag) => assert!(
+                got.as_ref().is_err_and(|e| e.contains(frag)),
+                "{line}: {got:?} should fail with {frag:?}"
+            ),
         }
     }
 
     fn cmp(key: &str, op: CmpOp, target: Target) -> CompareSpec {
-        CompareSpec { key: key.into(), op, target }
+        CompareSpec {
+            key: key.into(),
+            op,
+            target,
+        }
     }
 
     #[test]
     fn compares() {
-        check_compare(r#"value("k") = "v""#, Ok(cmp("k", CmpOp::Equal, Target::Value(b"v".to_vec()))));
-        check_compare(r#"mod("key1") > "0""#, Ok(cmp("key1", CmpOp::Greater, Target::Mod(0))));
-        check_compare(r#"version("a b") != "3""#, Ok(cmp("a b", CmpOp::NotEqual, Target::Version(3))));
-        check_compare(r#"c("k") < "10""#, Ok(cmp("k", CmpOp::Less, Target::Create(10))));
-        check_compare(r#"lease("k") = "694d77aa9e38260f""#, Ok(cmp("k", CmpOp::Equal, Target::Lease(0x694d77aa9e38260f))));
-        check_compare(r#"lease("k") = "0""#, Ok(cmp("k", CmpOp::Equal, Target::Lease(0))));
-        check_compare(r#"val(k) = v"#, Ok(cmp("k", CmpOp::Equal, Target::Value(b"v".to_vec()))));
-        check_compare(r#"value("k\x00\n") = "a\"b""#, Ok(cmp("k\0\n", CmpOp::Equal, Target::Value(b"a\"b".to_vec()))));
+        check_compare(
+            r#"value("k") = "v""#,
+            Ok(cmp("k", CmpOp::Equal, Target::Value(b"v".to_vec()))),
+        );
+        check_compare(
+            r#"mod("key1") > "0""#,
+            Ok(cmp("key1", CmpOp::Greater, Target::Mod(0))),
+        );
+        check_compare(
+            r#"version("a b") != "3""#,
+            Ok(cmp("a b", CmpOp::NotEqual, Target::Version(3))),
+        );
+        check_compare(
+            r#"c("k") < "10""#,
+            Ok(cmp("k", CmpOp::Less, Target::Create(10))),
+        );
+        check_compare(
+            r#"lease("k") = "694d77aa9e38260f""#,
+            Ok(cmp("k", CmpOp::Equal, Target::Lease(0x694d77aa9e38260f))),
+        );
+        check_compare(
+            r#"lease("k") = "0""#,
+            Ok(cmp("k", CmpOp::Equal, Target::Lease(0))),
+        );
+        check_compare(
+            r#"val(k) = v"#,
+            Ok(cmp("k", CmpOp::Equal, Target::Value(b"v".to_vec()))),
+        );
+        check_compare(
+            r#"value("k\x00\n") = "a\"b""#,
+            Ok(cmp("k\0\n", CmpOp::Equal, Target::Value(b"a\"b".to_vec()))),
+        );
         check_compare(r#"value("k") ~ "v""#, Err("unknown compare operator"));
         check_compare(r#"size("k") = "1""#, Err("unknown compare target"));
         check_compare(r#"mod("k") = "x""#, Err("not a number"));
@@ -330,14 +438,74 @@ mod tests {
     #[test]
     fn ops() {
         let ok = |line: &str, op: OpSpec| assert_eq!(parse_op(line), Ok(op), "{line}");
-        ok("put k v", OpSpec::Put { key: b"k".to_vec(), value: b"v".to_vec(), lease: 0 });
-        ok(r#"put k "two words" --lease=7b"#, OpSpec::Put { key: b"k".to_vec(), value: b"two words".to_vec(), lease: 0x7b });
-        ok("put k v --lease 7b", OpSpec::Put { key: b"k".to_vec(), value: b"v".to_vec(), lease: 0x7b });
-        ok("get k", OpSpec::Get { key: b"k".to_vec(), range: KeyRange::One, limit: 0, rev: 0, keys_only: false });
-        ok("get k --prefix --limit=2 --rev=5 --keys-only", OpSpec::Get { key: b"k".to_vec(), range: KeyRange::Prefix, limit: 2, rev: 5, keys_only: true });
-        ok("get a c", OpSpec::Get { key: b"a".to_vec(), range: KeyRange::To(b"c".to_vec()), limit: 0, rev: 0, keys_only: false });
-        ok("del k --from-key", OpSpec::Del { key: b"k".to_vec(), range: KeyRange::FromKey });
-        ok("delete k", OpSpec::Del { key: b"k".to_vec(), range: KeyRange::One });
+        ok(
+            "put k v",
+            OpSpec::Put {
+                key: b"k".to_vec(),
+                value: b"v".to_vec(),
+                lease: 0,
+            },
+        );
+        ok(
+            r#"put k "two words" --lease=7b"#,
+            OpSpec::Put {
+                key: b"k".to_vec(),
+                value: b"two words".to_vec(),
+                lease: 0x7b,
+            },
+        );
+        ok(
+            "put k v --lease 7b",
+            OpSpec::Put {
+                key: b"k".to_vec(),
+                value: b"v".to_vec(),
+                lease: 0x7b,
+            },
+        );
+        ok(
+            "get k",
+            OpSpec::Get {
+                key: b"k".to_vec(),
+                range: KeyRange::One,
+                limit: 0,
+                rev: 0,
+                keys_only: false,
+            },
+        );
+        ok(
+            "get k --prefix --limit=2 --rev=5 --keys-only",
+            OpSpec::Get {
+                key: b"k".to_vec(),
+                range: KeyRange::Prefix,
+                limit: 2,
+                rev: 5,
+                keys_only: true,
+            },
+        );
+        ok(
+            "get a c",
+            OpSpec::Get {
+                key: b"a".to_vec(),
+                range: KeyRange::To(b"c".to_vec()),
+                limit: 0,
+                rev: 0,
+                keys_only: false,
+            },
+        );
+        ok(
+            "del k --from-key",
+            OpSpec::Del {
+                key: b"k".to_vec(),
+                range: KeyRange::FromKey,
+            },
+        );
+        ok(
+            "delete k",
+            OpSpec::Del {
+                key: b"k".to_vec(),
+                range: KeyRange::One,
+            },
+        );
         for (line, frag) in [
             ("put k", "put takes a key and a value"),
             ("put k v --prefix", "unknown flag --prefix"),
@@ -349,7 +517,10 @@ mod tests {
             (r#"put "" v"#, "empty key"),
         ] {
             let got = parse_op(line);
-            assert!(got.as_ref().is_err_and(|e| e.contains(frag)), "{line}: {got:?} should fail with {frag:?}");
+            assert!(
+                got.as_ref().is_err_and(|e| e.contains(frag)),
+                "{line}: {got:?} should fail with {frag:?}"
+            );
         }
     }
 
@@ -358,7 +529,14 @@ mod tests {
         let spec = parse("mod(\"k\") > \"0\"\n\nput k updated\nget k\n\nput k created\n").unwrap();
         assert_eq!(spec.compares.len(), 1);
         assert_eq!(spec.success.len(), 2);
-        assert_eq!(spec.failure, vec![OpSpec::Put { key: b"k".to_vec(), value: b"created".to_vec(), lease: 0 }]);
+        assert_eq!(
+            spec.failure,
+            vec![OpSpec::Put {
+                key: b"k".to_vec(),
+                value: b"created".to_vec(),
+                lease: 0
+            }]
+        );
         // No compares: the success ops always run.
         let spec = parse("\nput a 1\n").unwrap();
         assert!(spec.compares.is_empty());

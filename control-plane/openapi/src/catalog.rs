@@ -8,7 +8,7 @@ use k8s_openapi::api::{
     rbac::v1 as rbac,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
-use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
+use schemars::{generate::SchemaSettings, JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value};
 
 /// A group, version and kind, as Kubernetes names them (`group` is empty for the core group).
@@ -113,21 +113,59 @@ macro_rules! not_listable {
 }
 
 listable!(
-    core::Namespace, core::Pod, core::Node, core::Service, core::Endpoints, core::ConfigMap,
-    core::Secret, core::ServiceAccount, core::Event, core::PodTemplate, apps::Deployment,
-    apps::ReplicaSet, apps::DaemonSet, apps::StatefulSet, coordination::Lease,
-    discovery::EndpointSlice, events::Event, rbac::Role, rbac::ClusterRole, rbac::RoleBinding,
-    rbac::ClusterRoleBinding, policy::PodDisruptionBudget, batch::Job, batch::CronJob,
+    core::Namespace,
+    core::Pod,
+    core::Node,
+    core::Service,
+    core::Endpoints,
+    core::ConfigMap,
+    core::Secret,
+    core::ServiceAccount,
+    core::Event,
+    core::PodTemplate,
+    apps::Deployment,
+    apps::ReplicaSet,
+    apps::DaemonSet,
+    apps::StatefulSet,
+    coordination::Lease,
+    discovery::EndpointSlice,
+    events::Event,
+    rbac::Role,
+    rbac::ClusterRole,
+    rbac::RoleBinding,
+    rbac::ClusterRoleBinding,
+    policy::PodDisruptionBudget,
+    batch::Job,
+    batch::CronJob,
 );
 not_listable!(
-    core::Binding, autoscaling::Scale, authn::TokenRequest, authn::SelfSubjectReview,
-    authz::SelfSubjectAccessReview, policy::Eviction,
+    core::Binding,
+    autoscaling::Scale,
+    authn::TokenRequest,
+    authn::SelfSubjectReview,
+    authz::SelfSubjectAccessReview,
+    policy::Eviction,
 );
 
 const SCALED: &[Parent] = &[
-    Parent { group_version_path: "apis/apps/v1", plural: "deployments", namespaced: true, methods: &["get", "put", "patch"] },
-    Parent { group_version_path: "apis/apps/v1", plural: "replicasets", namespaced: true, methods: &["get", "put", "patch"] },
-    Parent { group_version_path: "apis/apps/v1", plural: "statefulsets", namespaced: true, methods: &["get", "put", "patch"] },
+    Parent {
+        group_version_path: "apis/apps/v1",
+        plural: "deployments",
+        namespaced: true,
+        methods: &["get", "put", "patch"],
+    },
+    Parent {
+        group_version_path: "apis/apps/v1",
+        plural: "replicasets",
+        namespaced: true,
+        methods: &["get", "put", "patch"],
+    },
+    Parent {
+        group_version_path: "apis/apps/v1",
+        plural: "statefulsets",
+        namespaced: true,
+        methods: &["get", "put", "patch"],
+    },
 ];
 const EVICTED: &[Parent] = &[Parent {
     group_version_path: "api/v1",
@@ -148,7 +186,11 @@ where
     T::Scope: ScopeOf,
 {
     ServedKind {
-        kind: Kind { group: T::GROUP, version: T::VERSION, kind: T::KIND },
+        kind: Kind {
+            group: T::GROUP,
+            version: T::VERSION,
+            kind: T::KIND,
+        },
         plural: T::URL_PATH_SEGMENT,
         scope: <T::Scope as ScopeOf>::SCOPE,
         list_kind: T::LIST_KIND,
@@ -202,7 +244,11 @@ pub(crate) fn catalog() -> Catalog {
     let _ = generator.subschema_for::<meta::Status>();
     let _ = generator.subschema_for::<meta::DeleteOptions>();
     let _ = generator.subschema_for::<meta::ListMeta>();
-    let _ = generator.subschema_for::<meta::WatchEvent<k8s_openapi::apimachinery::pkg::runtime::RawExtension>>();
+    let _ = generator
+        .subschema_for::<meta::WatchEvent<k8s_openapi::apimachinery::pkg::runtime::RawExtension>>();
     let _ = generator.subschema_for::<meta::Patch>();
-    Catalog { kinds, definitions: generator.take_definitions(false) }
+    Catalog {
+        kinds,
+        definitions: generator.take_definitions(false),
+    }
 }

@@ -3,13 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Map, Value, json};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 
 use crate::catalog::{Catalog, Kind, ServedKind};
-use crate::paths::{FieldValidation, operations, v2_paths, v3_paths};
-use crate::schemas::{DEFINITIONS_PREFIX, INT_OR_STRING, QUANTITY, closure, for_each_ref, group_version_paths, kubernetes_definitions, list_definition};
-use crate::{Error, proto};
+use crate::paths::{operations, v2_paths, v3_paths, FieldValidation};
+use crate::schemas::{
+    closure, for_each_ref, group_version_paths, kubernetes_definitions, list_definition,
+    DEFINITIONS_PREFIX, INT_OR_STRING, QUANTITY,
+};
+use crate::{proto, Error};
 
 /// The v3 index and per group-version documents for one [`FieldValidation`] mode.
 pub(crate) struct V3 {
@@ -32,7 +35,10 @@ pub(crate) struct Documents {
 const INFO: (&str, &str) = ("Kubernetes", "unversioned");
 
 pub(crate) fn build(catalog: Catalog) -> Result<Documents, Error> {
-    let Catalog { kinds: served, definitions } = catalog;
+    let Catalog {
+        kinds: served,
+        definitions,
+    } = catalog;
     let definitions = kubernetes_definitions(&served, definitions);
     check_refs(&definitions)?;
     let ops = operations(&served);
@@ -41,7 +47,13 @@ pub(crate) fn build(catalog: Catalog) -> Result<Documents, Error> {
     for s in &served {
         kinds.insert(s.kind, s.definition.to_owned());
         if let Some(list_kind) = s.list_kind {
-            kinds.insert(Kind { kind: list_kind, ..s.kind }, list_definition(s.definition, list_kind));
+            kinds.insert(
+                Kind {
+                    kind: list_kind,
+                    ..s.kind
+                },
+                list_definition(s.definition, list_kind),
+            );
         }
     }
 
@@ -54,13 +66,24 @@ pub(crate) fn build(catalog: Catalog) -> Result<Documents, Error> {
         "definitions": definitions,
     });
     check_document_refs(&v2, "#/definitions/", v2.get("definitions"))?;
-    let v2_json = serde_json::to_vec(&v2).map_err(|source| Error::Serialize { document: "/openapi/v2".into(), source })?;
+    let v2_json = serde_json::to_vec(&v2).map_err(|source| Error::Serialize {
+        document: "/openapi/v2".into(),
+        source,
+    })?;
     let v2_protobuf = proto::document(&v2);
 
     let gv_paths = group_version_paths(&served);
     let v3_client = build_v3(&definitions, &ops, &gv_paths, FieldValidation::Client)?;
     let v3_server = build_v3(&definitions, &ops, &gv_paths, FieldValidation::Server)?;
-    Ok(Documents { v2_json, v2_protobuf, v3_client, v3_server, definitions, kinds, served })
+    Ok(Documents {
+        v2_json,
+        v2_protobuf,
+        v3_client,
+        v3_server,
+        definitions,
+        kinds,
+        served,
+    })
 }
 
 fn build_v3(
@@ -72,14 +95,23 @@ fn build_v3(
     let mut group_versions = BTreeMap::new();
     let mut index = Map::new();
     for gv in gv_paths {
-        let gv_ops: Vec<_> = ops.iter().filter(|op| &op.group_version_path == gv).collect();
+        let gv_ops: Vec<_> = ops
+            .iter()
+            .filter(|op| &op.group_version_path == gv)
+            .collect();
         let paths = v3_paths(&gv_ops, validation);
         let mut roots = Vec::new();
-        for_each_ref(&Value::Object(paths.clone()), &mut |name| roots.push(name.to_owned()));
+        for_each_ref(&Value::Object(paths.clone()), &mut |name| {
+            roots.push(name.to_owned())
+        });
         let reachable = closure(definitions, roots.iter().map(String::as_str));
         let schemas: Map<String, Value> = reachable
             .iter()
-            .filter_map(|name| definitions.get(name).map(|def| (name.clone(), v3_definition(name, def))))
+            .filter_map(|name| {
+                definitions
+                    .get(name)
+                    .map(|def| (name.clone(), v3_definition(name, def)))
+            })
             .collect();
         let doc = json!({
             "openapi": "3.0.0",
@@ -88,15 +120,34 @@ fn build_v3(
             "components": { "schemas": schemas },
         });
         let document = format!("/openapi/v3/{gv}");
-        check_document_refs(&doc, "#/components/schemas/", doc.get("components").and_then(|c| c.get("schemas")))?;
-        let bytes = serde_json::to_vec(&doc).map_err(|source| Error::Serialize { document: document.clone(), source })?;
-        let hash: String = Sha512::digest(&bytes).iter().map(|b| format!("{b:02X}")).collect();
-        index.insert(gv.clone(), json!({ "serverRelativeURL": format!("{document}?hash={hash}") }));
+        check_document_refs(
+            &doc,
+            "#/components/schemas/",
+            doc.get("components").and_then(|c| c.get("schemas")),
+        )?;
+        let bytes = serde_json::to_vec(&doc).map_err(|source| Error::Serialize {
+            document: document.clone(),
+            source,
+        })?;
+        let hash: String = Sha512::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        index.insert(
+            gv.clone(),
+            json!({ "serverRelativeURL": format!("{document}?hash={hash}") }),
+        );
         group_versions.insert(gv.clone(), bytes);
     }
-    let index = serde_json::to_vec(&json!({ "paths": index }))
-        .map_err(|source| Error::Serialize { document: "/openapi/v3".into(), source })?;
-    Ok(V3 { index, group_versions })
+    let index =
+        serde_json::to_vec(&json!({ "paths": index })).map_err(|source| Error::Serialize {
+            document: "/openapi/v3".into(),
+            source,
+        })?;
+    Ok(V3 {
+        index,
+        group_versions,
+    })
 }
 
 /// A definition as Kubernetes publishes it in OpenAPI 3.0: references into
@@ -107,10 +158,16 @@ fn v3_definition(name: &str, def: &Value) -> Value {
     if let Some(obj) = out.as_object_mut() {
         if name == INT_OR_STRING {
             obj.remove("type");
-            obj.insert("oneOf".into(), json!([{ "type": "integer" }, { "type": "string" }]));
+            obj.insert(
+                "oneOf".into(),
+                json!([{ "type": "integer" }, { "type": "string" }]),
+            );
         } else if name == QUANTITY {
             obj.remove("type");
-            obj.insert("oneOf".into(), json!([{ "type": "string" }, { "type": "number" }]));
+            obj.insert(
+                "oneOf".into(),
+                json!([{ "type": "string" }, { "type": "number" }]),
+            );
         }
     }
     out
@@ -133,7 +190,11 @@ fn v3_schema(schema: &Value) -> Value {
                 } else if key == "properties" {
                     let props = value
                         .as_object()
-                        .map(|p| p.iter().map(|(k, v)| (k.clone(), v3_schema(v))).collect::<Map<_, _>>())
+                        .map(|p| {
+                            p.iter()
+                                .map(|(k, v)| (k.clone(), v3_schema(v)))
+                                .collect::<Map<_, _>>()
+                        })
                         .unwrap_or_default();
                     out.insert(key.clone(), Value::Object(props));
                 } else {
@@ -163,7 +224,10 @@ fn check_refs(definitions: &Map<String, Value>) -> Result<(), Error> {
             }
         });
         if let Some(target) = missing {
-            return Err(Error::DanglingReference { from: name.clone(), to: target });
+            return Err(Error::DanglingReference {
+                from: name.clone(),
+                to: target,
+            });
         }
     }
     Ok(())
@@ -181,7 +245,10 @@ fn check_document_refs(doc: &Value, prefix: &str, table: Option<&Value>) -> Resu
         }
     });
     match bad {
-        Some(to) => Err(Error::DanglingReference { from: prefix.to_owned(), to }),
+        Some(to) => Err(Error::DanglingReference {
+            from: prefix.to_owned(),
+            to,
+        }),
         None => Ok(()),
     }
 }

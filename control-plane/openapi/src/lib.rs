@@ -15,8 +15,8 @@
 
 mod catalog;
 mod documents;
-mod paths;
 mod patch_meta;
+mod paths;
 mod proto;
 mod schemas;
 mod unknown;
@@ -53,7 +53,10 @@ pub fn build_error() -> Option<&'static Error> {
 
 /// The kinds the documents describe, with their REST names and scopes.
 pub fn served_kinds() -> &'static [ServedKind] {
-    documents().as_ref().map(|d| d.served.as_slice()).unwrap_or(&[])
+    documents()
+        .as_ref()
+        .map(|d| d.served.as_slice())
+        .unwrap_or(&[])
 }
 
 const EMPTY_V2: &[u8] = br#"{"swagger":"2.0","info":{"title":"Kubernetes","version":"unversioned"},"paths":{},"definitions":{}}"#;
@@ -61,17 +64,24 @@ const EMPTY_V3_INDEX: &[u8] = br#"{"paths":{}}"#;
 
 /// The swagger 2.0 document, as JSON.
 pub fn v2() -> &'static [u8] {
-    documents().as_ref().map(|d| d.v2_json.as_slice()).unwrap_or(EMPTY_V2)
+    documents()
+        .as_ref()
+        .map(|d| d.v2_json.as_slice())
+        .unwrap_or(EMPTY_V2)
 }
 
 /// The content type of [`v2_protobuf`] in responses. Clients ask with `Accept:
 /// application/com.github.proto-openapi.spec.v2@v1.0+protobuf` (or this spelling); Go's media
 /// type parser rejects the `@` spelling in a response, so kube-apiserver answers with this one.
-pub const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+pub const V2_PROTOBUF_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// The swagger 2.0 document as the protobuf message kubectl asks for.
 pub fn v2_protobuf() -> &'static [u8] {
-    documents().as_ref().map(|d| d.v2_protobuf.as_slice()).unwrap_or(&[])
+    documents()
+        .as_ref()
+        .map(|d| d.v2_protobuf.as_slice())
+        .unwrap_or(&[])
 }
 
 fn v3(validation: FieldValidation) -> Option<&'static documents::V3> {
@@ -90,7 +100,9 @@ pub fn v3_index() -> &'static [u8] {
 
 /// The OpenAPI v3 index for documents built in the given mode.
 pub fn v3_index_for(validation: FieldValidation) -> &'static [u8] {
-    v3(validation).map(|d| d.index.as_slice()).unwrap_or(EMPTY_V3_INDEX)
+    v3(validation)
+        .map(|d| d.index.as_slice())
+        .unwrap_or(EMPTY_V3_INDEX)
 }
 
 /// The OpenAPI 3.0 document of one group version (`api/v1`, `apis/apps/v1`; a leading `/`
@@ -110,7 +122,9 @@ pub fn v3_group_version_for(validation: FieldValidation, path: &str) -> Option<&
 /// Kubernetes' strict-decoding wording (`unknown field "spec.foo"`), each once, in document
 /// order. Empty for kinds without a schema here (their fields cannot be judged).
 pub fn unknown_fields(api_version: &str, kind: &str, obj: &serde_json::Value) -> Vec<String> {
-    let Ok(docs) = documents().as_ref() else { return Vec::new() };
+    let Ok(docs) = documents().as_ref() else {
+        return Vec::new();
+    };
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let Some(definition) = docs
         .kinds

@@ -21,25 +21,69 @@ pub(crate) struct FieldMeta {
 }
 
 const fn atomic(definition: &'static str, field: &'static str) -> FieldMeta {
-    FieldMeta { definition, field, list_type: Some("atomic"), list_map_keys: &[], patch_strategy: None, patch_merge_key: None }
+    FieldMeta {
+        definition,
+        field,
+        list_type: Some("atomic"),
+        list_map_keys: &[],
+        patch_strategy: None,
+        patch_merge_key: None,
+    }
 }
 
 const fn set(definition: &'static str, field: &'static str) -> FieldMeta {
-    FieldMeta { definition, field, list_type: Some("set"), list_map_keys: &[], patch_strategy: None, patch_merge_key: None }
+    FieldMeta {
+        definition,
+        field,
+        list_type: Some("set"),
+        list_map_keys: &[],
+        patch_strategy: None,
+        patch_merge_key: None,
+    }
 }
 
 /// A `+listType=map` list with `patchStrategy:"merge"` on the first key.
-const fn merge_map(definition: &'static str, field: &'static str, keys: &'static [&'static str]) -> FieldMeta {
-    FieldMeta { definition, field, list_type: Some("map"), list_map_keys: keys, patch_strategy: Some("merge"), patch_merge_key: Some(keys[0]) }
+const fn merge_map(
+    definition: &'static str,
+    field: &'static str,
+    keys: &'static [&'static str],
+) -> FieldMeta {
+    FieldMeta {
+        definition,
+        field,
+        list_type: Some("map"),
+        list_map_keys: keys,
+        patch_strategy: Some("merge"),
+        patch_merge_key: Some(keys[0]),
+    }
 }
 
 /// A `+listType=map` list without a strategic merge patch strategy.
-const fn map(definition: &'static str, field: &'static str, keys: &'static [&'static str]) -> FieldMeta {
-    FieldMeta { definition, field, list_type: Some("map"), list_map_keys: keys, patch_strategy: None, patch_merge_key: None }
+const fn map(
+    definition: &'static str,
+    field: &'static str,
+    keys: &'static [&'static str],
+) -> FieldMeta {
+    FieldMeta {
+        definition,
+        field,
+        list_type: Some("map"),
+        list_map_keys: keys,
+        patch_strategy: None,
+        patch_merge_key: None,
+    }
 }
 
-const fn with_strategy(meta: FieldMeta, strategy: &'static str, key: Option<&'static str>) -> FieldMeta {
-    FieldMeta { patch_strategy: Some(strategy), patch_merge_key: key, ..meta }
+const fn with_strategy(
+    meta: FieldMeta,
+    strategy: &'static str,
+    key: Option<&'static str>,
+) -> FieldMeta {
+    FieldMeta {
+        patch_strategy: Some(strategy),
+        patch_merge_key: key,
+        ..meta
+    }
 }
 
 const fn list_type(meta: FieldMeta, list_type: Option<&'static str>) -> FieldMeta {
@@ -53,22 +97,48 @@ const POD_STATUS: &str = "api.core.v1.PodStatus";
 
 pub(crate) const FIELDS: &[FieldMeta] = &[
     // meta/v1
-    with_strategy(set("apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers"), "merge", None),
-    merge_map("apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences", &["uid"]),
+    with_strategy(
+        set("apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers"),
+        "merge",
+        None,
+    ),
+    merge_map(
+        "apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "ownerReferences",
+        &["uid"],
+    ),
     atomic("apimachinery.pkg.apis.meta.v1.ObjectMeta", "managedFields"),
-    atomic("apimachinery.pkg.apis.meta.v1.LabelSelector", "matchExpressions"),
-    atomic("apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement", "values"),
+    atomic(
+        "apimachinery.pkg.apis.meta.v1.LabelSelector",
+        "matchExpressions",
+    ),
+    atomic(
+        "apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement",
+        "values",
+    ),
     atomic("apimachinery.pkg.apis.meta.v1.StatusDetails", "causes"),
     atomic("apimachinery.pkg.apis.meta.v1.DeleteOptions", "dryRun"),
     // core/v1 Pod
     merge_map(POD_SPEC, "containers", &["name"]),
     merge_map(POD_SPEC, "initContainers", &["name"]),
     merge_map(POD_SPEC, "ephemeralContainers", &["name"]),
-    with_strategy(map(POD_SPEC, "volumes", &["name"]), "merge,retainKeys", Some("name")),
+    with_strategy(
+        map(POD_SPEC, "volumes", &["name"]),
+        "merge,retainKeys",
+        Some("name"),
+    ),
     merge_map(POD_SPEC, "imagePullSecrets", &["name"]),
     merge_map(POD_SPEC, "hostAliases", &["ip"]),
-    merge_map(POD_SPEC, "topologySpreadConstraints", &["topologyKey", "whenUnsatisfiable"]),
-    with_strategy(map(POD_SPEC, "resourceClaims", &["name"]), "merge,retainKeys", Some("name")),
+    merge_map(
+        POD_SPEC,
+        "topologySpreadConstraints",
+        &["topologyKey", "whenUnsatisfiable"],
+    ),
+    with_strategy(
+        map(POD_SPEC, "resourceClaims", &["name"]),
+        "merge,retainKeys",
+        Some("name"),
+    ),
     merge_map(POD_SPEC, "schedulingGates", &["name"]),
     atomic(POD_SPEC, "tolerations"),
     atomic(POD_SPEC, "readinessGates"),
@@ -102,11 +172,26 @@ pub(crate) const FIELDS: &[FieldMeta] = &[
     atomic("api.core.v1.NodeSelectorTerm", "matchExpressions"),
     atomic("api.core.v1.NodeSelectorTerm", "matchFields"),
     atomic("api.core.v1.NodeSelectorRequirement", "values"),
-    atomic("api.core.v1.NodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
-    atomic("api.core.v1.PodAffinity", "requiredDuringSchedulingIgnoredDuringExecution"),
-    atomic("api.core.v1.PodAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
-    atomic("api.core.v1.PodAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"),
-    atomic("api.core.v1.PodAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
+    atomic(
+        "api.core.v1.NodeAffinity",
+        "preferredDuringSchedulingIgnoredDuringExecution",
+    ),
+    atomic(
+        "api.core.v1.PodAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+    ),
+    atomic(
+        "api.core.v1.PodAffinity",
+        "preferredDuringSchedulingIgnoredDuringExecution",
+    ),
+    atomic(
+        "api.core.v1.PodAntiAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+    ),
+    atomic(
+        "api.core.v1.PodAntiAffinity",
+        "preferredDuringSchedulingIgnoredDuringExecution",
+    ),
     atomic("api.core.v1.PodAffinityTerm", "namespaces"),
     atomic("api.core.v1.PodAffinityTerm", "matchLabelKeys"),
     atomic("api.core.v1.PodAffinityTerm", "mismatchLabelKeys"),
@@ -125,7 +210,11 @@ pub(crate) const FIELDS: &[FieldMeta] = &[
     atomic(POD_STATUS, "containerStatuses"),
     atomic(POD_STATUS, "initContainerStatuses"),
     atomic(POD_STATUS, "ephemeralContainerStatuses"),
-    with_strategy(map(POD_STATUS, "resourceClaimStatuses", &["name"]), "merge,retainKeys", Some("name")),
+    with_strategy(
+        map(POD_STATUS, "resourceClaimStatuses", &["name"]),
+        "merge,retainKeys",
+        Some("name"),
+    ),
     // core/v1 other kinds
     atomic("api.core.v1.NamespaceSpec", "finalizers"),
     merge_map("api.core.v1.NamespaceStatus", "conditions", &["type"]),
@@ -157,10 +246,18 @@ pub(crate) const FIELDS: &[FieldMeta] = &[
     merge_map("api.apps.v1.StatefulSetStatus", "conditions", &["type"]),
     atomic("api.apps.v1.StatefulSetSpec", "volumeClaimTemplates"),
     // batch/v1
-    with_strategy(atomic("api.batch.v1.JobStatus", "conditions"), "merge", Some("type")),
+    with_strategy(
+        atomic("api.batch.v1.JobStatus", "conditions"),
+        "merge",
+        Some("type"),
+    ),
     atomic("api.batch.v1.CronJobStatus", "active"),
     // policy/v1
-    merge_map("api.policy.v1.PodDisruptionBudgetStatus", "conditions", &["type"]),
+    merge_map(
+        "api.policy.v1.PodDisruptionBudgetStatus",
+        "conditions",
+        &["type"],
+    ),
     // discovery.k8s.io/v1
     atomic("api.discovery.v1.EndpointSlice", "endpoints"),
     atomic("api.discovery.v1.EndpointSlice", "ports"),
@@ -180,8 +277,14 @@ pub(crate) const FIELDS: &[FieldMeta] = &[
     atomic("api.authentication.v1.TokenRequestSpec", "audiences"),
     atomic("api.authentication.v1.UserInfo", "groups"),
     // authorization.k8s.io/v1
-    atomic("api.authorization.v1.FieldSelectorAttributes", "requirements"),
-    atomic("api.authorization.v1.LabelSelectorAttributes", "requirements"),
+    atomic(
+        "api.authorization.v1.FieldSelectorAttributes",
+        "requirements",
+    ),
+    atomic(
+        "api.authorization.v1.LabelSelectorAttributes",
+        "requirements",
+    ),
 ];
 
 /// Definitions that Kubernetes marks `x-kubernetes-map-type: atomic` (`+structType=atomic`,

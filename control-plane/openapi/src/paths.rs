@@ -3,10 +3,10 @@
 //! of each operation: `kubectl explain` maps a resource to its kind through them, and kubectl's
 //! validation asks whether the PATCH operation takes a `fieldValidation` query parameter.
 
-use serde_json::{Map, Value, json};
+use serde_json::{json, Map, Value};
 
 use crate::catalog::{Kind, Scope, ServedKind};
-use crate::schemas::{DELETE_OPTIONS, DEFINITIONS_PREFIX, PATCH, STATUS, list_definition};
+use crate::schemas::{list_definition, DEFINITIONS_PREFIX, DELETE_OPTIONS, PATCH, STATUS};
 
 /// Whether the documents tell kubectl that the server checks fields itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,18 +126,33 @@ pub(crate) fn operations(kinds: &[ServedKind]) -> Vec<Operation> {
             Scope::Subresource => {
                 for parent in served.parents {
                     let prefix = if parent.namespaced {
-                        format!("/{}/namespaces/{{namespace}}/{}/{{name}}/{}", parent.group_version_path, parent.plural, served.plural)
+                        format!(
+                            "/{}/namespaces/{{namespace}}/{}/{{name}}/{}",
+                            parent.group_version_path, parent.plural, served.plural
+                        )
                     } else {
-                        format!("/{}/{}/{{name}}/{}", parent.group_version_path, parent.plural, served.plural)
+                        format!(
+                            "/{}/{}/{{name}}/{}",
+                            parent.group_version_path, parent.plural, served.plural
+                        )
                     };
                     let parent_kind = kinds
                         .iter()
-                        .find(|k| k.plural == parent.plural && k.kind.group_version_path() == parent.group_version_path)
+                        .find(|k| {
+                            k.plural == parent.plural
+                                && k.kind.group_version_path() == parent.group_version_path
+                        })
                         .map_or(kind.kind, |k| k.kind.kind);
-                    let parent_gv = parent.group_version_path.trim_start_matches("api/").trim_start_matches("apis/");
-                    let (parent_group, parent_version) = parent_gv.rsplit_once('/').unwrap_or(("", parent_gv));
+                    let parent_gv = parent
+                        .group_version_path
+                        .trim_start_matches("api/")
+                        .trim_start_matches("apis/");
+                    let (parent_group, parent_version) =
+                        parent_gv.rsplit_once('/').unwrap_or(("", parent_gv));
                     for method in parent.methods {
-                        let Some(verb) = Verb::from_method(method) else { continue };
+                        let Some(verb) = Verb::from_method(method) else {
+                            continue;
+                        };
                         ops.push(Operation {
                             group_version_path: parent.group_version_path.to_owned(),
                             path: prefix.clone(),
@@ -154,7 +169,13 @@ pub(crate) fn operations(kinds: &[ServedKind]) -> Vec<Operation> {
                             ),
                             namespaced: parent.namespaced,
                             named: true,
-                            request: (verb != Verb::Read).then(|| if verb == Verb::Patch { PATCH.to_owned() } else { def.clone() }),
+                            request: (verb != Verb::Read).then(|| {
+                                if verb == Verb::Patch {
+                                    PATCH.to_owned()
+                                } else {
+                                    def.clone()
+                                }
+                            }),
                             response: def.clone(),
                         });
                     }
@@ -169,32 +190,91 @@ pub(crate) fn operations(kinds: &[ServedKind]) -> Vec<Operation> {
                 };
                 let item = format!("{collection}/{{name}}");
                 let ns_word = if namespaced { "Namespaced" } else { "" };
-                let mut push = |verb: Verb, path: &str, named: bool, request: Option<String>, response: String, suffix: &str, ns: bool| {
+                let mut push = |verb: Verb,
+                                path: &str,
+                                named: bool,
+                                request: Option<String>,
+                                response: String,
+                                suffix: &str,
+                                ns: bool| {
                     ops.push(Operation {
                         group_version_path: gv_path.clone(),
                         path: path.to_owned(),
                         verb,
                         kind,
-                        operation_id: format!("{}{id_base}{}{}{suffix}", verb.id_prefix(), if ns { ns_word } else { "" }, kind.kind),
+                        operation_id: format!(
+                            "{}{id_base}{}{}{suffix}",
+                            verb.id_prefix(),
+                            if ns { ns_word } else { "" },
+                            kind.kind
+                        ),
                         namespaced: ns && namespaced,
                         named,
                         request,
                         response,
                     });
                 };
-                push(Verb::Create, &collection, false, Some(def.clone()), def.clone(), "", true);
+                push(
+                    Verb::Create,
+                    &collection,
+                    false,
+                    Some(def.clone()),
+                    def.clone(),
+                    "",
+                    true,
+                );
                 // Kinds that cannot be listed (reviews, bindings) are create-only.
                 if let Some(list_kind) = served.list_kind {
                     let list_def = list_definition(served.definition, list_kind);
-                    push(Verb::List, &collection, false, None, list_def.clone(), "", true);
+                    push(
+                        Verb::List,
+                        &collection,
+                        false,
+                        None,
+                        list_def.clone(),
+                        "",
+                        true,
+                    );
                     if namespaced {
                         let all = format!("/{gv_path}/{}", served.plural);
-                        push(Verb::ListAllNamespaces, &all, false, None, list_def, "ForAllNamespaces", false);
+                        push(
+                            Verb::ListAllNamespaces,
+                            &all,
+                            false,
+                            None,
+                            list_def,
+                            "ForAllNamespaces",
+                            false,
+                        );
                     }
                     push(Verb::Read, &item, true, None, def.clone(), "", true);
-                    push(Verb::Replace, &item, true, Some(def.clone()), def.clone(), "", true);
-                    push(Verb::Patch, &item, true, Some(PATCH.to_owned()), def.clone(), "", true);
-                    push(Verb::Delete, &item, true, Some(DELETE_OPTIONS.to_owned()), STATUS.to_owned(), "", true);
+                    push(
+                        Verb::Replace,
+                        &item,
+                        true,
+                        Some(def.clone()),
+                        def.clone(),
+                        "",
+                        true,
+                    );
+                    push(
+                        Verb::Patch,
+                        &item,
+                        true,
+                        Some(PATCH.to_owned()),
+                        def.clone(),
+                        "",
+                        true,
+                    );
+                    push(
+                        Verb::Delete,
+                        &item,
+                        true,
+                        Some(DELETE_OPTIONS.to_owned()),
+                        STATUS.to_owned(),
+                        "",
+                        true,
+                    );
                 }
             }
         }
@@ -207,13 +287,20 @@ fn gvk_json(kind: &Kind) -> Value {
 }
 
 /// `(name, in, description)` of the parameters other than the body.
-fn parameters(op: &Operation, validation: FieldValidation) -> Vec<(&'static str, &'static str, &'static str)> {
+fn parameters(
+    op: &Operation,
+    validation: FieldValidation,
+) -> Vec<(&'static str, &'static str, &'static str)> {
     let mut params = Vec::new();
     if op.named {
         params.push(("name", "path", "name of the object"));
     }
     if op.namespaced {
-        params.push(("namespace", "path", "object name and auth scope, such as for teams and projects"));
+        params.push((
+            "namespace",
+            "path",
+            "object name and auth scope, such as for teams and projects",
+        ));
     }
     if op.verb.writes() || op.verb == Verb::Delete {
         params.push(("dryRun", "query", "When present, indicates that modifications should not be persisted. Valid values are: - All: all dry run stages will be processed"));
@@ -250,11 +337,17 @@ const PATCH_CONTENT_TYPES: &[&str] = &[
     "application/strategic-merge-patch+json",
 ];
 
-const PRODUCES: &[&str] = &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
+const PRODUCES: &[&str] = &[
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+];
 
 fn description(op: &Operation) -> String {
     match op.verb {
-        Verb::List | Verb::ListAllNamespaces => format!("list or watch objects of kind {}", op.kind.kind),
+        Verb::List | Verb::ListAllNamespaces => {
+            format!("list or watch objects of kind {}", op.kind.kind)
+        }
         Verb::Create => format!("create a {}", op.kind.kind),
         Verb::Read => format!("read the specified {}", op.kind.kind),
         Verb::Replace => format!("replace the specified {}", op.kind.kind),
@@ -264,9 +357,16 @@ fn description(op: &Operation) -> String {
 }
 
 fn tag(op: &Operation) -> String {
-    let gv = op.group_version_path.trim_start_matches("api/").trim_start_matches("apis/");
+    let gv = op
+        .group_version_path
+        .trim_start_matches("api/")
+        .trim_start_matches("apis/");
     let (group, version) = gv.rsplit_once('/').unwrap_or(("core", gv));
-    format!("{}_{}", group.trim_end_matches(".k8s.io").replace('.', "_"), version)
+    format!(
+        "{}_{}",
+        group.trim_end_matches(".k8s.io").replace('.', "_"),
+        version
+    )
 }
 
 /// Swagger 2.0 path items.
@@ -288,7 +388,11 @@ pub(crate) fn v2_paths(ops: &[&Operation], validation: FieldValidation) -> Map<S
                 "schema": { "$ref": format!("{DEFINITIONS_PREFIX}{request}") },
             }));
         }
-        let consumes: Vec<&str> = if op.verb == Verb::Patch { PATCH_CONTENT_TYPES.to_vec() } else { vec!["*/*"] };
+        let consumes: Vec<&str> = if op.verb == Verb::Patch {
+            PATCH_CONTENT_TYPES.to_vec()
+        } else {
+            vec!["*/*"]
+        };
         let operation = json!({
             "description": description(op),
             "operationId": op.operation_id,
@@ -343,12 +447,19 @@ pub(crate) fn v3_paths(ops: &[&Operation], validation: FieldValidation) -> Map<S
             "x-kubernetes-group-version-kind": gvk_json(&op.kind),
         });
         if let (Some(request), Some(obj)) = (&op.request, operation.as_object_mut()) {
-            let content_types: Vec<&str> = if op.verb == Verb::Patch { PATCH_CONTENT_TYPES.to_vec() } else { vec!["*/*"] };
+            let content_types: Vec<&str> = if op.verb == Verb::Patch {
+                PATCH_CONTENT_TYPES.to_vec()
+            } else {
+                vec!["*/*"]
+            };
             let content: Map<String, Value> = content_types
                 .into_iter()
                 .map(|ct| (ct.to_owned(), json!({ "schema": schema_ref(request) })))
                 .collect();
-            obj.insert("requestBody".into(), json!({ "content": content, "required": op.verb != Verb::Delete }));
+            obj.insert(
+                "requestBody".into(),
+                json!({ "content": content, "required": op.verb != Verb::Delete }),
+            );
         }
         insert_operation(&mut paths, &op.path, op.verb.method(), operation);
     }
@@ -356,7 +467,9 @@ pub(crate) fn v3_paths(ops: &[&Operation], validation: FieldValidation) -> Map<S
 }
 
 fn insert_operation(paths: &mut Map<String, Value>, path: &str, method: &str, operation: Value) {
-    let item = paths.entry(path.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    let item = paths
+        .entry(path.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
     if let Some(item) = item.as_object_mut() {
         item.insert(method.to_owned(), operation);
     }

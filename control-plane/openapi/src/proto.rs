@@ -67,7 +67,11 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 fn strings_of<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
-    v.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    v.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 /// `Any { yaml = 2 }`.
@@ -112,7 +116,12 @@ fn schema(v: &Value) -> Message {
     for required in strings_of(v, "required") {
         m.string(19, required);
     }
-    for value in v.get("enum").and_then(Value::as_array).into_iter().flatten() {
+    for value in v
+        .get("enum")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         m.message(20, any(value));
     }
     match v.get("additionalProperties") {
@@ -137,7 +146,10 @@ fn schema(v: &Value) -> Message {
         }
         Some(Value::Array(types)) => {
             let mut item = Message::default();
-            types.iter().filter_map(Value::as_str).for_each(|t| item.string(1, t));
+            types
+                .iter()
+                .filter_map(Value::as_str)
+                .for_each(|t| item.string(1, t));
             m.message(22, item);
         }
         _ => {}
@@ -150,7 +162,12 @@ fn schema(v: &Value) -> Message {
         }
         m.message(23, item);
     }
-    for sub in v.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+    for sub in v
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         m.message(24, schema(sub));
     }
     if let Some(props) = v.get("properties").and_then(Value::as_object) {
@@ -179,7 +196,10 @@ fn parameter(v: &Value) -> Message {
         body.string(1, str_of(v, "description"));
         body.string(2, str_of(v, "name"));
         body.string(3, location);
-        body.boolean(4, v.get("required").and_then(Value::as_bool).unwrap_or(false));
+        body.boolean(
+            4,
+            v.get("required").and_then(Value::as_bool).unwrap_or(false),
+        );
         if let Some(s) = v.get("schema") {
             body.message(5, schema(s));
         }
@@ -188,13 +208,25 @@ fn parameter(v: &Value) -> Message {
         // QueryParameterSubSchema and PathParameterSubSchema share fields 1 to 4; `type` is 6
         // in the former and 5 in the latter.
         let mut sub = Message::default();
-        sub.boolean(1, v.get("required").and_then(Value::as_bool).unwrap_or(false));
+        sub.boolean(
+            1,
+            v.get("required").and_then(Value::as_bool).unwrap_or(false),
+        );
         sub.string(2, location);
         sub.string(3, str_of(v, "description"));
         sub.string(4, str_of(v, "name"));
-        let (type_field, unique_field, oneof_field) = if location == "path" { (5, 19, 4) } else { (6, 20, 3) };
+        let (type_field, unique_field, oneof_field) = if location == "path" {
+            (5, 19, 4)
+        } else {
+            (6, 20, 3)
+        };
         sub.string(type_field, str_of(v, "type"));
-        sub.boolean(unique_field, v.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false));
+        sub.boolean(
+            unique_field,
+            v.get("uniqueItems")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        );
         let mut non_body = Message::default();
         non_body.message(oneof_field, sub);
         param.message(2, non_body);
@@ -212,7 +244,12 @@ fn operation(v: &Value) -> Message {
     m.string(5, str_of(v, "operationId"));
     strings_of(v, "produces").for_each(|t| m.string(6, t));
     strings_of(v, "consumes").for_each(|t| m.string(7, t));
-    for p in v.get("parameters").and_then(Value::as_array).into_iter().flatten() {
+    for p in v
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         m.message(8, parameter(p));
     }
     if let Some(responses) = v.get("responses").and_then(Value::as_object) {
@@ -253,7 +290,15 @@ pub(crate) fn document(doc: &Value) -> Vec<u8> {
         let mut ps = Message::default();
         for (path, item) in paths {
             let mut pi = Message::default();
-            for (field, method) in [(2, "get"), (3, "put"), (4, "post"), (5, "delete"), (6, "options"), (7, "head"), (8, "patch")] {
+            for (field, method) in [
+                (2, "get"),
+                (3, "put"),
+                (4, "post"),
+                (5, "delete"),
+                (6, "options"),
+                (7, "head"),
+                (8, "patch"),
+            ] {
                 if let Some(op) = item.get(method) {
                     pi.message(field, operation(op));
                 }
@@ -296,13 +341,19 @@ mod tests {
         check(127, &[0x7f]);
         check(128, &[0x80, 0x01]);
         check(300, &[0xac, 0x02]);
-        check(u64::MAX, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        check(
+            u64::MAX,
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        );
     }
 
     #[test]
     fn document_header() {
         // swagger = 1 ("2.0"), info = 2 { title = 1 ("K") }.
         let doc = serde_json::json!({ "swagger": "2.0", "info": { "title": "K" } });
-        assert_eq!(document(&doc), [0x0a, 3, b'2', b'.', b'0', 0x12, 3, 0x0a, 1, b'K']);
+        assert_eq!(
+            document(&doc),
+            [0x0a, 3, b'2', b'.', b'0', 0x12, 3, 0x0a, 1, b'K']
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{json, Map, Value};
 
 use crate::catalog::{Kind, Scope, ServedKind};
 use crate::patch_meta::{ATOMIC_STRUCTS, FIELDS};
@@ -53,7 +53,10 @@ fn set_gvks(definition: &mut Value, gvks: Vec<Value>) {
 }
 
 /// Adds what Kubernetes publishes and k8s-openapi leaves out; see the module doc.
-pub(crate) fn kubernetes_definitions(kinds: &[ServedKind], mut defs: Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn kubernetes_definitions(
+    kinds: &[ServedKind],
+    mut defs: Map<String, Value>,
+) -> Map<String, Value> {
     shape_scalars(&mut defs);
     apply_patch_meta(&mut defs);
 
@@ -73,7 +76,10 @@ pub(crate) fn kubernetes_definitions(kinds: &[ServedKind], mut defs: Map<String,
         }
         if let Some(list_kind) = served.list_kind {
             let name = list_definition(served.definition, list_kind);
-            let list_gvk = Kind { kind: list_kind, ..served.kind };
+            let list_gvk = Kind {
+                kind: list_kind,
+                ..served.kind
+            };
             defs.insert(name, list_schema(served, &list_gvk));
         }
     }
@@ -81,18 +87,34 @@ pub(crate) fn kubernetes_definitions(kinds: &[ServedKind], mut defs: Map<String,
     // Meta kinds that every group version serves.
     let mut group_versions: Vec<Kind> = Vec::new();
     for served in kinds {
-        let gv = Kind { kind: "", ..served.kind };
+        let gv = Kind {
+            kind: "",
+            ..served.kind
+        };
         if !group_versions.contains(&gv) {
             group_versions.push(gv);
         }
     }
     group_versions.sort();
     if let Some(def) = defs.get_mut(STATUS) {
-        set_gvks(def, vec![gvk_value(&Kind { group: "", version: "v1", kind: "Status" })]);
+        set_gvks(
+            def,
+            vec![gvk_value(&Kind {
+                group: "",
+                version: "v1",
+                kind: "Status",
+            })],
+        );
     }
-    for (name, kind) in [(DELETE_OPTIONS, "DeleteOptions"), (WATCH_EVENT, "WatchEvent")] {
+    for (name, kind) in [
+        (DELETE_OPTIONS, "DeleteOptions"),
+        (WATCH_EVENT, "WatchEvent"),
+    ] {
         if let Some(def) = defs.get_mut(name) {
-            let gvks = group_versions.iter().map(|gv| gvk_value(&Kind { kind, ..*gv })).collect();
+            let gvks = group_versions
+                .iter()
+                .map(|gv| gvk_value(&Kind { kind, ..*gv }))
+                .collect();
             set_gvks(def, gvks);
         }
     }
@@ -158,7 +180,10 @@ fn apply_patch_meta(defs: &mut Map<String, Value>) {
             field.insert("x-kubernetes-list-type".into(), list_type.into());
         }
         if !meta.list_map_keys.is_empty() {
-            field.insert("x-kubernetes-list-map-keys".into(), json!(meta.list_map_keys));
+            field.insert(
+                "x-kubernetes-list-map-keys".into(),
+                json!(meta.list_map_keys),
+            );
         }
         if let Some(key) = meta.patch_merge_key {
             field.insert("x-kubernetes-patch-merge-key".into(), key.into());
@@ -194,7 +219,10 @@ pub(crate) fn for_each_ref(schema: &Value, f: &mut dyn FnMut(&str)) {
 }
 
 /// The definitions reachable from `roots`, roots included.
-pub(crate) fn closure<'a>(defs: &Map<String, Value>, roots: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+pub(crate) fn closure<'a>(
+    defs: &Map<String, Value>,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     let mut todo: Vec<String> = roots.into_iter().map(str::to_owned).collect();
     while let Some(name) = todo.pop() {
@@ -224,25 +252,52 @@ mod tests {
         let defs = kubernetes_definitions(&catalog.kinds, catalog.definitions);
         for meta in FIELDS {
             let name = format!("io.k8s.{}", meta.definition);
-            let field = defs.get(&name).and_then(|d| d.get("properties")).and_then(|p| p.get(meta.field));
-            let Some(field) = field else { panic!("{name}.{} does not exist", meta.field) };
-            assert_eq!(field.get("type"), Some(&json!("array")), "{name}.{} is not a list", meta.field);
-            let item = field.get("items").and_then(|i| i.get("$ref")).and_then(Value::as_str);
+            let field = defs
+                .get(&name)
+                .and_then(|d| d.get("properties"))
+                .and_then(|p| p.get(meta.field));
+            let Some(field) = field else {
+                panic!("{name}.{} does not exist", meta.field)
+            };
+            assert_eq!(
+                field.get("type"),
+                Some(&json!("array")),
+                "{name}.{} is not a list",
+                meta.field
+            );
+            let item = field
+                .get("items")
+                .and_then(|i| i.get("$ref"))
+                .and_then(Value::as_str);
             for key in meta.list_map_keys {
                 let item = item.and_then(|r| defs.get(r.trim_start_matches(DEFINITIONS_PREFIX)));
-                let has_key = item.and_then(|i| i.get("properties")).and_then(|p| p.get(*key)).is_some();
-                assert!(has_key, "{name}.{}: items have no key field {key}", meta.field);
+                let has_key = item
+                    .and_then(|i| i.get("properties"))
+                    .and_then(|p| p.get(*key))
+                    .is_some();
+                assert!(
+                    has_key,
+                    "{name}.{}: items have no key field {key}",
+                    meta.field
+                );
             }
         }
         for definition in ATOMIC_STRUCTS {
             let def = defs.get(&format!("io.k8s.{definition}"));
-            assert_eq!(def.and_then(|d| d.get("x-kubernetes-map-type")), Some(&json!("atomic")), "{definition}");
+            assert_eq!(
+                def.and_then(|d| d.get("x-kubernetes-map-type")),
+                Some(&json!("atomic")),
+                "{definition}"
+            );
         }
     }
 
     #[test]
     fn list_definitions_are_named_after_their_package() {
-        assert_eq!(list_definition("io.k8s.api.core.v1.Pod", "PodList"), "io.k8s.api.core.v1.PodList");
+        assert_eq!(
+            list_definition("io.k8s.api.core.v1.Pod", "PodList"),
+            "io.k8s.api.core.v1.PodList"
+        );
         assert_eq!(list_definition("Pod", "PodList"), "PodList");
     }
 }

@@ -12,9 +12,19 @@ const MAX_DEPTH: usize = 64;
 /// Reference chains (`$ref` to a definition that is itself a `$ref`) are short.
 const MAX_REF_HOPS: usize = 8;
 
-pub(crate) fn unknown_fields(definitions: &Map<String, Value>, definition: &str, obj: &Value) -> Vec<String> {
-    let Some(root) = definitions.get(definition) else { return Vec::new() };
-    let mut walk = Walk { definitions, found: Vec::new(), seen: HashSet::new() };
+pub(crate) fn unknown_fields(
+    definitions: &Map<String, Value>,
+    definition: &str,
+    obj: &Value,
+) -> Vec<String> {
+    let Some(root) = definitions.get(definition) else {
+        return Vec::new();
+    };
+    let mut walk = Walk {
+        definitions,
+        found: Vec::new(),
+        seen: HashSet::new(),
+    };
     walk.value(root, obj, &mut String::new(), 0);
     walk.found
 }
@@ -28,7 +38,9 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     fn resolve(&self, mut schema: &'a Value) -> &'a Value {
         for _ in 0..MAX_REF_HOPS {
-            let Some(target) = schema.get("$ref").and_then(Value::as_str) else { break };
+            let Some(target) = schema.get("$ref").and_then(Value::as_str) else {
+                break;
+            };
             let name = target.strip_prefix(DEFINITIONS_PREFIX).unwrap_or(target);
             match self.definitions.get(name) {
                 Some(next) => schema = next,
@@ -63,7 +75,9 @@ impl<'a> Walk<'a> {
                         }
                         path.truncate(len);
                     }
-                } else if let Some(sub) = schema.get("additionalProperties").filter(|s| s.is_object()) {
+                } else if let Some(sub) =
+                    schema.get("additionalProperties").filter(|s| s.is_object())
+                {
                     for (name, field) in fields {
                         let len = path.len();
                         if !path.is_empty() {

@@ -9,12 +9,19 @@ fn json(bytes: &[u8]) -> Value {
 
 #[test]
 fn documents_build() {
-    assert!(berth_openapi::build_error().is_none(), "{:?}", berth_openapi::build_error());
+    assert!(
+        berth_openapi::build_error().is_none(),
+        "{:?}",
+        berth_openapi::build_error()
+    );
     let _ = json(berth_openapi::v2());
 }
 
 fn v3(path: &str) -> Value {
-    json(berth_openapi::v3_group_version(path).unwrap_or_else(|| panic!("no v3 document for {path}")))
+    json(
+        berth_openapi::v3_group_version(path)
+            .unwrap_or_else(|| panic!("no v3 document for {path}")),
+    )
 }
 
 /// Every served kind has a definition tagged with its GVK, in the v2 document and in its
@@ -29,19 +36,41 @@ fn served_kinds_are_tagged() {
                 .and_then(Value::as_array)
                 .is_some_and(|gvks| gvks.contains(&gvk))
         };
-        assert!(tagged(&v2["definitions"][served.definition]), "v2 {}", served.definition);
+        assert!(
+            tagged(&v2["definitions"][served.definition]),
+            "v2 {}",
+            served.definition
+        );
         let gv_path = match served.parents.first() {
             Some(parent) => parent.group_version_path.to_owned(),
             None => served.kind.group_version_path(),
         };
         let doc = v3(&gv_path);
-        assert!(tagged(&doc["components"]["schemas"][served.definition]), "v3 {gv_path} {}", served.definition);
-        let named = doc["paths"].as_object().into_iter().flatten().any(|(_, item)| {
-            item.as_object().into_iter().flatten().any(|(_, op)| op["x-kubernetes-group-version-kind"] == gvk)
-        });
+        assert!(
+            tagged(&doc["components"]["schemas"][served.definition]),
+            "v3 {gv_path} {}",
+            served.definition
+        );
+        let named = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .any(|(_, item)| {
+                item.as_object()
+                    .into_iter()
+                    .flatten()
+                    .any(|(_, op)| op["x-kubernetes-group-version-kind"] == gvk)
+            });
         assert!(named, "no operation in {gv_path} names {gvk}");
-        let required = v2["definitions"][served.definition]["required"].as_array().cloned().unwrap_or_default();
-        assert!(!required.contains(&"metadata".into()), "{} requires metadata", served.definition);
+        let required = v2["definitions"][served.definition]["required"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !required.contains(&"metadata".into()),
+            "{} requires metadata",
+            served.definition
+        );
     }
 }
 
@@ -49,13 +78,24 @@ fn served_kinds_are_tagged() {
 fn index_points_at_the_documents_by_hash() {
     let index = json(berth_openapi::v3_index());
     let paths = index["paths"].as_object().expect("paths");
-    for gv in ["api/v1", "apis/apps/v1", "apis/batch/v1", "apis/rbac.authorization.k8s.io/v1", "apis/policy/v1"] {
-        let url = paths[gv]["serverRelativeURL"].as_str().expect("serverRelativeURL");
+    for gv in [
+        "api/v1",
+        "apis/apps/v1",
+        "apis/batch/v1",
+        "apis/rbac.authorization.k8s.io/v1",
+        "apis/policy/v1",
+    ] {
+        let url = paths[gv]["serverRelativeURL"]
+            .as_str()
+            .expect("serverRelativeURL");
         assert!(url.starts_with(&format!("/openapi/v3/{gv}?hash=")), "{url}");
         assert!(berth_openapi::v3_group_version(gv).is_some());
         assert!(berth_openapi::v3_group_version(&format!("/openapi/v3/{gv}")).is_some());
     }
-    assert!(!paths.contains_key("apis/autoscaling/v1"), "Scale is only served as a subresource");
+    assert!(
+        !paths.contains_key("apis/autoscaling/v1"),
+        "Scale is only served as a subresource"
+    );
     assert!(berth_openapi::v3_group_version("apis/nope/v1").is_none());
 }
 
@@ -71,36 +111,78 @@ fn published_shapes() {
     assert_eq!(v2["definitions"][int_or_string]["format"], "int-or-string");
     assert_eq!(v2["definitions"][quantity]["type"], "string");
     assert_eq!(schemas[int_or_string]["format"], "int-or-string");
-    assert_eq!(schemas[int_or_string]["oneOf"], serde_json::json!([{"type": "integer"}, {"type": "string"}]));
-    assert_eq!(schemas[quantity]["oneOf"], serde_json::json!([{"type": "string"}, {"type": "number"}]));
-    assert!(schemas[int_or_string].get("x-kubernetes-int-or-string").is_none());
+    assert_eq!(
+        schemas[int_or_string]["oneOf"],
+        serde_json::json!([{"type": "integer"}, {"type": "string"}])
+    );
+    assert_eq!(
+        schemas[quantity]["oneOf"],
+        serde_json::json!([{"type": "string"}, {"type": "number"}])
+    );
+    assert!(schemas[int_or_string]
+        .get("x-kubernetes-int-or-string")
+        .is_none());
 
     let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
     assert_eq!(containers["x-kubernetes-list-type"], "map");
-    assert_eq!(containers["x-kubernetes-list-map-keys"], serde_json::json!(["name"]));
+    assert_eq!(
+        containers["x-kubernetes-list-map-keys"],
+        serde_json::json!(["name"])
+    );
     assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
     assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
-    assert_eq!(schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"]["x-kubernetes-patch-strategy"], "merge,retainKeys");
-    assert_eq!(schemas["io.k8s.api.core.v1.Container"]["required"], serde_json::json!(["name"]));
-    assert!(schemas["io.k8s.api.core.v1.Container"]["description"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(
+        schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"]
+            ["x-kubernetes-patch-strategy"],
+        "merge,retainKeys"
+    );
+    assert_eq!(
+        schemas["io.k8s.api.core.v1.Container"]["required"],
+        serde_json::json!(["name"])
+    );
+    assert!(schemas["io.k8s.api.core.v1.Container"]["description"]
+        .as_str()
+        .is_some_and(|d| !d.is_empty()));
 
     // A reference with a description is wrapped in allOf in v3 and left bare in v2.
     let lifecycle_v3 = &schemas["io.k8s.api.core.v1.Container"]["properties"]["lifecycle"];
-    assert_eq!(lifecycle_v3["allOf"], serde_json::json!([{"$ref": "#/components/schemas/io.k8s.api.core.v1.Lifecycle"}]));
-    let lifecycle_v2 = &v2["definitions"]["io.k8s.api.core.v1.Container"]["properties"]["lifecycle"];
-    assert_eq!(lifecycle_v2["$ref"], "#/definitions/io.k8s.api.core.v1.Lifecycle");
+    assert_eq!(
+        lifecycle_v3["allOf"],
+        serde_json::json!([{"$ref": "#/components/schemas/io.k8s.api.core.v1.Lifecycle"}])
+    );
+    let lifecycle_v2 =
+        &v2["definitions"]["io.k8s.api.core.v1.Container"]["properties"]["lifecycle"];
+    assert_eq!(
+        lifecycle_v2["$ref"],
+        "#/definitions/io.k8s.api.core.v1.Lifecycle"
+    );
 
     let list = &schemas["io.k8s.api.core.v1.PodList"];
-    assert_eq!(list["x-kubernetes-group-version-kind"], serde_json::json!([{"group": "", "kind": "PodList", "version": "v1"}]));
-    assert_eq!(list["properties"]["items"]["items"]["$ref"], "#/components/schemas/io.k8s.api.core.v1.Pod");
+    assert_eq!(
+        list["x-kubernetes-group-version-kind"],
+        serde_json::json!([{"group": "", "kind": "PodList", "version": "v1"}])
+    );
+    assert_eq!(
+        list["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/io.k8s.api.core.v1.Pod"
+    );
     let status = &schemas["io.k8s.apimachinery.pkg.apis.meta.v1.Status"];
-    assert_eq!(status["x-kubernetes-group-version-kind"], serde_json::json!([{"group": "", "kind": "Status", "version": "v1"}]));
-    let delete_gvks = v2["definitions"]["io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"]["x-kubernetes-group-version-kind"]
+    assert_eq!(
+        status["x-kubernetes-group-version-kind"],
+        serde_json::json!([{"group": "", "kind": "Status", "version": "v1"}])
+    );
+    let delete_gvks = v2["definitions"]["io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"]
+        ["x-kubernetes-group-version-kind"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert!(delete_gvks.contains(&serde_json::json!({"group": "apps", "kind": "DeleteOptions", "version": "v1"})));
-    assert!(v2["definitions"]["io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent"]["x-kubernetes-group-version-kind"].is_array());
+    assert!(delete_gvks
+        .contains(&serde_json::json!({"group": "apps", "kind": "DeleteOptions", "version": "v1"})));
+    assert!(
+        v2["definitions"]["io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent"]
+            ["x-kubernetes-group-version-kind"]
+            .is_array()
+    );
 }
 
 /// kubectl validates client-side unless the PATCH operation of the kind takes fieldValidation.
@@ -119,5 +201,8 @@ fn field_validation_parameter_follows_the_mode() {
     };
     assert!(!names(FieldValidation::Client).contains(&"fieldValidation".to_owned()));
     assert!(names(FieldValidation::Server).contains(&"fieldValidation".to_owned()));
-    assert_ne!(berth_openapi::v3_index_for(FieldValidation::Client), berth_openapi::v3_index_for(FieldValidation::Server));
+    assert_ne!(
+        berth_openapi::v3_index_for(FieldValidation::Client),
+        berth_openapi::v3_index_for(FieldValidation::Server)
+    );
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_openapi::{FieldValidation, Scope};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const MAX_REQUEST_BYTES: usize = 16 << 20;
 
@@ -48,7 +48,12 @@ fn read_request(stream: &mut TcpStream) -> Option<Request> {
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    Some(Request { method, target, accept, body })
+    Some(Request {
+        method,
+        target,
+        accept,
+        body,
+    })
 }
 
 fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
@@ -56,7 +61,9 @@ fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body));
 }
 
 fn group_versions() -> Vec<String> {
@@ -75,7 +82,10 @@ fn resource_list(api_version: &str) -> Value {
     for served in berth_openapi::served_kinds() {
         if served.scope == Scope::Subresource {
             for parent in served.parents {
-                let parent_gv = parent.group_version_path.trim_start_matches("api/").trim_start_matches("apis/");
+                let parent_gv = parent
+                    .group_version_path
+                    .trim_start_matches("api/")
+                    .trim_start_matches("apis/");
                 if parent_gv == api_version {
                     resources.push(json!({
                         "name": format!("{}/{}", parent.plural, served.plural), "namespaced": parent.namespaced,
@@ -109,9 +119,16 @@ fn status(code: u16, reason: &str, message: &str) -> Vec<u8> {
 
 /// Serves one request; `log` records `METHOD target` lines, and the body of PATCH requests.
 /// `existing` is the object that every GET of a named object returns, if any.
-fn serve(mut stream: TcpStream, validation: FieldValidation, existing: Option<&Value>, log: &Mutex<Vec<String>>) {
+fn serve(
+    mut stream: TcpStream,
+    validation: FieldValidation,
+    existing: Option<&Value>,
+    log: &Mutex<Vec<String>>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some(req) = read_request(&mut stream) else { return };
+    let Some(req) = read_request(&mut stream) else {
+        return;
+    };
     if let Ok(mut log) = log.lock() {
         log.push(format!("{} {}", req.method, req.target));
         if req.method == "PATCH" {
@@ -123,23 +140,39 @@ fn serve(mut stream: TcpStream, validation: FieldValidation, existing: Option<&V
     match path {
         "/version" => {
             let body = json!({ "major": "1", "minor": "33", "gitVersion": "v1.33.0", "platform": "linux/amd64" });
-            respond(&mut stream, "200 OK", json_type, body.to_string().as_bytes());
+            respond(
+                &mut stream,
+                "200 OK",
+                json_type,
+                body.to_string().as_bytes(),
+            );
         }
         "/api" => {
             let body = json!({ "kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [] });
-            respond(&mut stream, "200 OK", json_type, body.to_string().as_bytes());
+            respond(
+                &mut stream,
+                "200 OK",
+                json_type,
+                body.to_string().as_bytes(),
+            );
         }
         "/apis" => {
             let groups: Vec<Value> = group_versions()
                 .iter()
                 .filter_map(|gv| gv.split_once('/'))
                 .map(|(group, version)| {
-                    let gv = json!({ "groupVersion": format!("{group}/{version}"), "version": version });
+                    let gv =
+                        json!({ "groupVersion": format!("{group}/{version}"), "version": version });
                     json!({ "name": group, "versions": [gv.clone()], "preferredVersion": gv })
                 })
                 .collect();
             let body = json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups });
-            respond(&mut stream, "200 OK", json_type, body.to_string().as_bytes());
+            respond(
+                &mut stream,
+                "200 OK",
+                json_type,
+                body.to_string().as_bytes(),
+            );
         }
         "/openapi/v2" if req.accept.contains("protobuf") => respond(
             &mut stream,
@@ -148,16 +181,43 @@ fn serve(mut stream: TcpStream, validation: FieldValidation, existing: Option<&V
             berth_openapi::v2_protobuf(),
         ),
         "/openapi/v2" => respond(&mut stream, "200 OK", json_type, berth_openapi::v2()),
-        "/openapi/v3" => respond(&mut stream, "200 OK", json_type, berth_openapi::v3_index_for(validation)),
-        _ if path.starts_with("/openapi/v3/") => match berth_openapi::v3_group_version_for(validation, path) {
-            Some(doc) => respond(&mut stream, "200 OK", json_type, doc),
-            None => respond(&mut stream, "404 Not Found", json_type, &status(404, "NotFound", "not found")),
-        },
-        _ if req.method == "GET" && (path == "/api/v1" || group_versions().iter().any(|gv| path == format!("/apis/{gv}"))) => {
-            let api_version = path.trim_start_matches("/api/").trim_start_matches("/apis/");
-            respond(&mut stream, "200 OK", json_type, resource_list(api_version).to_string().as_bytes());
+        "/openapi/v3" => respond(
+            &mut stream,
+            "200 OK",
+            json_type,
+            berth_openapi::v3_index_for(validation),
+        ),
+        _ if path.starts_with("/openapi/v3/") => {
+            match berth_openapi::v3_group_version_for(validation, path) {
+                Some(doc) => respond(&mut stream, "200 OK", json_type, doc),
+                None => respond(
+                    &mut stream,
+                    "404 Not Found",
+                    json_type,
+                    &status(404, "NotFound", "not found"),
+                ),
+            }
         }
-        _ if matches!(req.method.as_str(), "GET" | "PATCH") && existing.is_some() && path.contains("/namespaces/default/") => {
+        _ if req.method == "GET"
+            && (path == "/api/v1"
+                || group_versions()
+                    .iter()
+                    .any(|gv| path == format!("/apis/{gv}"))) =>
+        {
+            let api_version = path
+                .trim_start_matches("/api/")
+                .trim_start_matches("/apis/");
+            respond(
+                &mut stream,
+                "200 OK",
+                json_type,
+                resource_list(api_version).to_string().as_bytes(),
+            );
+        }
+        _ if matches!(req.method.as_str(), "GET" | "PATCH")
+            && existing.is_some()
+            && path.contains("/namespaces/default/") =>
+        {
             let body = existing.map(Value::to_string).unwrap_or_default();
             respond(&mut stream, "200 OK", json_type, body.as_bytes());
         }
@@ -173,12 +233,26 @@ fn serve(mut stream: TcpStream, validation: FieldValidation, existing: Option<&V
                     "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
                     unknown.join(", ")
                 );
-                respond(&mut stream, "400 Bad Request", json_type, &status(400, "BadRequest", &message));
+                respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    json_type,
+                    &status(400, "BadRequest", &message),
+                );
             } else {
                 respond(&mut stream, "201 Created", json_type, &req.body);
             }
         }
-        _ => respond(&mut stream, "404 Not Found", json_type, &status(404, "NotFound", "the server could not find the requested resource")),
+        _ => respond(
+            &mut stream,
+            "404 Not Found",
+            json_type,
+            &status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        ),
     }
 }
 
@@ -227,7 +301,8 @@ mod tempdir {
 
     impl Dir {
         pub fn new(name: &str) -> Dir {
-            let path = std::env::temp_dir().join(format!("berth-openapi-{name}-{}", std::process::id()));
+            let path =
+                std::env::temp_dir().join(format!("berth-openapi-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
             std::fs::create_dir_all(&path).expect("create a temporary directory");
             Dir(path)
@@ -260,7 +335,11 @@ impl Kubectl {
             server.url
         );
         std::fs::write(home.path().join("config"), config).expect("write the kubeconfig");
-        Some(Kubectl { binary, home, server })
+        Some(Kubectl {
+            binary,
+            home,
+            server,
+        })
     }
 
     /// Runs kubectl with `args` and `stdin`; returns (success, stdout, stderr).
@@ -279,14 +358,24 @@ impl Kubectl {
             .spawn()
             .expect("start kubectl");
         if let Some(mut input) = child.stdin.take() {
-            input.write_all(stdin.as_bytes()).expect("write kubectl's stdin");
+            input
+                .write_all(stdin.as_bytes())
+                .expect("write kubectl's stdin");
         }
         let out = child.wait_with_output().expect("wait for kubectl");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     fn requests(&self) -> Vec<String> {
-        self.server.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.server
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -303,13 +392,18 @@ fn check(kubectl: &Kubectl, case: &Case) {
     let (ok, stdout, stderr) = kubectl.run(case.args, case.stdin);
     let shown = if case.succeeds { &stdout } else { &stderr };
     assert_eq!(
-        ok, case.succeeds,
+        ok,
+        case.succeeds,
         "kubectl {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}\nrequests: {:?}",
         case.args,
         kubectl.requests()
     );
     for want in case.output {
-        assert!(shown.contains(want), "kubectl {:?}: {want:?} missing from\n{shown}\nstderr:\n{stderr}", case.args);
+        assert!(
+            shown.contains(want),
+            "kubectl {:?}: {want:?} missing from\n{shown}\nstderr:\n{stderr}",
+            case.args
+        );
     }
 }
 
@@ -384,7 +478,9 @@ data: {k: v}
 
 #[test]
 fn kubectl_explain_and_client_side_validation() {
-    let Some(kubectl) = Kubectl::new("client", FieldValidation::Client, None) else { return };
+    let Some(kubectl) = Kubectl::new("client", FieldValidation::Client, None) else {
+        return;
+    };
     let cases = [
         Case {
             args: &["explain", "pods.spec.containers"],
@@ -445,7 +541,9 @@ fn kubectl_explain_and_client_side_validation() {
 
 #[test]
 fn kubectl_leaves_validation_to_a_server_that_takes_field_validation() {
-    let Some(kubectl) = Kubectl::new("server", FieldValidation::Server, None) else { return };
+    let Some(kubectl) = Kubectl::new("server", FieldValidation::Server, None) else {
+        return;
+    };
     let cases = [
         Case {
             args: &["create", "-f", "-"],
@@ -462,7 +560,10 @@ fn kubectl_leaves_validation_to_a_server_that_takes_field_validation() {
         check(&kubectl, case);
     }
     assert!(
-        kubectl.requests().iter().any(|r| r.starts_with("POST ") && r.contains("fieldValidation=Strict")),
+        kubectl
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("POST ") && r.contains("fieldValidation=Strict")),
         "kubectl did not ask for strict validation: {:?}",
         kubectl.requests()
     );
@@ -483,7 +584,9 @@ fn kubectl_apply_patches_lists_by_merge_key() {
     existing["metadata"]["annotations"] =
         json!({"kubectl.kubernetes.io/last-applied-configuration": last_applied.to_string()});
     existing["metadata"]["resourceVersion"] = json!("7");
-    let Some(kubectl) = Kubectl::new("patch", FieldValidation::Client, Some(existing)) else { return };
+    let Some(kubectl) = Kubectl::new("patch", FieldValidation::Client, Some(existing)) else {
+        return;
+    };
     let update = r#"
 apiVersion: apps/v1
 kind: Deployment
@@ -497,7 +600,15 @@ spec:
       - {name: web, image: "nginx:1.27"}
       - {name: side, image: busybox}
 "#;
-    check(&kubectl, &Case { args: &["apply", "-f", "-"], stdin: update, succeeds: true, output: &["deployment.apps/web configured"] });
+    check(
+        &kubectl,
+        &Case {
+            args: &["apply", "-f", "-"],
+            stdin: update,
+            succeeds: true,
+            output: &["deployment.apps/web configured"],
+        },
+    );
     let requests = kubectl.requests();
     let patch = requests
         .iter()
@@ -506,6 +617,14 @@ spec:
         .unwrap_or_else(|| panic!("no PATCH sent: {requests:?}"));
     let patch: Value = serde_json::from_str(patch).expect("the patch is JSON");
     let spec = &patch["spec"]["template"]["spec"];
-    assert_eq!(spec["$setElementOrder/containers"], json!([{"name": "web"}, {"name": "side"}]), "{patch}");
-    assert_eq!(spec["containers"], json!([{"image": "nginx:1.27", "name": "web"}]), "{patch}");
+    assert_eq!(
+        spec["$setElementOrder/containers"],
+        json!([{"name": "web"}, {"name": "side"}]),
+        "{patch}"
+    );
+    assert_eq!(
+        spec["containers"],
+        json!([{"image": "nginx:1.27", "name": "web"}]),
+        "{patch}"
+    );
 }

@@ -5,7 +5,10 @@
 use crate::store::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use storage::{Engine, EngineConfig, HashKv, LeaseInfo, LeaseId, RangeRequest, RangeResponse, TxnRequest, TxnResponse, WatchRequest, Watcher, WriteRequest, WriteResponse};
+use storage::{
+    Engine, EngineConfig, HashKv, LeaseId, LeaseInfo, RangeRequest, RangeResponse, TxnRequest,
+    TxnResponse, WatchRequest, Watcher, WriteRequest, WriteResponse,
+};
 
 /// The version string Status reports (etcdctl prints it; clients gate features on it).
 pub const ETCD_COMPAT_VERSION: &str = "3.4.23";
@@ -25,9 +28,21 @@ struct Inner {
 impl LocalStore {
     /// Opens the engine in `data_dir` and starts the lease expiry loop (on the current
     /// tokio runtime).
-    pub fn open(data_dir: &std::path::Path, config: EngineConfig, member: Member, cluster_id: u64) -> StoreResult<LocalStore> {
+    pub fn open(
+        data_dir: &std::path::Path,
+        config: EngineConfig,
+        member: Member,
+        cluster_id: u64,
+    ) -> StoreResult<LocalStore> {
         let engine = Engine::open(data_dir, config)?;
-        let store = LocalStore { inner: Arc::new(Inner { engine, member, cluster_id, started: Instant::now() }) };
+        let store = LocalStore {
+            inner: Arc::new(Inner {
+                engine,
+                member,
+                cluster_id,
+                started: Instant::now(),
+            }),
+        };
         let weak = Arc::downgrade(&store.inner);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -37,11 +52,20 @@ impl LocalStore {
                 let now = inner.now_ms();
                 for id in inner.engine.expired_leases(now) {
                     let engine = inner.engine.clone();
-                    let revoked = tokio::task::spawn_blocking(move || engine.write(&WriteRequest::LeaseRevoke { id: id.0 })).await;
+                    let revoked = tokio::task::spawn_blocking(move || {
+                        engine.write(&WriteRequest::LeaseRevoke { id: id.0 })
+                    })
+                    .await;
                     match revoked {
-                        Ok(Ok(_)) | Ok(Err(storage::Error::LeaseNotFound)) => tracing::debug!(lease = %id, "lease expired and revoked"),
-                        Ok(Err(e)) => tracing::warn!(lease = %id, error = %e, "failed to revoke an expired lease"),
-                        Err(e) => tracing::warn!(lease = %id, error = %e, "lease revoke task failed"),
+                        Ok(Ok(_)) | Ok(Err(storage::Error::LeaseNotFound)) => {
+                            tracing::debug!(lease = %id, "lease expired and revoked")
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(lease = %id, error = %e, "failed to revoke an expired lease")
+                        }
+                        Err(e) => {
+                            tracing::warn!(lease = %id, error = %e, "lease revoke task failed")
+                        }
                     }
                 }
             }
@@ -61,8 +85,13 @@ impl Inner {
 }
 
 /// Runs blocking engine work off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, storage::Error> + Send + 'static) -> StoreResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Internal(format!("engine task failed: {e}")))?.map_err(StoreError::from)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, storage::Error> + Send + 'static,
+) -> StoreResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Internal(format!("engine task failed: {e}")))?
+        .map_err(StoreError::from)
 }
 
 impl Store for LocalStore {
@@ -71,12 +100,20 @@ impl Store for LocalStore {
         blocking(move || engine.write(&req)).await
     }
 
-    async fn range(&self, req: RangeRequest, _consistency: ReadConsistency) -> StoreResult<RangeResponse> {
+    async fn range(
+        &self,
+        req: RangeRequest,
+        _consistency: ReadConsistency,
+    ) -> StoreResult<RangeResponse> {
         let engine = self.inner.engine.clone();
         blocking(move || engine.range(&req)).await
     }
 
-    async fn read_txn(&self, req: TxnRequest, _consistency: ReadConsistency) -> StoreResult<TxnResponse> {
+    async fn read_txn(
+        &self,
+        req: TxnRequest,
+        _consistency: ReadConsistency,
+    ) -> StoreResult<TxnResponse> {
         let engine = self.inner.engine.clone();
         blocking(move || engine.read_txn(&req)).await
     }
@@ -86,7 +123,10 @@ impl Store for LocalStore {
     }
 
     async fn lease_keep_alive(&self, id: i64) -> StoreResult<i64> {
-        Ok(self.inner.engine.lease_renew(LeaseId(id), self.inner.now_ms())?)
+        Ok(self
+            .inner
+            .engine
+            .lease_renew(LeaseId(id), self.inner.now_ms())?)
     }
 
     async fn lease_time_to_live(&self, id: i64, keys: bool) -> StoreResult<LeaseInfo> {
@@ -99,7 +139,12 @@ impl Store for LocalStore {
     }
 
     fn header(&self) -> Header {
-        Header { cluster_id: self.inner.cluster_id, member_id: self.inner.member.id, revision: self.inner.engine.current_revision().0, raft_term: 1 }
+        Header {
+            cluster_id: self.inner.cluster_id,
+            member_id: self.inner.member.id,
+            revision: self.inner.engine.current_revision().0,
+            raft_term: 1,
+        }
     }
 
     async fn status(&self) -> StoreResult<Status> {
@@ -126,7 +171,10 @@ impl Store for LocalStore {
 
     async fn snapshot(&self) -> StoreResult<SnapshotFile> {
         let engine = self.inner.engine.clone();
-        let dir = tempfile::Builder::new().prefix("berth-snapshot").tempdir().map_err(|e| StoreError::Internal(format!("failed to create snapshot dir: {e}")))?;
+        let dir = tempfile::Builder::new()
+            .prefix("berth-snapshot")
+            .tempdir()
+            .map_err(|e| StoreError::Internal(format!("failed to create snapshot dir: {e}")))?;
         let path = dir.path().join("snapshot.db");
         let p = path.clone();
         let info = blocking(move || engine.save_snapshot(&p)).await?;
@@ -143,12 +191,16 @@ impl Store for LocalStore {
     }
 
     async fn member_add(&self, _peer_urls: Vec<String>, _is_learner: bool) -> StoreResult<Member> {
-        Err(StoreError::Unsupported("a local store has exactly one member".into()))
+        Err(StoreError::Unsupported(
+            "a local store has exactly one member".into(),
+        ))
     }
 
     async fn member_remove(&self, id: u64) -> StoreResult<()> {
         if id == self.inner.member.id {
-            return Err(StoreError::Unsupported("cannot remove the only member".into()));
+            return Err(StoreError::Unsupported(
+                "cannot remove the only member".into(),
+            ));
         }
         Err(StoreError::MemberNotFound)
     }

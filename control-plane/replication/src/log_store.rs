@@ -11,7 +11,9 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use storage::RaftLog;
 
-use crate::state_keys::{COMMITTED as KEY_COMMITTED, LAST_PURGED_LOG_ID as KEY_LAST_PURGED, VOTE as KEY_VOTE};
+use crate::state_keys::{
+    COMMITTED as KEY_COMMITTED, LAST_PURGED_LOG_ID as KEY_LAST_PURGED, VOTE as KEY_VOTE,
+};
 
 /// Log reads of at most this many entries run on the calling task.
 const INLINE_READ_ENTRIES: u64 = 256;
@@ -39,12 +41,17 @@ impl LogStore {
         submit(Box::new(move |r| {
             let _ = tx.send(r);
         }));
-        rx.await.map_err(|_| io_err("raft log writer stopped"))?.map_err(io_err)
+        rx.await
+            .map_err(|_| io_err("raft log writer stopped"))?
+            .map_err(io_err)
     }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
-    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(&mut self, range: RB) -> io::Result<Vec<Entry>> {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> io::Result<Vec<Entry>> {
         let start = match range.start_bound() {
             Bound::Included(x) => *x,
             Bound::Excluded(x) => x + 1,
@@ -61,13 +68,19 @@ impl RaftLogReader<TypeConfig> for LogStore {
             self.log.entries(start, end).map_err(io_err)?
         } else {
             let log = self.log.clone();
-            tokio::task::spawn_blocking(move || log.entries(start, end)).await.map_err(io_err)?.map_err(io_err)?
+            tokio::task::spawn_blocking(move || log.entries(start, end))
+                .await
+                .map_err(io_err)?
+                .map_err(io_err)?
         };
         raw.iter()
             .map(|(index, bytes)| {
                 let entry: Entry = decode(bytes).map_err(io_err)?;
                 if entry.index() != *index {
-                    return Err(io_err(format!("log entry at {index} claims index {}", entry.index())));
+                    return Err(io_err(format!(
+                        "log entry at {index} claims index {}",
+                        entry.index()
+                    )));
                 }
                 Ok(entry)
             })
@@ -91,7 +104,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
             None => None,
         };
-        Ok(LogState { last_log_id: last.or(last_purged), last_purged_log_id: last_purged })
+        Ok(LogState {
+            last_log_id: last.or(last_purged),
+            last_purged_log_id: last_purged,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -100,13 +116,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote) -> io::Result<()> {
         let bytes = encode(vote).map_err(io_err)?;
-        self.wait(|done| self.log.save_state_then(KEY_VOTE, &bytes, done)).await
+        self.wait(|done| self.log.save_state_then(KEY_VOTE, &bytes, done))
+            .await
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
         let bytes = encode(&committed).map_err(io_err)?;
         // Not waited for: the committed index is a hint that speeds up restart.
-        self.log.save_state_then(KEY_COMMITTED, &bytes, Box::new(|_| {}));
+        self.log
+            .save_state_then(KEY_COMMITTED, &bytes, Box::new(|_| {}));
         Ok(())
     }
 
@@ -123,17 +141,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for entry in entries {
             batch.push((entry.index(), encode(&entry).map_err(io_err)?));
         }
-        self.log.append(batch, Box::new(move |r| callback.io_completed(r.map_err(io_err))));
+        self.log.append(
+            batch,
+            Box::new(move |r| callback.io_completed(r.map_err(io_err))),
+        );
         Ok(())
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> io::Result<()> {
         let from = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
-        self.wait(|done| self.log.truncate_from_then(from, done)).await
+        self.wait(|done| self.log.truncate_from_then(from, done))
+            .await
     }
 
     async fn purge(&mut self, log_id: LogId) -> io::Result<()> {
         let bytes = encode(&log_id).map_err(io_err)?;
-        self.wait(|done| self.log.purge_upto_then(log_id.index(), KEY_LAST_PURGED, &bytes, done)).await
+        self.wait(|done| {
+            self.log
+                .purge_upto_then(log_id.index(), KEY_LAST_PURGED, &bytes, done)
+        })
+        .await
     }
 }

@@ -17,7 +17,10 @@ use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use storage::{Engine, EngineConfig, HashKv, LeaseId, LeaseInfo, RangeRequest, RangeResponse, RaftLog, TxnRequest, TxnResponse, WatchRequest, Watcher, WriteRequest, WriteResponse};
+use storage::{
+    Engine, EngineConfig, HashKv, LeaseId, LeaseInfo, RaftLog, RangeRequest, RangeResponse,
+    TxnRequest, TxnResponse, WatchRequest, Watcher, WriteRequest, WriteResponse,
+};
 use tonic::transport::ClientTlsConfig;
 
 /// The storage engine's directory inside a replica's data dir.
@@ -58,8 +61,17 @@ pub struct ReplicaConfig {
 }
 
 impl ReplicaConfig {
-    pub fn new(name: &str, data_dir: PathBuf, initial_cluster: Vec<(String, String)>) -> ReplicaConfig {
-        let own = initial_cluster.iter().find(|(n, _)| n == name).map(|(_, u)| u.clone()).into_iter().collect();
+    pub fn new(
+        name: &str,
+        data_dir: PathBuf,
+        initial_cluster: Vec<(String, String)>,
+    ) -> ReplicaConfig {
+        let own = initial_cluster
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, u)| u.clone())
+            .into_iter()
+            .collect();
         ReplicaConfig {
             name: name.to_string(),
             data_dir,
@@ -103,7 +115,10 @@ struct ReplicaInner {
 }
 
 fn cluster_id_of(token: &str, initial: &[(String, String)]) -> u64 {
-    let mut ids: Vec<u64> = initial.iter().map(|(n, u)| member_id(n, std::slice::from_ref(u))).collect();
+    let mut ids: Vec<u64> = initial
+        .iter()
+        .map(|(n, u)| member_id(n, std::slice::from_ref(u)))
+        .collect();
     ids.sort_unstable();
     let urls: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     member_id(token, &urls)
@@ -117,7 +132,12 @@ impl Replica {
     /// Opens the data dir, starts Raft, and bootstraps or joins the cluster. Returns the
     /// replica and the peer service to serve on the peer listener.
     pub async fn start(config: ReplicaConfig) -> StoreResult<(Replica, PeerService)> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| internal(format!("failed to create data dir {}: {e}", config.data_dir.display())))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            internal(format!(
+                "failed to create data dir {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
         let engine = Engine::open(config.data_dir.join(STORE_DIR), config.engine.clone())?;
         let log = Arc::new(engine.raft_log());
         let clients = PeerClients::new(config.peer_tls.clone());
@@ -128,7 +148,10 @@ impl Replica {
             (Some(id), Some(cid)) => (decode::<u64>(&id)?, decode::<u64>(&cid)?),
             _ => {
                 let (id, cid) = match config.initial_cluster_state {
-                    ClusterState::New => (member_id(&config.name, &config.advertise_peer_urls), cluster_id_of(&config.initial_cluster_token, &config.initial_cluster)),
+                    ClusterState::New => (
+                        member_id(&config.name, &config.advertise_peer_urls),
+                        cluster_id_of(&config.initial_cluster_token, &config.initial_cluster),
+                    ),
                     ClusterState::Existing => Self::discover_id(&clients, &config).await?,
                 };
                 log.save_state(KEY_MEMBER_ID, &encode(&id)?)?;
@@ -143,8 +166,11 @@ impl Replica {
             // etcd's --election-timeout T means a follower stands for election after T to 2T
             // of silence. openraft waits out a leader lease of `election_timeout_max` and
             // then a random timeout in [min, max): max = T, min = T/2 gives 1.5T to 2T.
-            election_timeout_min: (config.election_timeout_ms / 2).max(config.heartbeat_interval_ms + 1),
-            election_timeout_max: config.election_timeout_ms.max(config.heartbeat_interval_ms + 2),
+            election_timeout_min: (config.election_timeout_ms / 2)
+                .max(config.heartbeat_interval_ms + 1),
+            election_timeout_max: config
+                .election_timeout_ms
+                .max(config.heartbeat_interval_ms + 2),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_count),
             max_in_snapshot_log_to_keep: config.snapshot_catchup_entries,
             install_snapshot_timeout: 60_000,
@@ -153,12 +179,26 @@ impl Replica {
         let raft_config = Arc::new(raft_config.validate().map_err(internal)?);
         let snapshot_dir = config.data_dir.join("snapshots");
         let sm = StateMachine::new(engine.clone(), snapshot_dir.clone()).map_err(internal)?;
-        let raft = Raft::new(id, raft_config, clients.clone(), LogStore::new(log.clone()), sm).await.map_err(internal)?;
+        let raft = Raft::new(
+            id,
+            raft_config,
+            clients.clone(),
+            LogStore::new(log.clone()),
+            sm,
+        )
+        .await
+        .map_err(internal)?;
 
-        if config.initial_cluster_state == ClusterState::New && !raft.is_initialized().await.map_err(internal)? {
+        if config.initial_cluster_state == ClusterState::New
+            && !raft.is_initialized().await.map_err(internal)?
+        {
             let mut members = BTreeMap::new();
             for (name, url) in &config.initial_cluster {
-                let node = PeerNode { name: name.clone(), peer_urls: vec![url.clone()], client_urls: Vec::new() };
+                let node = PeerNode {
+                    name: name.clone(),
+                    peer_urls: vec![url.clone()],
+                    client_urls: Vec::new(),
+                };
                 members.insert(member_id(name, std::slice::from_ref(url)), node);
             }
             // Every initial member initializes with byte-identical membership (derived from
@@ -166,7 +206,9 @@ impl Replica {
             // safe on all of them. Client URLs are published afterwards (spawn_publish).
             match raft.initialize(members).await {
                 Ok(()) => {}
-                Err(e) if e.api_error().is_some() => tracing::info!(error = %e, "cluster already initialized"),
+                Err(e) if e.api_error().is_some() => {
+                    tracing::info!(error = %e, "cluster already initialized")
+                }
                 Err(e) => return Err(internal(e)),
             }
         }
@@ -207,13 +249,26 @@ impl Replica {
                 if *name == config.name {
                     continue;
                 }
-                if let Ok(ForwardResponse::Members(members)) = clients.forward(url, &ForwardRequest::MemberList, Duration::from_secs(2)).await {
-                    if let Some(m) = members.iter().find(|m| m.peer_urls.iter().any(|u| config.advertise_peer_urls.contains(u))) {
+                if let Ok(ForwardResponse::Members(members)) = clients
+                    .forward(url, &ForwardRequest::MemberList, Duration::from_secs(2))
+                    .await
+                {
+                    if let Some(m) = members.iter().find(|m| {
+                        m.peer_urls
+                            .iter()
+                            .any(|u| config.advertise_peer_urls.contains(u))
+                    }) {
                         // The cluster id is whatever the existing members use.
-                        let header = clients.forward(url, &ForwardRequest::ClusterId, Duration::from_secs(2)).await;
+                        let header = clients
+                            .forward(url, &ForwardRequest::ClusterId, Duration::from_secs(2))
+                            .await;
                         let cid = match header {
                             Ok(ForwardResponse::ClusterId(cid)) => cid,
-                            _ => return Err(StoreError::Internal("existing cluster did not tell its cluster id".into())),
+                            _ => {
+                                return Err(StoreError::Internal(
+                                    "existing cluster did not tell its cluster id".into(),
+                                ))
+                            }
                         };
                         return Ok((m.id, cid));
                     }
@@ -233,7 +288,9 @@ impl Replica {
 
     /// Proposals made here as leader that failed (etcd's proposals_failed_total).
     pub fn proposals_failed(&self) -> u64 {
-        self.inner.proposals_failed.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .proposals_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn raft(&self) -> &Raft {
@@ -275,17 +332,30 @@ impl Replica {
                 }
                 let is_leader = m.state == ServerState::Leader;
                 if is_leader && !was_leader {
-                    replica.inner.engine.lease_promote(replica.now_ms(), extend_ms);
-                    tracing::info!(term = m.current_term, "became leader; leases extended by an election timeout");
+                    replica
+                        .inner
+                        .engine
+                        .lease_promote(replica.now_ms(), extend_ms);
+                    tracing::info!(
+                        term = m.current_term,
+                        "became leader; leases extended by an election timeout"
+                    );
                 }
                 was_leader = is_leader;
                 if !is_leader {
                     continue;
                 }
                 for id in replica.inner.engine.expired_leases(replica.now_ms()) {
-                    match replica.propose(WriteRequest::LeaseRevoke { id: id.0 }).await {
-                        Ok(_) | Err(StoreError::Storage(storage::Error::LeaseNotFound)) => tracing::debug!(lease = %id, "expired lease revoked"),
-                        Err(e) => tracing::warn!(lease = %id, error = %e, "failed to revoke an expired lease"),
+                    match replica
+                        .propose(WriteRequest::LeaseRevoke { id: id.0 })
+                        .await
+                    {
+                        Ok(_) | Err(StoreError::Storage(storage::Error::LeaseNotFound)) => {
+                            tracing::debug!(lease = %id, "expired lease revoked")
+                        }
+                        Err(e) => {
+                            tracing::warn!(lease = %id, error = %e, "failed to revoke an expired lease")
+                        }
                     }
                 }
             }
@@ -300,7 +370,11 @@ impl Replica {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let replica = Replica { inner };
-                let me = PeerNode { name: replica.inner.config.name.clone(), peer_urls: replica.inner.config.advertise_peer_urls.clone(), client_urls: replica.inner.config.advertise_client_urls.clone() };
+                let me = PeerNode {
+                    name: replica.inner.config.name.clone(),
+                    peer_urls: replica.inner.config.advertise_peer_urls.clone(),
+                    client_urls: replica.inner.config.advertise_client_urls.clone(),
+                };
                 let m = replica.metrics();
                 if m.running_state.is_err() {
                     return;
@@ -310,9 +384,17 @@ impl Replica {
                     Some(_) => {}
                     None => continue, // not (yet) a member
                 }
-                match replica.leader_do(ForwardRequest::Publish { id: replica.inner.id, node: me }).await {
+                match replica
+                    .leader_do(ForwardRequest::Publish {
+                        id: replica.inner.id,
+                        node: me,
+                    })
+                    .await
+                {
                     Ok(_) => return,
-                    Err(e) => tracing::debug!(error = %e, "publishing member attributes failed; will retry"),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "publishing member attributes failed; will retry")
+                    }
                 }
             }
         });
@@ -324,9 +406,16 @@ impl Replica {
         let engine = &self.inner.engine;
         if let Err(e) = engine.check_request(&req) {
             if e == storage::Error::NoSpace {
-                let alarm = storage::Alarm { member_id: self.inner.id, kind: storage::AlarmKind::NoSpace };
+                let alarm = storage::Alarm {
+                    member_id: self.inner.id,
+                    kind: storage::AlarmKind::NoSpace,
+                };
                 if !engine.alarms().contains(&alarm) {
-                    let _ = self.inner.raft.client_write(Proposal(WriteRequest::AlarmActivate(alarm))).await;
+                    let _ = self
+                        .inner
+                        .raft
+                        .client_write(Proposal(WriteRequest::AlarmActivate(alarm)))
+                        .await;
                 }
             }
             return Err(e.into());
@@ -337,7 +426,9 @@ impl Replica {
         match self.inner.raft.client_write(Proposal(req)).await {
             Ok(resp) => Ok(resp.data.0?),
             Err(e) => {
-                self.inner.proposals_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.inner
+                    .proposals_failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Err(write_error(e))
             }
         }
@@ -351,11 +442,25 @@ impl Replica {
         loop {
             let m = self.metrics();
             let attempt = match m.current_leader {
-                Some(leader) if leader == self.inner.id => Some(self.handle_forward(req.clone()).await),
-                Some(leader) => match m.membership_config.membership().get_node(&leader).map(peer_url) {
+                Some(leader) if leader == self.inner.id => {
+                    Some(self.handle_forward(req.clone()).await)
+                }
+                Some(leader) => match m
+                    .membership_config
+                    .membership()
+                    .get_node(&leader)
+                    .map(peer_url)
+                {
                     Some(Ok(url)) => {
-                        let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
-                        Some(self.inner.forwarder.forward(url, req.clone(), remaining).await)
+                        let remaining = deadline
+                            .saturating_duration_since(Instant::now())
+                            .max(Duration::from_millis(100));
+                        Some(
+                            self.inner
+                                .forwarder
+                                .forward(url, req.clone(), remaining)
+                                .await,
+                        )
                     }
                     _ => None,
                 },
@@ -378,42 +483,70 @@ impl Replica {
         let raft = &self.inner.raft;
         match req {
             ForwardRequest::MemberList => return Ok(ForwardResponse::Members(self.members())),
-            ForwardRequest::ClusterId => return Ok(ForwardResponse::ClusterId(self.inner.cluster_id)),
+            ForwardRequest::ClusterId => {
+                return Ok(ForwardResponse::ClusterId(self.inner.cluster_id))
+            }
             _ => {}
         }
         if !raft.is_leader() {
             return Err(StoreError::NoLeader);
         }
         let _turn = match req {
-            ForwardRequest::MemberAdd { .. } | ForwardRequest::MemberRemove(_) | ForwardRequest::MemberUpdate { .. } | ForwardRequest::Publish { .. } | ForwardRequest::MemberPromote(_) => Some(self.membership_change_turn().await?),
+            ForwardRequest::MemberAdd { .. }
+            | ForwardRequest::MemberRemove(_)
+            | ForwardRequest::MemberUpdate { .. }
+            | ForwardRequest::Publish { .. }
+            | ForwardRequest::MemberPromote(_) => Some(self.membership_change_turn().await?),
             _ => None,
         };
         match req {
             ForwardRequest::Write(w) => Ok(ForwardResponse::Write(self.propose(w).await?)),
-            ForwardRequest::ReadIndex => Ok(ForwardResponse::ReadIndex(self.inner.read_barrier.read_index(raft).await?)),
+            ForwardRequest::ReadIndex => Ok(ForwardResponse::ReadIndex(
+                self.inner.read_barrier.read_index(raft).await?,
+            )),
             ForwardRequest::LeaseKeepAlive(id) => {
                 // A deposed leader (paused, partitioned) still believes it leads: renewing on
                 // that belief lets the real leader expire a lease the client saw renewed
                 // (found by the chaos harness; etcd's ensureLeadership). Confirm leadership
                 // first (a coalesced ReadIndex round).
                 self.inner.read_barrier.read_index(raft).await?;
-                Ok(ForwardResponse::LeaseTtl(self.inner.engine.lease_renew(LeaseId(id), self.now_ms())?))
+                Ok(ForwardResponse::LeaseTtl(
+                    self.inner.engine.lease_renew(LeaseId(id), self.now_ms())?,
+                ))
             }
             ForwardRequest::LeaseTimeToLive { id, keys } => {
                 let engine = self.inner.engine.clone();
                 let now = self.now_ms();
-                let info = tokio::task::spawn_blocking(move || engine.lease_info(LeaseId(id), now, keys)).await.map_err(internal)??;
+                let info =
+                    tokio::task::spawn_blocking(move || engine.lease_info(LeaseId(id), now, keys))
+                        .await
+                        .map_err(internal)??;
                 Ok(ForwardResponse::LeaseInfo(info))
             }
-            ForwardRequest::MemberAdd { peer_urls, is_learner } => {
-                if self.members().iter().any(|m| m.peer_urls.iter().any(|u| peer_urls.contains(u))) {
+            ForwardRequest::MemberAdd {
+                peer_urls,
+                is_learner,
+            } => {
+                if self
+                    .members()
+                    .iter()
+                    .any(|m| m.peer_urls.iter().any(|u| peer_urls.contains(u)))
+                {
                     return Err(StoreError::PeerUrlExists);
                 }
                 let id = member_id(&format!("added-{}", self.now_ms()), &peer_urls);
-                let node = PeerNode { name: String::new(), peer_urls, client_urls: Vec::new() };
-                raft.add_learner(id, node.clone(), false).await.map_err(|e| self.membership_error(e))?;
+                let node = PeerNode {
+                    name: String::new(),
+                    peer_urls,
+                    client_urls: Vec::new(),
+                };
+                raft.add_learner(id, node.clone(), false)
+                    .await
+                    .map_err(|e| self.membership_error(e))?;
                 if !is_learner {
-                    raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true).await.map_err(|e| self.membership_error(e))?;
+                    raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true)
+                        .await
+                        .map_err(|e| self.membership_error(e))?;
                 }
                 Ok(ForwardResponse::Member(to_member(id, &node, is_learner)))
             }
@@ -423,18 +556,34 @@ impl Replica {
                 if membership.get_node(&id).is_none() {
                     return Err(StoreError::MemberNotFound);
                 }
-                let change = if membership.voter_ids().any(|v| v == id) { ChangeMembers::RemoveVoters(BTreeSet::from([id])) } else { ChangeMembers::RemoveNodes(BTreeSet::from([id])) };
-                raft.change_membership(change, false).await.map_err(|e| self.membership_error(e))?;
+                let change = if membership.voter_ids().any(|v| v == id) {
+                    ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+                } else {
+                    ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+                };
+                raft.change_membership(change, false)
+                    .await
+                    .map_err(|e| self.membership_error(e))?;
                 Ok(ForwardResponse::Done)
             }
             ForwardRequest::MemberUpdate { id, peer_urls } => {
-                let node = self.metrics().membership_config.membership().get_node(&id).cloned().ok_or(StoreError::MemberNotFound)?;
+                let node = self
+                    .metrics()
+                    .membership_config
+                    .membership()
+                    .get_node(&id)
+                    .cloned()
+                    .ok_or(StoreError::MemberNotFound)?;
                 let node = PeerNode { peer_urls, ..node };
-                raft.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])), true).await.map_err(|e| self.membership_error(e))?;
+                raft.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])), true)
+                    .await
+                    .map_err(|e| self.membership_error(e))?;
                 Ok(ForwardResponse::Done)
             }
             ForwardRequest::Publish { id, node } => {
-                raft.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])), true).await.map_err(|e| self.membership_error(e))?;
+                raft.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])), true)
+                    .await
+                    .map_err(|e| self.membership_error(e))?;
                 Ok(ForwardResponse::Done)
             }
             ForwardRequest::MemberPromote(id) => {
@@ -446,21 +595,37 @@ impl Replica {
                 if membership.voter_ids().any(|v| v == id) {
                     return Err(StoreError::MemberNotLearner);
                 }
-                raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true).await.map_err(|e| self.membership_error(e))?;
+                raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true)
+                    .await
+                    .map_err(|e| self.membership_error(e))?;
                 Ok(ForwardResponse::Done)
             }
             ForwardRequest::MoveLeader(target) => {
-                if self.metrics().membership_config.membership().voter_ids().all(|v| v != target) {
+                if self
+                    .metrics()
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .all(|v| v != target)
+                {
                     return Err(StoreError::MemberNotFound);
                 }
-                raft.trigger().transfer_leader(target).await.map_err(internal)?;
+                raft.trigger()
+                    .transfer_leader(target)
+                    .await
+                    .map_err(internal)?;
                 Ok(ForwardResponse::Done)
             }
-            ForwardRequest::MemberList | ForwardRequest::ClusterId => unreachable!("answered above"),
+            ForwardRequest::MemberList | ForwardRequest::ClusterId => {
+                unreachable!("answered above")
+            }
         }
     }
 
-    fn membership_error(&self, e: openraft::errors::RaftError<TypeConfig, openraft::errors::ClientWriteError<TypeConfig>>) -> StoreError {
+    fn membership_error(
+        &self,
+        e: openraft::errors::RaftError<TypeConfig, openraft::errors::ClientWriteError<TypeConfig>>,
+    ) -> StoreError {
         write_error(e)
     }
 
@@ -468,7 +633,10 @@ impl Replica {
         let m = self.metrics();
         let membership = m.membership_config.membership();
         let voters: BTreeSet<u64> = membership.voter_ids().collect();
-        membership.nodes().map(|(id, node)| to_member(*id, node, !voters.contains(id))).collect()
+        membership
+            .nodes()
+            .map(|(id, node)| to_member(*id, node, !voters.contains(id)))
+            .collect()
     }
 
     /// For a linearizable read: gets a read index from the leader (ReadIndex) and waits
@@ -508,7 +676,12 @@ impl Replica {
 
     /// Waits until openraft's published metrics show `index` applied.
     async fn wait_published(&self, index: u64, why: &'static str) -> StoreResult<()> {
-        self.inner.raft.wait(Some(self.inner.config.request_timeout)).applied_index_at_least(Some(index), why).await.map_err(|_| StoreError::Timeout)?;
+        self.inner
+            .raft
+            .wait(Some(self.inner.config.request_timeout))
+            .applied_index_at_least(Some(index), why)
+            .await
+            .map_err(|_| StoreError::Timeout)?;
         Ok(())
     }
 
@@ -517,7 +690,12 @@ impl Replica {
         if self.inner.engine.applied_index() >= index {
             return Ok(());
         }
-        self.inner.raft.wait(Some(self.inner.config.request_timeout)).applied_index_at_least(Some(index), "read index").await.map_err(|_| StoreError::Timeout)?;
+        self.inner
+            .raft
+            .wait(Some(self.inner.config.request_timeout))
+            .applied_index_at_least(Some(index), "read index")
+            .await
+            .map_err(|_| StoreError::Timeout)?;
         Ok(())
     }
 }
@@ -577,7 +755,10 @@ impl ReadBarrier {
 }
 
 impl ForwardHandler for Replica {
-    fn handle(&self, req: ForwardRequest) -> Pin<Box<dyn Future<Output = ForwardResult> + Send + '_>> {
+    fn handle(
+        &self,
+        req: ForwardRequest,
+    ) -> Pin<Box<dyn Future<Output = ForwardResult> + Send + '_>> {
         Box::pin(self.handle_forward(req))
     }
 }
@@ -585,7 +766,9 @@ impl ForwardHandler for Replica {
 /// `ForwardToLeader`: refused before it was appended (not the leader, or a new leader whose
 /// lease is not valid yet), so retrying is safe (`NoLeader`). `LogEntryDiscarded`: appended,
 /// then dropped from this log; whether another node committed it is unknown (`LeaderChanged`).
-fn write_error(e: openraft::errors::RaftError<TypeConfig, openraft::errors::ClientWriteError<TypeConfig>>) -> StoreError {
+fn write_error(
+    e: openraft::errors::RaftError<TypeConfig, openraft::errors::ClientWriteError<TypeConfig>>,
+) -> StoreError {
     use openraft::errors::ClientWriteError;
     match e.api_error() {
         Some(ClientWriteError::ForwardToLeader(_)) => StoreError::NoLeader,
@@ -607,24 +790,42 @@ impl Store for Replica {
         }
     }
 
-    async fn range(&self, req: RangeRequest, consistency: ReadConsistency) -> StoreResult<RangeResponse> {
+    async fn range(
+        &self,
+        req: RangeRequest,
+        consistency: ReadConsistency,
+    ) -> StoreResult<RangeResponse> {
         self.read_barrier(consistency).await?;
         if req.range_end.is_empty() {
             // One key: a point lookup costs less than the hand-off to a blocking thread.
             return self.inner.engine.range(&req).map_err(StoreError::from);
         }
         let engine = self.inner.engine.clone();
-        tokio::task::spawn_blocking(move || engine.range(&req)).await.map_err(internal)?.map_err(StoreError::from)
+        tokio::task::spawn_blocking(move || engine.range(&req))
+            .await
+            .map_err(internal)?
+            .map_err(StoreError::from)
     }
 
-    async fn read_txn(&self, req: TxnRequest, consistency: ReadConsistency) -> StoreResult<TxnResponse> {
+    async fn read_txn(
+        &self,
+        req: TxnRequest,
+        consistency: ReadConsistency,
+    ) -> StoreResult<TxnResponse> {
         self.read_barrier(consistency).await?;
-        let single_keys = req.success.iter().chain(&req.failure).all(|op| matches!(op, storage::RequestOp::Range(r) if r.range_end.is_empty()));
+        let single_keys = req
+            .success
+            .iter()
+            .chain(&req.failure)
+            .all(|op| matches!(op, storage::RequestOp::Range(r) if r.range_end.is_empty()));
         if single_keys {
             return self.inner.engine.read_txn(&req).map_err(StoreError::from);
         }
         let engine = self.inner.engine.clone();
-        tokio::task::spawn_blocking(move || engine.read_txn(&req)).await.map_err(internal)?.map_err(StoreError::from)
+        tokio::task::spawn_blocking(move || engine.read_txn(&req))
+            .await
+            .map_err(internal)?
+            .map_err(StoreError::from)
     }
 
     fn watch(&self, req: WatchRequest) -> StoreResult<Watcher> {
@@ -639,7 +840,10 @@ impl Store for Replica {
     }
 
     async fn lease_time_to_live(&self, id: i64, keys: bool) -> StoreResult<LeaseInfo> {
-        match self.leader_do(ForwardRequest::LeaseTimeToLive { id, keys }).await? {
+        match self
+            .leader_do(ForwardRequest::LeaseTimeToLive { id, keys })
+            .await?
+        {
             ForwardResponse::LeaseInfo(info) => Ok(info),
             other => Err(unexpected(other)),
         }
@@ -651,14 +855,23 @@ impl Store for Replica {
 
     fn header(&self) -> Header {
         let term = self.inner.raft.metrics().borrow_watched().current_term;
-        Header { cluster_id: self.inner.cluster_id, member_id: self.inner.id, revision: self.inner.engine.current_revision().0, raft_term: term }
+        Header {
+            cluster_id: self.inner.cluster_id,
+            member_id: self.inner.id,
+            revision: self.inner.engine.current_revision().0,
+            raft_term: term,
+        }
     }
 
     async fn status(&self) -> StoreResult<Status> {
         let m = self.metrics();
         let e = &self.inner.engine;
         let size = e.size_bytes() as i64;
-        let is_learner = m.membership_config.membership().voter_ids().all(|v| v != self.inner.id);
+        let is_learner = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .all(|v| v != self.inner.id);
         Ok(Status {
             header: self.header(),
             version: crate::local::ETCD_COMPAT_VERSION.to_string(),
@@ -669,27 +882,42 @@ impl Store for Replica {
             raft_term: m.current_term,
             raft_applied_index: e.applied_index(),
             is_learner,
-            errors: e.alarms().iter().map(|a| format!("alarm {:?} on member {:x}", a.kind, a.member_id)).collect(),
+            errors: e
+                .alarms()
+                .iter()
+                .map(|a| format!("alarm {:?} on member {:x}", a.kind, a.member_id))
+                .collect(),
         })
     }
 
     async fn hash_kv(&self, revision: i64) -> StoreResult<HashKv> {
         let engine = self.inner.engine.clone();
-        tokio::task::spawn_blocking(move || engine.hash_kv(revision)).await.map_err(internal)?.map_err(StoreError::from)
+        tokio::task::spawn_blocking(move || engine.hash_kv(revision))
+            .await
+            .map_err(internal)?
+            .map_err(StoreError::from)
     }
 
     async fn snapshot(&self) -> StoreResult<SnapshotFile> {
         let engine = self.inner.engine.clone();
-        let dir = tempfile::Builder::new().prefix("berth-snapshot").tempdir_in(&self.inner.config.data_dir).map_err(|e| internal(format!("failed to create snapshot dir: {e}")))?;
+        let dir = tempfile::Builder::new()
+            .prefix("berth-snapshot")
+            .tempdir_in(&self.inner.config.data_dir)
+            .map_err(|e| internal(format!("failed to create snapshot dir: {e}")))?;
         let path = dir.path().join("snapshot.db");
         let p = path.clone();
-        let info = tokio::task::spawn_blocking(move || engine.save_snapshot(&p)).await.map_err(internal)??;
+        let info = tokio::task::spawn_blocking(move || engine.save_snapshot(&p))
+            .await
+            .map_err(internal)??;
         Ok(SnapshotFile { path, info, dir })
     }
 
     async fn defragment(&self) -> StoreResult<()> {
         let engine = self.inner.engine.clone();
-        tokio::task::spawn_blocking(move || engine.defragment()).await.map_err(internal)?.map_err(StoreError::from)
+        tokio::task::spawn_blocking(move || engine.defragment())
+            .await
+            .map_err(internal)?
+            .map_err(StoreError::from)
     }
 
     async fn member_list(&self) -> StoreResult<Vec<Member>> {
@@ -697,7 +925,13 @@ impl Store for Replica {
     }
 
     async fn member_add(&self, peer_urls: Vec<String>, is_learner: bool) -> StoreResult<Member> {
-        let added = match self.leader_do(ForwardRequest::MemberAdd { peer_urls, is_learner }).await? {
+        let added = match self
+            .leader_do(ForwardRequest::MemberAdd {
+                peer_urls,
+                is_learner,
+            })
+            .await?
+        {
             ForwardResponse::Member(m) => m,
             other => return Err(unexpected(other)),
         };
@@ -716,7 +950,8 @@ impl Store for Replica {
     }
 
     async fn member_update(&self, id: u64, peer_urls: Vec<String>) -> StoreResult<()> {
-        self.leader_do(ForwardRequest::MemberUpdate { id, peer_urls }).await?;
+        self.leader_do(ForwardRequest::MemberUpdate { id, peer_urls })
+            .await?;
         self.sync_membership().await
     }
 
@@ -726,7 +961,9 @@ impl Store for Replica {
     }
 
     async fn move_leader(&self, target_id: u64) -> StoreResult<()> {
-        self.leader_do(ForwardRequest::MoveLeader(target_id)).await.map(|_| ())
+        self.leader_do(ForwardRequest::MoveLeader(target_id))
+            .await
+            .map(|_| ())
     }
 
     fn alarms(&self) -> StoreResult<Vec<storage::Alarm>> {

@@ -4,8 +4,8 @@
 
 use crate::types::*;
 use futures::{Stream, TryStreamExt};
-use openraft::entry::RaftEntry;
 use openraft::alias::SnapshotOf;
+use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,11 @@ impl StateMachine {
     pub fn new(engine: Engine, snapshot_dir: PathBuf) -> io::Result<StateMachine> {
         std::fs::create_dir_all(&snapshot_dir)?;
         let applied = read_applied(&engine)?;
-        Ok(StateMachine { engine, snapshot_dir: Arc::new(snapshot_dir), membership: applied.membership })
+        Ok(StateMachine {
+            engine,
+            snapshot_dir: Arc::new(snapshot_dir),
+            membership: applied.membership,
+        })
     }
 
     /// The newest snapshot on disk: (meta, data file).
@@ -49,13 +53,23 @@ impl StateMachine {
         let mut best: Option<(u64, PathBuf)> = None;
         for entry in std::fs::read_dir(self.snapshot_dir.as_path())? {
             let path = entry?.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-            let Some(index) = name.strip_prefix("snap-").and_then(|r| r.strip_suffix(".meta")).and_then(|i| i.parse::<u64>().ok()) else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(index) = name
+                .strip_prefix("snap-")
+                .and_then(|r| r.strip_suffix(".meta"))
+                .and_then(|i| i.parse::<u64>().ok())
+            else {
+                continue;
+            };
             if best.as_ref().is_none_or(|(b, _)| index > *b) {
                 best = Some((index, path));
             }
         }
-        let Some((_, meta_path)) = best else { return Ok(None) };
+        let Some((_, meta_path)) = best else {
+            return Ok(None);
+        };
         let meta: SnapshotMeta = decode(&std::fs::read(&meta_path)?).map_err(io_err)?;
         Ok(Some((meta, meta_path.with_extension("db"))))
     }
@@ -98,18 +112,29 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
 
     async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<TypeConfig, SnapshotData>> {
         let engine = self.engine.clone();
-        let tmp = self.snapshot_dir.join(format!("building-{}.db", std::process::id()));
+        let tmp = self
+            .snapshot_dir
+            .join(format!("building-{}.db", std::process::id()));
         let t = tmp.clone();
-        let info = tokio::task::spawn_blocking(move || engine.save_snapshot(&t)).await.map_err(io_err)?.map_err(io_err)?;
+        let info = tokio::task::spawn_blocking(move || engine.save_snapshot(&t))
+            .await
+            .map_err(io_err)?
+            .map_err(io_err)?;
         // The meta comes from inside the snapshot, so it always matches its contents.
         let applied: AppliedState = match &info.replication_state {
             Some(bytes) => decode(bytes).map_err(io_err)?,
             None => AppliedState::default(),
         };
-        let meta = SnapshotMeta { last_log_id: applied.last_applied, last_membership: applied.membership };
+        let meta = SnapshotMeta {
+            last_log_id: applied.last_applied,
+            last_membership: applied.membership,
+        };
         let path = self.keep_snapshot(&meta, &tmp)?;
         tracing::info!(index = ?meta.last_log_id, size = info.size_bytes, "built snapshot");
-        Ok(SnapshotOf::<TypeConfig, SnapshotData> { meta, snapshot: SnapshotData { path } })
+        Ok(SnapshotOf::<TypeConfig, SnapshotData> {
+            meta,
+            snapshot: SnapshotData { path },
+        })
     }
 }
 
@@ -145,7 +170,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     WriteRequest::Noop
                 }
             };
-            let state = encode(&AppliedState { last_applied: Some(log_id), membership: self.membership.clone() }).map_err(io_err)?;
+            let state = encode(&AppliedState {
+                last_applied: Some(log_id),
+                membership: self.membership.clone(),
+            })
+            .map_err(io_err)?;
             requests.push((log_id.index(), request, state));
             responders.push(responder);
         }
@@ -153,14 +182,31 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             return Ok(());
         }
         let apply = move |engine: &Engine, requests: &[(u64, WriteRequest, Vec<u8>)]| {
-            let batch: Vec<storage::ApplyEntry<'_>> = requests.iter().map(|(index, request, state)| storage::ApplyEntry { index: *index, request, state }).collect();
-            engine.apply_batch(&batch).map_err(|e| io_err(format!("failed to apply entries {}..={}: {e}", requests[0].0, requests[requests.len() - 1].0)))
+            let batch: Vec<storage::ApplyEntry<'_>> = requests
+                .iter()
+                .map(|(index, request, state)| storage::ApplyEntry {
+                    index: *index,
+                    request,
+                    state,
+                })
+                .collect();
+            engine.apply_batch(&batch).map_err(|e| {
+                io_err(format!(
+                    "failed to apply entries {}..={}: {e}",
+                    requests[0].0,
+                    requests[requests.len() - 1].0
+                ))
+            })
         };
-        let results = if requests.len() <= INLINE_APPLY_ENTRIES && requests.iter().all(|(_, r, _)| r.is_point()) {
+        let results = if requests.len() <= INLINE_APPLY_ENTRIES
+            && requests.iter().all(|(_, r, _)| r.is_point())
+        {
             apply(&self.engine, &requests)?
         } else {
             let engine = self.engine.clone();
-            tokio::task::spawn_blocking(move || apply(&engine, &requests)).await.map_err(io_err)??
+            tokio::task::spawn_blocking(move || apply(&engine, &requests))
+                .await
+                .map_err(io_err)??
         };
         for (result, responder) in results.into_iter().zip(responders) {
             if let Some(responder) = responder {
@@ -174,13 +220,23 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> io::Result<()> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> io::Result<()> {
         let engine = self.engine.clone();
         let path = snapshot.path.clone();
-        let info = tokio::task::spawn_blocking(move || engine.install_snapshot(&path)).await.map_err(io_err)?.map_err(io_err)?;
+        let info = tokio::task::spawn_blocking(move || engine.install_snapshot(&path))
+            .await
+            .map_err(io_err)?
+            .map_err(io_err)?;
         let applied = read_applied(&self.engine)?;
         if applied.last_applied != meta.last_log_id {
-            return Err(io_err(format!("snapshot contents are at {:?} but its meta says {:?}", applied.last_applied, meta.last_log_id)));
+            return Err(io_err(format!(
+                "snapshot contents are at {:?} but its meta says {:?}",
+                applied.last_applied, meta.last_log_id
+            )));
         }
         self.membership = applied.membership;
         self.keep_snapshot(meta, &snapshot.path)?;
@@ -188,7 +244,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> io::Result<Option<SnapshotOf<TypeConfig, SnapshotData>>> {
-        Ok(self.latest_snapshot()?.map(|(meta, path)| SnapshotOf::<TypeConfig, SnapshotData> { meta, snapshot: SnapshotData { path } }))
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> io::Result<Option<SnapshotOf<TypeConfig, SnapshotData>>> {
+        Ok(self
+            .latest_snapshot()?
+            .map(|(meta, path)| SnapshotOf::<TypeConfig, SnapshotData> {
+                meta,
+                snapshot: SnapshotData { path },
+            }))
     }
 }

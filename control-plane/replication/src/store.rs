@@ -3,7 +3,10 @@
 //! membership and maintenance, in the storage engine's own types.
 
 use std::future::Future;
-use storage::{HashKv, LeaseInfo, RangeRequest, RangeResponse, TxnRequest, TxnResponse, WatchRequest, Watcher, WriteRequest, WriteResponse};
+use storage::{
+    HashKv, LeaseInfo, RangeRequest, RangeResponse, TxnRequest, TxnResponse, WatchRequest, Watcher,
+    WriteRequest, WriteResponse,
+};
 
 /// How a read is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,15 +100,27 @@ pub trait Store: Send + Sync + 'static {
     /// Proposes a write (forwarded to the leader when this replica is not) and returns the
     /// response once it is committed and applied here.
     fn write(&self, req: WriteRequest) -> impl Future<Output = StoreResult<WriteResponse>> + Send;
-    fn range(&self, req: RangeRequest, consistency: ReadConsistency) -> impl Future<Output = StoreResult<RangeResponse>> + Send;
+    fn range(
+        &self,
+        req: RangeRequest,
+        consistency: ReadConsistency,
+    ) -> impl Future<Output = StoreResult<RangeResponse>> + Send;
     /// A txn whose operations are all ranges ([`TxnRequest::is_read_only`]), on the read
     /// path like `range`: no log entry.
-    fn read_txn(&self, req: TxnRequest, consistency: ReadConsistency) -> impl Future<Output = StoreResult<TxnResponse>> + Send;
+    fn read_txn(
+        &self,
+        req: TxnRequest,
+        consistency: ReadConsistency,
+    ) -> impl Future<Output = StoreResult<TxnResponse>> + Send;
     /// Starts a watch on this replica's applied state.
     fn watch(&self, req: WatchRequest) -> StoreResult<Watcher>;
     /// Keep-alive: returns the lease's TTL.
     fn lease_keep_alive(&self, id: i64) -> impl Future<Output = StoreResult<i64>> + Send;
-    fn lease_time_to_live(&self, id: i64, keys: bool) -> impl Future<Output = StoreResult<LeaseInfo>> + Send;
+    fn lease_time_to_live(
+        &self,
+        id: i64,
+        keys: bool,
+    ) -> impl Future<Output = StoreResult<LeaseInfo>> + Send;
     fn lease_list(&self) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
     /// The header for a response: this member, the current revision and term.
     fn header(&self) -> Header;
@@ -115,9 +130,17 @@ pub trait Store: Send + Sync + 'static {
     fn snapshot(&self) -> impl Future<Output = StoreResult<SnapshotFile>> + Send;
     fn defragment(&self) -> impl Future<Output = StoreResult<()>> + Send;
     fn member_list(&self) -> impl Future<Output = StoreResult<Vec<Member>>> + Send;
-    fn member_add(&self, peer_urls: Vec<String>, is_learner: bool) -> impl Future<Output = StoreResult<Member>> + Send;
+    fn member_add(
+        &self,
+        peer_urls: Vec<String>,
+        is_learner: bool,
+    ) -> impl Future<Output = StoreResult<Member>> + Send;
     fn member_remove(&self, id: u64) -> impl Future<Output = StoreResult<()>> + Send;
-    fn member_update(&self, id: u64, peer_urls: Vec<String>) -> impl Future<Output = StoreResult<()>> + Send;
+    fn member_update(
+        &self,
+        id: u64,
+        peer_urls: Vec<String>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     fn member_promote(&self, id: u64) -> impl Future<Output = StoreResult<()>> + Send;
     fn move_leader(&self, target_id: u64) -> impl Future<Output = StoreResult<()>> + Send;
     /// Active alarms (member id, kind).

@@ -63,17 +63,29 @@ pub enum ForwardRequest {
     /// ReadIndex: the leader confirms its leadership and answers the index to wait for.
     ReadIndex,
     LeaseKeepAlive(i64),
-    LeaseTimeToLive { id: i64, keys: bool },
-    MemberAdd { peer_urls: Vec<String>, is_learner: bool },
+    LeaseTimeToLive {
+        id: i64,
+        keys: bool,
+    },
+    MemberAdd {
+        peer_urls: Vec<String>,
+        is_learner: bool,
+    },
     MemberRemove(u64),
-    MemberUpdate { id: u64, peer_urls: Vec<String> },
+    MemberUpdate {
+        id: u64,
+        peer_urls: Vec<String>,
+    },
     MemberPromote(u64),
     /// A starting member asks for the member list to find its own id...
     MemberList,
     /// ... and for the cluster id.
     ClusterId,
     /// A started member records its name and client URLs in the membership.
-    Publish { id: u64, node: PeerNode },
+    Publish {
+        id: u64,
+        node: PeerNode,
+    },
     MoveLeader(u64),
 }
 
@@ -81,7 +93,10 @@ impl ForwardRequest {
     /// Whether doing it twice is the same as doing it once, so that a request whose fate
     /// is unknown (the connection broke after it was sent) may be sent again.
     pub fn is_idempotent(&self) -> bool {
-        !matches!(self, ForwardRequest::Write(_) | ForwardRequest::MemberAdd { .. })
+        !matches!(
+            self,
+            ForwardRequest::Write(_) | ForwardRequest::MemberAdd { .. }
+        )
     }
 }
 
@@ -104,11 +119,13 @@ fn bincode_config() -> bincode::config::Configuration {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    bincode::serde::encode_to_vec(value, bincode_config()).map_err(|e| StoreError::Internal(format!("failed to encode: {e}")))
+    bincode::serde::encode_to_vec(value, bincode_config())
+        .map_err(|e| StoreError::Internal(format!("failed to encode: {e}")))
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    let (value, _) = bincode::serde::decode_from_slice(bytes, bincode_config()).map_err(|e| StoreError::Internal(format!("failed to decode: {e}")))?;
+    let (value, _) = bincode::serde::decode_from_slice(bytes, bincode_config())
+        .map_err(|e| StoreError::Internal(format!("failed to decode: {e}")))?;
     Ok(value)
 }
 
@@ -119,7 +136,11 @@ pub fn io_err(e: impl fmt::Display) -> std::io::Error {
 /// etcd-style member id: a stable hash of the member's name and peer URLs.
 pub fn member_id(name: &str, peer_urls: &[String]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes().chain([0u8]).chain(peer_urls.iter().flat_map(|u| u.bytes().chain([0u8]))) {
+    for b in name
+        .bytes()
+        .chain([0u8])
+        .chain(peer_urls.iter().flat_map(|u| u.bytes().chain([0u8])))
+    {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -127,5 +148,11 @@ pub fn member_id(name: &str, peer_urls: &[String]) -> u64 {
 }
 
 pub fn to_member(id: u64, node: &PeerNode, is_learner: bool) -> Member {
-    Member { id, name: node.name.clone(), peer_urls: node.peer_urls.clone(), client_urls: node.client_urls.clone(), is_learner }
+    Member {
+        id,
+        name: node.name.clone(),
+        peer_urls: node.peer_urls.clone(),
+        client_urls: node.client_urls.clone(),
+        is_learner,
+    }
 }

@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "control-plane", version, about = "A Berth control-plane replica: the replicated store behind the etcd v3 API")]
+#[command(
+    name = "control-plane",
+    version,
+    about = "A Berth control-plane replica: the replicated store behind the etcd v3 API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -15,8 +19,31 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Write a cluster CA and certificates: ca.crt ca.key server.crt server.key client.crt client.key.
+    /// Write a cluster CA and certificates: ca.crt ca.key server.crt server.key client.crt
+    /// client.key admin.crt admin.key (CN admin, O system:masters) sa.key sa.pub (the
+    /// service-account token key pair).
     Certs(CertsFlags),
+    /// Write a kubeconfig whose user is a client certificate signed by the cluster CA.
+    Kubeconfig(KubeconfigFlags),
+}
+
+#[derive(Args, Debug)]
+pub struct KubeconfigFlags {
+    /// Directory holding ca.crt and ca.key (what `control-plane certs` wrote).
+    #[arg(long)]
+    pub certs_dir: PathBuf,
+    /// The API server URL, e.g. https://127.0.0.1:6443.
+    #[arg(long)]
+    pub server: String,
+    /// The user name (the certificate's CN).
+    #[arg(long)]
+    pub user: String,
+    /// Groups (the certificate's O), repeatable.
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// The kubeconfig file to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -24,8 +51,12 @@ pub struct CertsFlags {
     /// Directory to write into (created if missing).
     #[arg(long)]
     pub dir: PathBuf,
-    /// Comma-separated IP addresses and DNS names the server certificate is valid for.
-    #[arg(long, default_value = "127.0.0.1,localhost")]
+    /// Comma-separated IP addresses and DNS names the server certificate is valid for
+    /// (the defaults include the names and first service IP pods reach the API server by).
+    #[arg(
+        long,
+        default_value = "127.0.0.1,localhost,kubernetes,kubernetes.default,kubernetes.default.svc,kubernetes.default.svc.cluster.local,10.96.0.1"
+    )]
     pub hosts: String,
     /// Replace existing files.
     #[arg(long)]
@@ -110,13 +141,68 @@ pub struct ServerFlags {
     /// Extra plain-HTTP URLs serving /metrics and /health.
     #[arg(long)]
     pub listen_metrics_urls: Option<String>,
+    #[command(flatten)]
+    pub kube: KubeFlags,
     /// Log level (trace, debug, info, warn, error); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
 }
 
+/// The Kubernetes API server's flags, in kube-apiserver's names. The API server runs when
+/// --tls-cert-file is given.
+#[derive(Args, Debug)]
+pub struct KubeFlags {
+    /// The port of the Kubernetes API (HTTPS).
+    #[arg(long, default_value_t = 6443)]
+    pub secure_port: u16,
+    /// The address to serve the Kubernetes API on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: String,
+    /// The address advertised to clients in discovery (default: bind address and port).
+    #[arg(long)]
+    pub advertise_address: Option<String>,
+    /// The Kubernetes API's serving certificate (PEM); turns the API server on.
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[arg(long)]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// CA that client certificates are verified against (user = CN, groups = O).
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Static bearer tokens: token,user,uid[,"group1,group2"] per line.
+    #[arg(long)]
+    pub token_auth_file: Option<PathBuf>,
+    /// Public key(s) that verify ServiceAccount tokens (PEM; a private key works too).
+    #[arg(long)]
+    pub service_account_key_file: Option<PathBuf>,
+    /// Private key (P-256, PKCS#8 PEM) that signs ServiceAccount tokens.
+    #[arg(long)]
+    pub service_account_signing_key_file: Option<PathBuf>,
+    /// The `iss` of ServiceAccount tokens.
+    #[arg(long, default_value = "https://kubernetes.default.svc.cluster.local")]
+    pub service_account_issuer: String,
+    /// Audiences tokens are issued for by default and accepted with (default: the issuer).
+    #[arg(long)]
+    pub api_audiences: Option<String>,
+    /// ClusterIPs are allocated from this IPv4 CIDR.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    pub service_cluster_ip_range: String,
+    /// NodePorts are allocated from this range.
+    #[arg(long, default_value = "30000-32767")]
+    pub service_node_port_range: String,
+    /// Most mutating requests in flight at once (429 beyond).
+    #[arg(long, default_value_t = 200)]
+    pub max_mutating_requests_inflight: usize,
+    /// Most read-only requests in flight at once (429 beyond).
+    #[arg(long, default_value_t = 400)]
+    pub max_requests_inflight: usize,
+}
+
 pub fn split(s: &str) -> Vec<String> {
-    s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+    s.split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 /// Parses `http(s)://host:port,...` into (url, socket address, is https).
@@ -133,7 +219,10 @@ pub fn parse_urls(s: &str) -> Result<Vec<(String, SocketAddr, bool)>, String> {
         let hostport = rest.trim_end_matches('/');
         let addr: SocketAddr = match hostport.parse() {
             Ok(a) => a,
-            Err(_) => std::net::ToSocketAddrs::to_socket_addrs(hostport).map_err(|e| format!("{url}: {e}"))?.next().ok_or_else(|| format!("{url}: no address"))?,
+            Err(_) => std::net::ToSocketAddrs::to_socket_addrs(hostport)
+                .map_err(|e| format!("{url}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{url}: no address"))?,
         };
         out.push((url.clone(), addr, https));
     }
@@ -147,7 +236,9 @@ pub fn parse_urls(s: &str) -> Result<Vec<(String, SocketAddr, bool)>, String> {
 pub fn parse_initial_cluster(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for part in split(s) {
-        let (name, url) = part.split_once('=').ok_or_else(|| format!("{part}: expected name=peer-url"))?;
+        let (name, url) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part}: expected name=peer-url"))?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("{part}: the peer URL must be http:// or https://"));
         }
@@ -171,8 +262,12 @@ mod tests {
         assert_eq!(u[1].1, "127.0.0.1:22379".parse().unwrap());
         assert!(parse_urls("tcp://x:1").is_err());
         assert!(parse_urls("").is_err());
-        let c = parse_initial_cluster("n1=https://127.0.0.1:2380,n2=https://127.0.0.1:12380").unwrap();
-        assert_eq!(c[1], ("n2".to_string(), "https://127.0.0.1:12380".to_string()));
+        let c =
+            parse_initial_cluster("n1=https://127.0.0.1:2380,n2=https://127.0.0.1:12380").unwrap();
+        assert_eq!(
+            c[1],
+            ("n2".to_string(), "https://127.0.0.1:12380".to_string())
+        );
         assert!(parse_initial_cluster("n1").is_err());
         assert!(parse_initial_cluster("n1=127.0.0.1:2380").is_err());
     }

@@ -26,38 +26,67 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Certs(c)) => certs::write(&c),
+        Some(Command::Kubeconfig(k)) => certs::kubeconfig(&k),
         None => {
             init_logging(&cli.server.log_level);
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("berth").build().context("failed to start the async runtime")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("berth")
+                .build()
+                .context("failed to start the async runtime")?;
             runtime.block_on(run(cli.server))
         }
     }
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 fn read(path: &Option<std::path::PathBuf>, what: &str) -> anyhow::Result<Option<Vec<u8>>> {
     match path {
-        Some(p) => Ok(Some(std::fs::read(p).with_context(|| format!("failed to read the {what} {}", p.display()))?)),
+        Some(p) => Ok(Some(std::fs::read(p).with_context(|| {
+            format!("failed to read the {what} {}", p.display())
+        })?)),
         None => Ok(None),
     }
 }
 
 async fn run(f: ServerFlags) -> anyhow::Result<()> {
-    let listen_client = flags::parse_urls(&f.listen_client_urls).map_err(anyhow::Error::msg).context("bad --listen-client-urls")?;
-    let listen_peer = flags::parse_urls(&f.listen_peer_urls).map_err(anyhow::Error::msg).context("bad --listen-peer-urls")?;
-    let initial_cluster = flags::parse_initial_cluster(&f.initial_cluster).map_err(anyhow::Error::msg).context("bad --initial-cluster")?;
+    let listen_client = flags::parse_urls(&f.listen_client_urls)
+        .map_err(anyhow::Error::msg)
+        .context("bad --listen-client-urls")?;
+    let listen_peer = flags::parse_urls(&f.listen_peer_urls)
+        .map_err(anyhow::Error::msg)
+        .context("bad --listen-peer-urls")?;
+    let initial_cluster = flags::parse_initial_cluster(&f.initial_cluster)
+        .map_err(anyhow::Error::msg)
+        .context("bad --initial-cluster")?;
     let advertise_peer: Vec<String> = match &f.initial_advertise_peer_urls {
         Some(u) => flags::split(u),
-        None => initial_cluster.iter().filter(|(n, _)| *n == f.name).map(|(_, u)| u.clone()).collect(),
+        None => initial_cluster
+            .iter()
+            .filter(|(n, _)| *n == f.name)
+            .map(|(_, u)| u.clone())
+            .collect(),
     };
-    anyhow::ensure!(!advertise_peer.is_empty(), "this member ({}) is not in --initial-cluster and has no --initial-advertise-peer-urls", f.name);
+    anyhow::ensure!(
+        !advertise_peer.is_empty(),
+        "this member ({}) is not in --initial-cluster and has no --initial-advertise-peer-urls",
+        f.name
+    );
     let advertise_client = match &f.advertise_client_urls {
         Some(u) => flags::split(u),
-        None => f.listen_client_urls.split(',').map(|s| s.trim().to_string()).collect(),
+        None => f
+            .listen_client_urls
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .collect(),
     };
 
     // Peer TLS: the same CA verifies both directions; a peer presents its certificate as
@@ -66,12 +95,22 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
     let peer_key = read(&f.peer_key_file, "peer key")?;
     let peer_ca = read(&f.peer_trusted_ca_file, "peer CA")?;
     let peer_tls_client = match (&peer_cert, &peer_key, &peer_ca) {
-        (Some(c), Some(k), Some(ca)) => Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)).identity(Identity::from_pem(c, k))),
+        (Some(c), Some(k), Some(ca)) => Some(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(ca))
+                .identity(Identity::from_pem(c, k)),
+        ),
         (None, None, _) => None,
-        _ => anyhow::bail!("--peer-cert-file, --peer-key-file and --peer-trusted-ca-file go together"),
+        _ => anyhow::bail!(
+            "--peer-cert-file, --peer-key-file and --peer-trusted-ca-file go together"
+        ),
     };
 
-    let mut engine = storage::EngineConfig { quota_bytes: f.quota_backend_bytes, max_request_bytes: f.max_request_bytes, ..Default::default() };
+    let mut engine = storage::EngineConfig {
+        quota_bytes: f.quota_backend_bytes,
+        max_request_bytes: f.max_request_bytes,
+        ..Default::default()
+    };
     engine.min_lease_ttl_secs = ((3 * f.election_timeout).div_ceil(2)).div_ceil(1000).max(1) as i64;
     let mut config = ReplicaConfig::new(&f.name, f.data_dir.clone(), initial_cluster);
     config.initial_cluster_state = match f.initial_cluster_state.as_str() {
@@ -89,7 +128,9 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
     config.engine = engine;
     config.peer_tls = peer_tls_client;
 
-    let (replica, peer_service) = Replica::start(config).await.map_err(|e| anyhow::anyhow!("failed to start the replica: {e}"))?;
+    let (replica, peer_service) = Replica::start(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to start the replica: {e}"))?;
     let replica = Arc::new(replica);
     let peer_service = Arc::new(peer_service);
     let metrics = metrics::Metrics::new(replica.clone()).context("failed to register metrics")?;
@@ -101,30 +142,50 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
 
     // Peer listeners.
     for (url, addr, https) in listen_peer {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {url}"))?;
-        let mut builder = tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(5)));
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("failed to listen on {url}"))?;
+        let mut builder = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(5)));
         if https {
             let (c, k) = (peer_cert.as_ref(), peer_key.as_ref());
-            let (c, k) = c.zip(k).with_context(|| format!("{url} is https but --peer-cert-file/--peer-key-file are missing"))?;
+            let (c, k) = c.zip(k).with_context(|| {
+                format!("{url} is https but --peer-cert-file/--peer-key-file are missing")
+            })?;
             let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(c, k));
             if f.peer_client_cert_auth {
-                let ca = peer_ca.as_ref().context("--peer-client-cert-auth needs --peer-trusted-ca-file")?;
+                let ca = peer_ca
+                    .as_ref()
+                    .context("--peer-client-cert-auth needs --peer-trusted-ca-file")?;
                 tls = tls.client_ca_root(Certificate::from_pem(ca));
             }
-            builder = builder.tls_config(tls).context("bad peer TLS configuration")?;
+            builder = builder
+                .tls_config(tls)
+                .context("bad peer TLS configuration")?;
         }
-        let svc = PeerServer::from_arc(peer_service.clone()).max_decoding_message_size(MAX_PEER_MESSAGE_BYTES).max_encoding_message_size(MAX_PEER_MESSAGE_BYTES);
+        let svc = PeerServer::from_arc(peer_service.clone())
+            .max_decoding_message_size(MAX_PEER_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_PEER_MESSAGE_BYTES);
         let mut stop = shutdown_rx.clone();
         tasks.spawn(async move {
             // Raft messages are small request/response pairs: without TCP_NODELAY, Nagle's
             // algorithm and delayed ACKs add ~40 ms to many of them.
-            let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |conn| {
-                if let Ok(c) = &conn {
-                    let _ = c.set_nodelay(true);
-                }
-                conn
-            });
-            builder.add_service(svc).serve_with_incoming_shutdown(incoming, async move { let _ = stop.wait_for(|s| *s).await; }).await.map_err(|e| anyhow::anyhow!("peer server on {url}: {e}"))
+            let incoming = tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                |conn| {
+                    if let Ok(c) = &conn {
+                        let _ = c.set_nodelay(true);
+                    }
+                    conn
+                },
+            );
+            builder
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("peer server on {url}: {e}"))
         });
     }
 
@@ -132,14 +193,35 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
     let client_cert = read(&f.cert_file, "certificate")?;
     let client_key = read(&f.key_file, "key")?;
     let trusted_ca = read(&f.trusted_ca_file, "CA")?;
-    let api_config = berth_etcd_api::ApiConfig { max_request_bytes: f.max_request_bytes, ..Default::default() };
+    let api_config = berth_etcd_api::ApiConfig {
+        max_request_bytes: f.max_request_bytes,
+        ..Default::default()
+    };
     for (url, addr, https) in listen_client {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {url}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("failed to listen on {url}"))?;
         let tls = if https {
-            let cert = client_cert.clone().with_context(|| format!("{url} is https but --cert-file is missing"))?;
-            let key = client_key.clone().with_context(|| format!("{url} is https but --key-file is missing"))?;
-            let client_ca_pem = if f.client_cert_auth { Some(trusted_ca.clone().context("--client-cert-auth needs --trusted-ca-file")?) } else { None };
-            Some(berth_etcd_api::TlsConfig { cert_chain_pem: cert, key_pem: key, client_ca_pem })
+            let cert = client_cert
+                .clone()
+                .with_context(|| format!("{url} is https but --cert-file is missing"))?;
+            let key = client_key
+                .clone()
+                .with_context(|| format!("{url} is https but --key-file is missing"))?;
+            let client_ca_pem = if f.client_cert_auth {
+                Some(
+                    trusted_ca
+                        .clone()
+                        .context("--client-cert-auth needs --trusted-ca-file")?,
+                )
+            } else {
+                None
+            };
+            Some(berth_etcd_api::TlsConfig {
+                cert_chain_pem: cert,
+                key_pem: key,
+                client_ca_pem,
+            })
         } else {
             None
         };
@@ -148,14 +230,26 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
         let mut stop = shutdown_rx.clone();
         let config = api_config.clone();
         tasks.spawn(async move {
-            berth_etcd_api::serve_routes(routes, listener, tls, config, async move { let _ = stop.wait_for(|s| *s).await; }).await.map_err(|e| anyhow::anyhow!("client server on {url}: {e}"))
+            berth_etcd_api::serve_routes(routes, listener, tls, config, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("client server on {url}: {e}"))
         });
     }
     // Plain-HTTP metrics listeners (etcd's --listen-metrics-urls).
     if let Some(urls) = &f.listen_metrics_urls {
-        for (url, addr, https) in flags::parse_urls(urls).map_err(anyhow::Error::msg).context("bad --listen-metrics-urls")? {
-            anyhow::ensure!(!https, "--listen-metrics-urls serves plain http only ({url})");
-            let listener = TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {url}"))?;
+        for (url, addr, https) in flags::parse_urls(urls)
+            .map_err(anyhow::Error::msg)
+            .context("bad --listen-metrics-urls")?
+        {
+            anyhow::ensure!(
+                !https,
+                "--listen-metrics-urls serves plain http only ({url})"
+            );
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("failed to listen on {url}"))?;
             let router = metrics.http_router();
             let mut stop = shutdown_rx.clone();
             tasks.spawn(async move {
@@ -163,19 +257,42 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
                 tonic::transport::Server::builder()
                     .accept_http1(true)
                     .add_routes(tonic::service::Routes::from(router))
-                    .serve_with_incoming_shutdown(incoming, async move { let _ = stop.wait_for(|s| *s).await; })
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
                     .await
                     .map_err(|e| anyhow::anyhow!("metrics server on {url}: {e}"))
             });
         }
     }
+    // The Kubernetes API server, when it has a serving certificate.
+    if f.kube.tls_cert_file.is_some() {
+        let (server, listener, tls) = start_kube_api(&f.kube, replica.clone()).await?;
+        let mut stop = shutdown_rx.clone();
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tasks.spawn(async move {
+            server
+                .serve(listener, tls, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("Kubernetes API server on {addr}: {e}"))
+        });
+    }
     if f.auto_compaction_retention > 0 {
-        spawn_auto_compaction(replica.clone(), Duration::from_secs(f.auto_compaction_retention * 3600));
+        spawn_auto_compaction(
+            replica.clone(),
+            Duration::from_secs(f.auto_compaction_retention * 3600),
+        );
     }
     tracing::info!(name = %f.name, client = %f.listen_client_urls, peer = %f.listen_peer_urls, "serving");
 
     // Run until a signal or a server fails.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("failed to watch SIGTERM")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("failed to watch SIGTERM")?;
     let outcome = tokio::select! {
         _ = tokio::signal::ctrl_c() => Ok(()),
         _ = term.recv() => Ok(()),
@@ -183,9 +300,90 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
     };
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), async { while tasks.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     replica.shutdown().await;
     outcome
+}
+
+type KubeApi = (
+    Arc<berth_apiserver::ApiServer<Replica>>,
+    TcpListener,
+    Arc<rustls::ServerConfig>,
+);
+
+/// Builds the Kubernetes API server from its flags and binds its port.
+async fn start_kube_api(k: &flags::KubeFlags, replica: Arc<Replica>) -> anyhow::Result<KubeApi> {
+    use berth_apiserver::auth;
+    let cert = read(&k.tls_cert_file, "--tls-cert-file")?.context("--tls-cert-file is required")?;
+    let key = read(&k.tls_private_key_file, "--tls-private-key-file")?
+        .context("--tls-private-key-file is required with --tls-cert-file")?;
+    let client_ca = read(&k.client_ca_file, "--client-ca-file")?;
+    let tls = berth_apiserver::serve::tls_config(&cert, &key, client_ca.as_deref())
+        .context("bad Kubernetes API TLS configuration")?;
+    let ranges = berth_apiserver::services::ServiceRanges::parse(
+        &k.service_cluster_ip_range,
+        &k.service_node_port_range,
+    )
+    .map_err(anyhow::Error::msg)
+    .context("bad service ranges")?;
+    let mut config = berth_apiserver::Config::new(ranges);
+    if let Some(p) = &k.token_auth_file {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("failed to read --token-auth-file {}", p.display()))?;
+        config.token_users = auth::parse_token_file(&p.display().to_string(), &text)?;
+    }
+    config.api_audiences = match &k.api_audiences {
+        Some(a) => flags::split(a),
+        None => vec![k.service_account_issuer.clone()],
+    };
+    if let Some(p) = &k.service_account_signing_key_file {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("failed to read {}", p.display()))?;
+        let signer = auth::TokenSigner::from_pem(
+            &p.display().to_string(),
+            &text,
+            &k.service_account_issuer,
+        )?;
+        config.token_verifier = Some(auth::TokenVerifier::from_signer(
+            &signer,
+            config.api_audiences.clone(),
+        ));
+        config.token_signer = Some(signer);
+    }
+    if let Some(p) = &k.service_account_key_file {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("failed to read {}", p.display()))?;
+        config.token_verifier = Some(auth::TokenVerifier::from_pem(
+            &p.display().to_string(),
+            &text,
+            &k.service_account_issuer,
+            config.api_audiences.clone(),
+        )?);
+    }
+    config.max_mutating_inflight = k.max_mutating_requests_inflight.max(1);
+    config.max_readonly_inflight = k.max_requests_inflight.max(1);
+    let bind = format!("{}:{}", k.bind_address, k.secure_port);
+    config.advertise_address = k
+        .advertise_address
+        .clone()
+        .map(|a| {
+            if a.contains(':') {
+                a
+            } else {
+                format!("{a}:{}", k.secure_port)
+            }
+        })
+        .unwrap_or_else(|| bind.clone());
+    let listener = TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("failed to listen on {bind} (--bind-address, --secure-port)"))?;
+    let server = berth_apiserver::ApiServer::start(replica, config)
+        .context("failed to start the Kubernetes API server")?;
+    tracing::info!(address = %bind, "serving the Kubernetes API");
+    Ok((server, listener, tls))
 }
 
 /// etcd's periodic auto-compaction: while leading, every tenth of the retention, compact to
@@ -193,7 +391,8 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
 fn spawn_auto_compaction(replica: Arc<Replica>, retention: Duration) {
     tokio::spawn(async move {
         let step = (retention / 10).max(Duration::from_secs(1));
-        let mut samples: std::collections::VecDeque<(tokio::time::Instant, i64)> = std::collections::VecDeque::new();
+        let mut samples: std::collections::VecDeque<(tokio::time::Instant, i64)> =
+            std::collections::VecDeque::new();
         let mut tick = tokio::time::interval(step);
         loop {
             tick.tick().await;
@@ -202,11 +401,19 @@ fn spawn_auto_compaction(replica: Arc<Replica>, retention: Duration) {
             while samples.len() > 11 {
                 samples.pop_front();
             }
-            let Some(&(at, rev)) = samples.front() else { continue };
-            if now.duration_since(at) < retention || !replica.raft().is_leader() || rev <= replica.engine().compact_revision().0 {
+            let Some(&(at, rev)) = samples.front() else {
+                continue;
+            };
+            if now.duration_since(at) < retention
+                || !replica.raft().is_leader()
+                || rev <= replica.engine().compact_revision().0
+            {
                 continue;
             }
-            match replica.write(storage::WriteRequest::Compact { revision: rev }).await {
+            match replica
+                .write(storage::WriteRequest::Compact { revision: rev })
+                .await
+            {
                 Ok(_) => tracing::info!(revision = rev, "auto-compacted"),
                 Err(e) => tracing::warn!(revision = rev, error = %e, "auto-compaction failed"),
             }

@@ -27,7 +27,11 @@ fn now_ns() -> i64 {
 }
 
 fn not_found(op: &'static str, id: &str) -> RuntimeError {
-    RuntimeError::Call { op, not_found: true, message: format!("{id} not found") }
+    RuntimeError::Call {
+        op,
+        not_found: true,
+        message: format!("{id} not found"),
+    }
 }
 
 impl FakeRuntime {
@@ -44,8 +48,19 @@ impl FakeRuntime {
     /// Makes the running instance of container `name` of pod `pod_name` exit with `code`.
     pub fn exit(&self, pod_name: &str, name: &str, code: i32) -> bool {
         let mut st = self.state.lock();
-        let sandbox_ids: BTreeSet<String> = st.sandboxes.values().filter(|s| s.name == pod_name).map(|s| s.id.clone()).collect();
-        let Some(c) = st.containers.values_mut().find(|c| c.name == name && sandbox_ids.contains(&c.sandbox_id) && c.state == ContainerState::Running) else { return false };
+        let sandbox_ids: BTreeSet<String> = st
+            .sandboxes
+            .values()
+            .filter(|s| s.name == pod_name)
+            .map(|s| s.id.clone())
+            .collect();
+        let Some(c) = st.containers.values_mut().find(|c| {
+            c.name == name
+                && sandbox_ids.contains(&c.sandbox_id)
+                && c.state == ContainerState::Running
+        }) else {
+            return false;
+        };
         c.state = ContainerState::Exited;
         c.exit_code = code;
         c.finished_at_ns = now_ns();
@@ -55,7 +70,15 @@ impl FakeRuntime {
     /// Containers (any state) of pod `pod_name`.
     pub fn containers_of(&self, pod_name: &str) -> Vec<ObservedContainer> {
         let st = self.state.lock();
-        st.containers.values().filter(|c| st.sandboxes.get(&c.sandbox_id).is_some_and(|s| s.name == pod_name)).cloned().collect()
+        st.containers
+            .values()
+            .filter(|c| {
+                st.sandboxes
+                    .get(&c.sandbox_id)
+                    .is_some_and(|s| s.name == pod_name)
+            })
+            .cloned()
+            .collect()
     }
 
     pub fn sandbox_count(&self) -> usize {
@@ -79,7 +102,17 @@ impl Runtime for FakeRuntime {
         let ip = format!("198.19.0.{}", st.next_id % 250 + 2);
         st.sandboxes.insert(
             id.clone(),
-            ObservedSandbox { id: id.clone(), uid: req.uid.clone(), namespace: req.namespace.clone(), name: req.name.clone(), attempt: req.attempt, ready: true, created_at_ns: now_ns(), ip: Some(ip), grace_period_s: req.grace_period_s },
+            ObservedSandbox {
+                id: id.clone(),
+                uid: req.uid.clone(),
+                namespace: req.namespace.clone(),
+                name: req.name.clone(),
+                attempt: req.attempt,
+                ready: true,
+                created_at_ns: now_ns(),
+                ip: Some(ip),
+                grace_period_s: req.grace_period_s,
+            },
         );
         Ok(id)
     }
@@ -87,9 +120,16 @@ impl Runtime for FakeRuntime {
     async fn stop_sandbox(&self, id: &str) -> Result<(), RuntimeError> {
         let mut st = self.state.lock();
         let code = st.stop_exit_code;
-        let s = st.sandboxes.get_mut(id).ok_or_else(|| not_found("StopPodSandbox", id))?;
+        let s = st
+            .sandboxes
+            .get_mut(id)
+            .ok_or_else(|| not_found("StopPodSandbox", id))?;
         s.ready = false;
-        for c in st.containers.values_mut().filter(|c| c.sandbox_id == id && c.state == ContainerState::Running) {
+        for c in st
+            .containers
+            .values_mut()
+            .filter(|c| c.sandbox_id == id && c.state == ContainerState::Running)
+        {
             c.state = ContainerState::Exited;
             c.exit_code = code;
             c.finished_at_ns = now_ns();
@@ -99,7 +139,9 @@ impl Runtime for FakeRuntime {
 
     async fn remove_sandbox(&self, id: &str) -> Result<(), RuntimeError> {
         let mut st = self.state.lock();
-        st.sandboxes.remove(id).ok_or_else(|| not_found("RemovePodSandbox", id))?;
+        st.sandboxes
+            .remove(id)
+            .ok_or_else(|| not_found("RemovePodSandbox", id))?;
         st.containers.retain(|_, c| c.sandbox_id != id);
         Ok(())
     }
@@ -108,7 +150,11 @@ impl Runtime for FakeRuntime {
         if self.state.lock().images.contains(image) {
             Ok(())
         } else {
-            Err(RuntimeError::Call { op: "PullImage", not_found: false, message: format!("failed to pull {image}: no registry") })
+            Err(RuntimeError::Call {
+                op: "PullImage",
+                not_found: false,
+                message: format!("failed to pull {image}: no registry"),
+            })
         }
     }
 
@@ -143,7 +189,10 @@ impl Runtime for FakeRuntime {
 
     async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
         let mut st = self.state.lock();
-        let c = st.containers.get_mut(id).ok_or_else(|| not_found("StartContainer", id))?;
+        let c = st
+            .containers
+            .get_mut(id)
+            .ok_or_else(|| not_found("StartContainer", id))?;
         c.state = ContainerState::Running;
         c.started_at_ns = now_ns();
         Ok(())
@@ -152,7 +201,10 @@ impl Runtime for FakeRuntime {
     async fn stop_container(&self, id: &str, _grace_period_s: i64) -> Result<(), RuntimeError> {
         let mut st = self.state.lock();
         let code = st.stop_exit_code;
-        let c = st.containers.get_mut(id).ok_or_else(|| not_found("StopContainer", id))?;
+        let c = st
+            .containers
+            .get_mut(id)
+            .ok_or_else(|| not_found("StopContainer", id))?;
         if c.state == ContainerState::Running {
             c.state = ContainerState::Exited;
             c.exit_code = code;
@@ -162,12 +214,33 @@ impl Runtime for FakeRuntime {
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
-        self.state.lock().containers.remove(id).map(|_| ()).ok_or_else(|| not_found("RemoveContainer", id))
+        self.state
+            .lock()
+            .containers
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| not_found("RemoveContainer", id))
     }
 
-    async fn exec_sync(&self, id: &str, _cmd: &[String], _timeout_s: u32) -> Result<ExecOutput, RuntimeError> {
+    async fn exec_sync(
+        &self,
+        id: &str,
+        _cmd: &[String],
+        _timeout_s: u32,
+    ) -> Result<ExecOutput, RuntimeError> {
         let st = self.state.lock();
-        let c = st.containers.get(id).ok_or_else(|| not_found("ExecSync", id))?;
-        Ok(ExecOutput { exit_code: if c.state == ContainerState::Running { 0 } else { 1 }, stdout: vec![], stderr: vec![] })
+        let c = st
+            .containers
+            .get(id)
+            .ok_or_else(|| not_found("ExecSync", id))?;
+        Ok(ExecOutput {
+            exit_code: if c.state == ContainerState::Running {
+                0
+            } else {
+                1
+            },
+            stdout: vec![],
+            stderr: vec![],
+        })
     }
 }

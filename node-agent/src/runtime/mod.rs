@@ -16,12 +16,22 @@ pub enum RuntimeError {
     Unavailable(String),
     /// A call was refused or failed.
     #[error("{op} failed: {message}")]
-    Call { op: &'static str, not_found: bool, message: String },
+    Call {
+        op: &'static str,
+        not_found: bool,
+        message: String,
+    },
 }
 
 impl RuntimeError {
     pub fn is_not_found(&self) -> bool {
-        matches!(self, RuntimeError::Call { not_found: true, .. })
+        matches!(
+            self,
+            RuntimeError::Call {
+                not_found: true,
+                ..
+            }
+        )
     }
 }
 
@@ -67,18 +77,37 @@ pub struct ExecOutput {
 
 pub trait Runtime: Send + Sync + 'static {
     /// Every sandbox the agent created (labelled as ours), with its IP.
-    fn list_sandboxes(&self) -> impl Future<Output = Result<Vec<ObservedSandbox>, RuntimeError>> + Send;
+    fn list_sandboxes(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ObservedSandbox>, RuntimeError>> + Send;
     /// Every container the agent created (labelled as ours), with exit details.
-    fn list_containers(&self) -> impl Future<Output = Result<Vec<ObservedContainer>, RuntimeError>> + Send;
-    fn run_sandbox(&self, req: &SandboxRequest) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+    fn list_containers(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ObservedContainer>, RuntimeError>> + Send;
+    fn run_sandbox(
+        &self,
+        req: &SandboxRequest,
+    ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
     fn stop_sandbox(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     fn remove_sandbox(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     /// Makes sure the image is present (pulls it if not).
     fn ensure_image(&self, image: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
-    fn create_container(&self, req: &ContainerRequest) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+    fn create_container(
+        &self,
+        req: &ContainerRequest,
+    ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
     fn start_container(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     /// SIGTERM (or the image's stop signal), then SIGKILL after `grace_period_s`.
-    fn stop_container(&self, id: &str, grace_period_s: i64) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    fn stop_container(
+        &self,
+        id: &str,
+        grace_period_s: i64,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     fn remove_container(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
-    fn exec_sync(&self, id: &str, cmd: &[String], timeout_s: u32) -> impl Future<Output = Result<ExecOutput, RuntimeError>> + Send;
+    fn exec_sync(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout_s: u32,
+    ) -> impl Future<Output = Result<ExecOutput, RuntimeError>> + Send;
 }

@@ -19,15 +19,26 @@ pub const BUSYBOX: &str = "berth.local/busybox:1";
 pub const PAUSE: &str = "berth.local/pause:1";
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// The root filesystem layer: busybox with a symlink per applet, /etc/passwd, empty
 /// mount points, and /www for httpd.
 fn busybox_layer() -> Vec<u8> {
-    let busybox = std::fs::read("/usr/bin/busybox").expect("busybox-static is installed (/usr/bin/busybox)");
-    let out = Command::new("/usr/bin/busybox").arg("--list").output().expect("busybox --list");
-    let applets: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|a| a != "busybox" && !a.is_empty()).collect();
+    let busybox =
+        std::fs::read("/usr/bin/busybox").expect("busybox-static is installed (/usr/bin/busybox)");
+    let out = Command::new("/usr/bin/busybox")
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    let applets: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|a| a != "busybox" && !a.is_empty())
+        .collect();
     let mut b = tar::Builder::new(Vec::new());
     let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32| {
         let mut h = tar::Header::new_gnu();
@@ -35,7 +46,8 @@ fn busybox_layer() -> Vec<u8> {
         h.set_mode(mode);
         h.set_size(0);
         h.set_mtime(0);
-        b.append_data(&mut h, path, std::io::empty()).expect("tar dir");
+        b.append_data(&mut h, path, std::io::empty())
+            .expect("tar dir");
     };
     let file = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32, data: &[u8]| {
         let mut h = tar::Header::new_gnu();
@@ -45,7 +57,17 @@ fn busybox_layer() -> Vec<u8> {
         h.set_mtime(0);
         b.append_data(&mut h, path, data).expect("tar file");
     };
-    for (d, mode) in [("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777), ("proc", 0o555), ("sys", 0o555), ("dev", 0o755), ("www", 0o755), ("root", 0o700), ("var", 0o755)] {
+    for (d, mode) in [
+        ("bin", 0o755),
+        ("etc", 0o755),
+        ("tmp", 0o1777),
+        ("proc", 0o555),
+        ("sys", 0o555),
+        ("dev", 0o755),
+        ("www", 0o755),
+        ("root", 0o700),
+        ("var", 0o755),
+    ] {
         dir(&mut b, d, mode);
     }
     file(&mut b, "bin/busybox", 0o755, &busybox);
@@ -55,9 +77,15 @@ fn busybox_layer() -> Vec<u8> {
         h.set_mode(0o777);
         h.set_size(0);
         h.set_mtime(0);
-        b.append_link(&mut h, format!("bin/{a}"), "busybox").expect("tar symlink");
+        b.append_link(&mut h, format!("bin/{a}"), "busybox")
+            .expect("tar symlink");
     }
-    file(&mut b, "etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+    file(
+        &mut b,
+        "etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    );
     file(&mut b, "etc/group", 0o644, b"root:x:0:\nnogroup:x:65534:\n");
     file(&mut b, "www/index.html", 0o644, b"hello from berth\n");
     b.into_inner().expect("tar finish")
@@ -110,8 +138,15 @@ pub fn oci_image_tar(name: &str, layer: &[u8], entrypoint: &[&str], cmd: &[&str]
     };
     add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
     add("index.json", &index);
-    for (digest, data) in [(&layer_digest, layer), (&config_digest, &config[..]), (&manifest_digest, &manifest[..])] {
-        add(&format!("blobs/sha256/{}", digest.trim_start_matches("sha256:")), data);
+    for (digest, data) in [
+        (&layer_digest, layer),
+        (&config_digest, &config[..]),
+        (&manifest_digest, &manifest[..]),
+    ] {
+        add(
+            &format!("blobs/sha256/{}", digest.trim_start_matches("sha256:")),
+            data,
+        );
     }
     b.into_inner().expect("tar finish")
 }
@@ -170,7 +205,10 @@ fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -186,7 +224,10 @@ pub struct Certs {
 }
 
 fn write_certs(dir: &Path) -> Certs {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, SanType};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, SanType,
+    };
     std::fs::create_dir_all(dir).expect("certs dir");
     let ca_key = KeyPair::generate().expect("key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
@@ -195,12 +236,16 @@ fn write_certs(dir: &Path) -> Certs {
     let ca_cert = ca.self_signed(&ca_key).expect("ca");
     let issuer = Issuer::new(ca, &ca_key);
     let mut server = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-    server.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let server_key = KeyPair::generate().expect("key");
     let server_cert = server.signed_by(&server_key, &issuer).expect("sign");
     let mut client = CertificateParams::new(Vec::<String>::new()).expect("params");
-    client.distinguished_name.push(DnType::CommonName, "apiserver");
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "apiserver");
     client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let client_key = KeyPair::generate().expect("key");
     let client_cert = client.signed_by(&client_key, &issuer).expect("sign");
@@ -219,7 +264,11 @@ fn write_certs(dir: &Path) -> Certs {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Agent flags a test may change.
@@ -235,14 +284,26 @@ pub struct AgentOptions {
 impl Default for AgentOptions {
     /// Short periods and back-off so that tests converge in seconds.
     fn default() -> Self {
-        AgentOptions { relist_period_ms: 200, backoff_initial_ms: 1000, backoff_max_ms: 4000, max_parallel_syncs: 16, manifest_poll_ms: 100 }
+        AgentOptions {
+            relist_period_ms: 200,
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 4000,
+            max_parallel_syncs: 16,
+            manifest_poll_ms: 100,
+        }
     }
 }
 
 impl AgentOptions {
     /// The agent's own defaults (what a deployment runs with).
     pub fn production() -> Self {
-        AgentOptions { relist_period_ms: 1000, backoff_initial_ms: 10_000, backoff_max_ms: 300_000, max_parallel_syncs: 16, manifest_poll_ms: 250 }
+        AgentOptions {
+            relist_period_ms: 1000,
+            backoff_initial_ms: 10_000,
+            backoff_max_ms: 300_000,
+            max_parallel_syncs: 16,
+            manifest_poll_ms: 250,
+        }
     }
 }
 
@@ -274,11 +335,18 @@ impl Node {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let seq = NODE_SEQ.fetch_add(1, Ordering::SeqCst);
         let tag = (std::process::id() * 8 + seq) % 0xffffff;
-        let dir = tempfile::Builder::new().prefix("berth-agent-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("berth-agent-")
+            .tempdir()
+            .expect("tempdir");
         let manifests = dir.path().join("manifests");
         std::fs::create_dir_all(&manifests).expect("manifests dir");
         let certs = write_certs(&dir.path().join("certs"));
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
         let mut node = Node {
             sock: dir.path().join("containerd.sock"),
             root: dir.path().join("agent-root"),
@@ -300,15 +368,32 @@ impl Node {
         let images = node.dir.path().join("images");
         std::fs::create_dir_all(&images).expect("images dir");
         let layer = busybox_layer();
-        for (name, entrypoint, cmd) in [(BUSYBOX, vec![], vec!["sh"]), (PAUSE, vec!["/bin/sleep"], vec!["2147483647"])] {
+        for (name, entrypoint, cmd) in [
+            (BUSYBOX, vec![], vec!["sh"]),
+            (PAUSE, vec!["/bin/sleep"], vec!["2147483647"]),
+        ] {
             let path = images.join(format!("{}.tar", name.replace(['/', ':'], "_")));
-            std::fs::write(&path, oci_image_tar(name, &layer, &entrypoint, &cmd)).expect("write image");
+            std::fs::write(&path, oci_image_tar(name, &layer, &entrypoint, &cmd))
+                .expect("write image");
             let out = Command::new("ctr")
-                .args(["-a", &node.sock.display().to_string(), "-n", "k8s.io", "images", "import", "--snapshotter", &node.snapshotter])
+                .args([
+                    "-a",
+                    &node.sock.display().to_string(),
+                    "-n",
+                    "k8s.io",
+                    "images",
+                    "import",
+                    "--snapshotter",
+                    &node.snapshotter,
+                ])
                 .arg(&path)
                 .output()
                 .expect("ctr runs");
-            assert!(out.status.success(), "ctr images import {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "ctr images import {name} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         node.start_agent();
         node
@@ -316,13 +401,30 @@ impl Node {
 
     pub fn start_containerd(&mut self) {
         let cfg = self.dir.path().join("containerd.toml");
-        std::fs::write(&cfg, containerd_config(self.dir.path(), &self.snapshotter)).expect("write config");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("containerd.log")).expect("log");
-        let child = Command::new("containerd").arg("--config").arg(&cfg).stdout(Stdio::null()).stderr(log).spawn().expect("containerd starts (is the containerd package installed?)");
+        std::fs::write(&cfg, containerd_config(self.dir.path(), &self.snapshotter))
+            .expect("write config");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("containerd.log"))
+            .expect("log");
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("containerd starts (is the containerd package installed?)");
         self.containerd = Some(child);
         let sock = self.sock.clone();
         wait_until("containerd's socket", Duration::from_secs(20), || {
-            let ok = Command::new("ctr").args(["-a", &sock.display().to_string(), "version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+            let ok = Command::new("ctr")
+                .args(["-a", &sock.display().to_string(), "version"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
             ok.then_some(())
         });
     }
@@ -352,7 +454,14 @@ impl Node {
             .arg(format!("unix://{}", self.sock.display()))
             .arg("--root-dir")
             .arg(&self.root)
-            .args(["--pod-cidr", &self.cidr, "--cni-bridge", &self.bridge, "--cgroup-root", &self.cgroup_root])
+            .args([
+                "--pod-cidr",
+                &self.cidr,
+                "--cni-bridge",
+                &self.bridge,
+                "--cgroup-root",
+                &self.cgroup_root,
+            ])
             .arg("--cni-conf-dir")
             .arg(self.dir.path().join("cni-conf"))
             .args(["--address", "127.0.0.1", "--port", &self.port.to_string()])
@@ -362,8 +471,18 @@ impl Node {
             .arg(&self.certs.server_key)
             .arg("--client-ca-file")
             .arg(&self.certs.ca)
-            .args(["--relist-period-ms", &o.relist_period_ms.to_string(), "--manifest-poll-ms", &o.manifest_poll_ms.to_string()])
-            .args(["--backoff-initial-ms", &o.backoff_initial_ms.to_string(), "--backoff-max-ms", &o.backoff_max_ms.to_string()])
+            .args([
+                "--relist-period-ms",
+                &o.relist_period_ms.to_string(),
+                "--manifest-poll-ms",
+                &o.manifest_poll_ms.to_string(),
+            ])
+            .args([
+                "--backoff-initial-ms",
+                &o.backoff_initial_ms.to_string(),
+                "--backoff-max-ms",
+                &o.backoff_max_ms.to_string(),
+            ])
             .args(["--max-parallel-syncs", &o.max_parallel_syncs.to_string()])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -371,7 +490,12 @@ impl Node {
             .spawn()
             .expect("node-agent starts");
         self.agent = Some(child);
-        wait_until("the agent server", Duration::from_secs(20), || self.try_get("/healthz").ok().filter(|(code, _)| *code == 200).map(|_| ()));
+        wait_until("the agent server", Duration::from_secs(20), || {
+            self.try_get("/healthz")
+                .ok()
+                .filter(|(code, _)| *code == 200)
+                .map(|_| ())
+        });
     }
 
     /// Stops the agent with SIGTERM (its pods keep running).
@@ -383,7 +507,10 @@ impl Node {
     }
 
     pub fn agent_log(&self) -> String {
-        (1..=self.agent_runs).map(|r| std::fs::read_to_string(self.agent_log_path(r)).unwrap_or_default()).collect::<Vec<_>>().join("\n--- agent restart ---\n")
+        (1..=self.agent_runs)
+            .map(|r| std::fs::read_to_string(self.agent_log_path(r)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n--- agent restart ---\n")
     }
 
     pub fn write_manifest(&self, file: &str, contents: &str) {
@@ -403,7 +530,11 @@ impl Node {
         for c in CertificateDer::pem_file_iter(&self.certs.ca).expect("ca") {
             roots.add(c.expect("ca cert")).expect("add ca");
         }
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.certs.client_cert).expect("cert").map(|c| c.expect("cert")).collect();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(&self.certs.client_cert)
+                .expect("cert")
+                .map(|c| c.expect("cert"))
+                .collect();
         let key = PrivateKeyDer::from_pem_file(&self.certs.client_key).expect("key");
         let cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -421,12 +552,26 @@ impl Node {
         let path = path.to_string();
         self.rt.block_on(async move {
             use http_body_util::BodyExt;
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
-            let tls = connector.connect(ServerName::try_from("localhost").expect("name"), tcp).await.map_err(|e| e.to_string())?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await.map_err(|e| e.to_string())?;
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map_err(|e| e.to_string())?;
+            let tls = connector
+                .connect(ServerName::try_from("localhost").expect("name"), tcp)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                    .await
+                    .map_err(|e| e.to_string())?;
             tokio::spawn(conn);
-            let req = http::Request::get(path).header("host", "localhost").body(http_body_util::Empty::<bytes::Bytes>::new()).expect("request");
-            let resp = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req)).await.map_err(|_| "timeout".to_string())?.map_err(|e| e.to_string())?;
+            let req = http::Request::get(path)
+                .header("host", "localhost")
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .expect("request");
+            let resp = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req))
+                .await
+                .map_err(|_| "timeout".to_string())?
+                .map_err(|e| e.to_string())?;
             let code = resp.status().as_u16();
             let mut body = resp.into_body();
             let mut out = Vec::new();
@@ -457,18 +602,33 @@ impl Node {
     }
 
     pub fn pod(&self, name: &str) -> Option<Value> {
-        self.pods()["items"].as_array().expect("items").iter().find(|p| p["metadata"]["name"] == name).cloned()
+        self.pods()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|p| p["metadata"]["name"] == name)
+            .cloned()
     }
 
     /// Polls `/pods` until `f` accepts the pod (or the deadline passes, failing with the
     /// pod's last status and the agent's log).
-    pub fn wait_pod<T>(&self, name: &str, what: &str, timeout: Duration, mut f: impl FnMut(&Value) -> Option<T>) -> T {
+    pub fn wait_pod<T>(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut(&Value) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         let mut last = Value::Null;
         loop {
             if let Ok((200, body)) = self.try_get("/pods") {
                 if let Ok(v) = serde_json::from_str::<Value>(&body) {
-                    if let Some(p) = v["items"].as_array().and_then(|a| a.iter().find(|p| p["metadata"]["name"] == name)).cloned() {
+                    if let Some(p) = v["items"]
+                        .as_array()
+                        .and_then(|a| a.iter().find(|p| p["metadata"]["name"] == name))
+                        .cloned()
+                    {
                         if let Some(r) = f(&p) {
                             return r;
                         }
@@ -495,7 +655,10 @@ impl Node {
         if self.containerd.is_some() {
             // Every sandbox goes (CNI teardown included) while containerd still runs.
             let result = self.cri(async |rt| {
-                let sandboxes = tokio::time::timeout(Duration::from_secs(10), rt.list_sandboxes()).await.map_err(|_| "list timed out".to_string())?.map_err(|e| e.to_string())?;
+                let sandboxes = tokio::time::timeout(Duration::from_secs(10), rt.list_sandboxes())
+                    .await
+                    .map_err(|_| "list timed out".to_string())?
+                    .map_err(|e| e.to_string())?;
                 let containers = rt.list_containers().await.map_err(|e| e.to_string())?;
                 for c in containers {
                     let _ = rt.stop_container(&c.id, 0).await;
@@ -515,7 +678,9 @@ impl Node {
         let sock = self.sock.display().to_string();
         if let Ok(procs) = std::fs::read_dir("/proc") {
             for p in procs.flatten() {
-                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
                 let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
                 if String::from_utf8_lossy(&cmdline).contains(&sock) {
                     unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -525,12 +690,19 @@ impl Node {
         // Mounts under the temp dir, deepest first.
         let base = self.dir.path().display().to_string();
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-        let mut targets: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(1)).filter(|m| m.starts_with(&base)).collect();
+        let mut targets: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(1))
+            .filter(|m| m.starts_with(&base))
+            .collect();
         targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
         for t in targets {
             let _ = Command::new("umount").arg("-l").arg(t).status();
         }
-        let _ = Command::new("ip").args(["link", "del", &self.bridge]).stderr(Stdio::null()).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
         // Pod cgroups under this node's cgroup root, deepest first.
         if let Ok(ctrls) = std::fs::read_dir("/sys/fs/cgroup") {
             for c in ctrls.flatten() {
@@ -565,7 +737,12 @@ impl Drop for Node {
 }
 
 /// A pod manifest with one busybox container running `script` under `sh -c`.
-pub fn pod_yaml(name: &str, restart_policy: &str, script: &str, extra_container_yaml: &str) -> String {
+pub fn pod_yaml(
+    name: &str,
+    restart_policy: &str,
+    script: &str,
+    extra_container_yaml: &str,
+) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: {restart_policy}\n  terminationGracePeriodSeconds: 5\n  containers:\n  - name: main\n    image: {BUSYBOX}\n    command: [sh, -c]\n    args: [{script:?}]\n{extra_container_yaml}"
     )
@@ -576,13 +753,22 @@ pub fn phase(p: &Value) -> &str {
 }
 
 pub fn condition(p: &Value, t: &str) -> Option<bool> {
-    p["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == t).map(|c| c["status"] == "True")
+    p["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == t)
+        .map(|c| c["status"] == "True")
 }
 
 pub fn container_status<'a>(p: &'a Value, name: &str) -> Option<&'a Value> {
-    p["status"]["containerStatuses"].as_array()?.iter().find(|c| c["name"] == name)
+    p["status"]["containerStatuses"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
 }
 
 pub fn all_running(p: &Value) -> bool {
-    p["status"]["containerStatuses"].as_array().is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c["state"]["running"].is_object()))
+    p["status"]["containerStatuses"]
+        .as_array()
+        .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c["state"]["running"].is_object()))
 }

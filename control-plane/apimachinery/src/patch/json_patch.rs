@@ -25,7 +25,10 @@ pub struct JsonPatchLimits {
 
 impl Default for JsonPatchLimits {
     fn default() -> Self {
-        JsonPatchLimits { max_operations: 10_000, max_copy_bytes: 3 * 1024 * 1024 }
+        JsonPatchLimits {
+            max_operations: 10_000,
+            max_copy_bytes: 3 * 1024 * 1024,
+        }
     }
 }
 
@@ -68,7 +71,10 @@ pub fn json_patch_with_limits(
         }
     };
     if ops.len() > limits.max_operations {
-        return Err(PatchError::TooManyOperations { max: limits.max_operations, got: ops.len() });
+        return Err(PatchError::TooManyOperations {
+            max: limits.max_operations,
+            got: ops.len(),
+        });
     }
     if !matches!(doc, Value::Object(_) | Value::Array(_)) {
         return Err(PatchError::JsonPatchApply(format!(
@@ -268,7 +274,9 @@ fn con_remove(con: &mut Value, key: &str) -> Result<(), String> {
     match con {
         Value::Object(map) => match map.remove(key) {
             Some(_) => Ok(()),
-            None => Err(format!("Unable to remove nonexistent key: {key}: {MISSING}")),
+            None => Err(format!(
+                "Unable to remove nonexistent key: {key}: {MISSING}"
+            )),
         },
         Value::Array(items) => {
             let mut idx = atoi(key)?;
@@ -294,9 +302,12 @@ fn op_value(op: &Map<String, Value>) -> Option<Value> {
 }
 
 fn op_add(doc: &mut Value, op: &Map<String, Value>) -> Result<(), String> {
-    let path = path_of(op).map_err(|_| format!("add operation failed to decode path: {MISSING}"))?;
+    let path =
+        path_of(op).map_err(|_| format!("add operation failed to decode path: {MISSING}"))?;
     let Some((con, key)) = find_object(doc, &path) else {
-        return Err(format!("add operation does not apply: doc is missing path: \"{path}\": {MISSING}"));
+        return Err(format!(
+            "add operation does not apply: doc is missing path: \"{path}\": {MISSING}"
+        ));
     };
     con_add(con, &key, op_value(op).unwrap_or(Value::Null))
         .map_err(|e| format!("error in add for path: '{path}': {e}"))
@@ -325,10 +336,14 @@ fn op_replace(doc: &mut Value, op: &Map<String, Value>) -> Result<(), String> {
         };
     }
     let Some((con, key)) = find_object(doc, &path) else {
-        return Err(format!("replace operation does not apply: doc is missing path: {path}: {MISSING}"));
+        return Err(format!(
+            "replace operation does not apply: doc is missing path: {path}: {MISSING}"
+        ));
     };
     if con_get(con, &key).is_err() {
-        return Err(format!("replace operation does not apply: doc is missing key: {path}: {MISSING}"));
+        return Err(format!(
+            "replace operation does not apply: doc is missing key: {path}: {MISSING}"
+        ));
     }
     con_set(con, &key, op_value(op).unwrap_or(Value::Null))
         .map_err(|e| format!("error in remove for path: '{path}': {e}"))
@@ -337,7 +352,9 @@ fn op_replace(doc: &mut Value, op: &Map<String, Value>) -> Result<(), String> {
 fn op_move(doc: &mut Value, op: &Map<String, Value>) -> Result<(), String> {
     let from = from_of(op).map_err(|e| format!("move operation failed to decode from: {e}"))?;
     let Some((con, key)) = find_object(doc, &from) else {
-        return Err(format!("move operation does not apply: doc is missing from path: {from}: {MISSING}"));
+        return Err(format!(
+            "move operation does not apply: doc is missing from path: {from}: {MISSING}"
+        ));
     };
     let val = con_get(con, &key).map_err(|e| format!("error in move for path: '{key}': {e}"))?;
     con_remove(con, &key).map_err(|e| format!("error in move for path: '{key}': {e}"))?;
@@ -356,10 +373,16 @@ fn op_test(doc: &mut Value, op: &Map<String, Value>) -> Result<(), String> {
     let want = op_value(op);
     let failed = || format!("testing value {path} failed: test failed");
     if path.is_empty() {
-        return if want.as_ref() == Some(&*doc) { Ok(()) } else { Err(failed()) };
+        return if want.as_ref() == Some(&*doc) {
+            Ok(())
+        } else {
+            Err(failed())
+        };
     }
     let Some((con, key)) = find_object(doc, &path) else {
-        return Err(format!("test operation does not apply: is missing path: {path}: {MISSING}"));
+        return Err(format!(
+            "test operation does not apply: is missing path: {path}: {MISSING}"
+        ));
     };
     let have = con_get(con, &key).map_err(|e| format!("error in test for path: '{path}': {e}"))?;
     match (have, want) {
@@ -378,10 +401,13 @@ fn op_copy(
 ) -> Result<(), String> {
     let from = from_of(op).map_err(|e| format!("copy operation failed to decode from: {e}"))?;
     let Some((con, key)) = find_object(doc, &from) else {
-        return Err(format!("copy operation does not apply: doc is missing from path: {from}: {MISSING}"));
+        return Err(format!(
+            "copy operation does not apply: doc is missing from path: {from}: {MISSING}"
+        ));
     };
     let val = con_get(con, &key).map_err(|e| format!("error in copy for from: '{from}': {e}"))?;
-    let path = path_of(op).map_err(|_| format!("copy operation failed to decode path: {MISSING}"))?;
+    let path =
+        path_of(op).map_err(|_| format!("copy operation failed to decode path: {MISSING}"))?;
     let Some((con, key)) = find_object(doc, &path) else {
         return Err(format!(
             "copy operation does not apply: doc is missing destination path: {path}: {MISSING}"

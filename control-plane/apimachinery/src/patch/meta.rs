@@ -48,7 +48,10 @@ impl FieldMeta {
 
     /// Whether a list in this field is merged rather than replaced.
     pub fn merges_lists(&self) -> bool {
-        matches!(self.strategy, Some(PatchStrategy::Merge | PatchStrategy::MergeRetainKeys))
+        matches!(
+            self.strategy,
+            Some(PatchStrategy::Merge | PatchStrategy::MergeRetainKeys)
+        )
     }
 
     /// Whether an object in this field is replaced rather than merged.
@@ -74,7 +77,12 @@ impl PatchMeta {
 
     /// Adds a strategy at a dotted path (`spec.template.spec.containers`); list elements
     /// are not indexed (`spec.containers.ports`).
-    pub fn with(mut self, path: &str, strategy: PatchStrategy, merge_key: Option<&str>) -> PatchMeta {
+    pub fn with(
+        mut self,
+        path: &str,
+        strategy: PatchStrategy,
+        merge_key: Option<&str>,
+    ) -> PatchMeta {
         self.set(path, strategy, merge_key);
         self
     }
@@ -124,7 +132,11 @@ use PatchStrategy::{Merge, MergeRetainKeys, RetainKeys};
 
 fn object_meta(m: &mut PatchMeta, prefix: &str) {
     m.set(&format!("{prefix}metadata.finalizers"), Merge, None);
-    m.set(&format!("{prefix}metadata.ownerReferences"), Merge, Some("uid"));
+    m.set(
+        &format!("{prefix}metadata.ownerReferences"),
+        Merge,
+        Some("uid"),
+    );
 }
 
 fn container(m: &mut PatchMeta, path: &str) {
@@ -142,9 +154,17 @@ fn pod_spec(m: &mut PatchMeta, p: &str) {
     container(m, &format!("{p}.ephemeralContainers"));
     m.set(&format!("{p}.imagePullSecrets"), Merge, Some("name"));
     m.set(&format!("{p}.hostAliases"), Merge, Some("ip"));
-    m.set(&format!("{p}.topologySpreadConstraints"), Merge, Some("topologyKey"));
+    m.set(
+        &format!("{p}.topologySpreadConstraints"),
+        Merge,
+        Some("topologyKey"),
+    );
     m.set(&format!("{p}.schedulingGates"), Merge, Some("name"));
-    m.set(&format!("{p}.resourceClaims"), MergeRetainKeys, Some("name"));
+    m.set(
+        &format!("{p}.resourceClaims"),
+        MergeRetainKeys,
+        Some("name"),
+    );
 }
 
 fn pod_template(m: &mut PatchMeta, p: &str) {
@@ -169,7 +189,11 @@ fn build_table() -> BTreeMap<(&'static str, &'static str), PatchMeta> {
     conditions(&mut pod);
     pod.set("status.hostIPs", Merge, Some("ip"));
     pod.set("status.podIPs", Merge, Some("ip"));
-    pod.set("status.resourceClaimStatuses", MergeRetainKeys, Some("name"));
+    pod.set(
+        "status.resourceClaimStatuses",
+        MergeRetainKeys,
+        Some("name"),
+    );
     t.insert(("v1", "Pod"), pod);
 
     let mut template = base();

@@ -46,7 +46,11 @@ pub fn strategic_merge_patch(doc: &Value, patch: &Value, meta: &PatchMeta) -> Re
     let original = match doc {
         Value::Object(m) => m.clone(),
         Value::Null => Map::new(),
-        _ => return Err(PatchError::StrategicBadRequest("invalid JSON document".to_string())),
+        _ => {
+            return Err(PatchError::StrategicBadRequest(
+                "invalid JSON document".to_string(),
+            ))
+        }
     };
     let patch = match patch {
         Value::Object(m) => m.clone(),
@@ -72,7 +76,10 @@ fn bad_request(msg: &str) -> PatchError {
 }
 
 fn bad_arg_type(expected: &str, actual: &Value) -> PatchError {
-    internal(format!("expected a {expected}, but received a {}", gofmt::go_type(actual)))
+    internal(format!(
+        "expected a {expected}, but received a {}",
+        gofmt::go_type(actual)
+    ))
 }
 
 fn no_merge_key(m: &Map<String, Value>, key: &str) -> PatchError {
@@ -131,11 +138,13 @@ fn go_kind(v: &Value) -> GoKind {
 fn extract_key(s: &str, prefix: &str) -> Result<String> {
     match s.split_once('/') {
         Some((head, rest)) if head == prefix => Ok(rest.to_string()),
-        _ => Err(bad_request(if prefix == DELETE_FROM_PRIMITIVE_LIST_PREFIX {
-            ERR_PRIMITIVE_LIST
-        } else {
-            ERR_SET_ELEMENT_ORDER
-        })),
+        _ => Err(bad_request(
+            if prefix == DELETE_FROM_PRIMITIVE_LIST_PREFIX {
+                ERR_PRIMITIVE_LIST
+            } else {
+                ERR_SET_ELEMENT_ORDER
+            },
+        )),
     }
 }
 
@@ -165,7 +174,9 @@ fn merge_map(
     merge_set_element_order(&mut original, &mut patch, schema)?;
 
     for k in sorted_keys(&patch) {
-        let Some(patch_v) = patch.remove(&k) else { continue };
+        let Some(patch_v) = patch.remove(&k) else {
+            continue;
+        };
         let mut key = k.clone();
         let mut is_delete_list = false;
         if k.starts_with(DELETE_FROM_PRIMITIVE_LIST_PREFIX) {
@@ -244,7 +255,10 @@ fn merge_map(
 
 /// `$retainKeys`: members of the original not listed are cleared; every member of the patch
 /// must be listed.
-fn apply_retain_keys(original: &mut Map<String, Value>, patch: &mut Map<String, Value>) -> Result<()> {
+fn apply_retain_keys(
+    original: &mut Map<String, Value>,
+    patch: &mut Map<String, Value>,
+) -> Result<()> {
     let Some(retain) = patch.remove(RETAIN_KEYS_DIRECTIVE) else {
         return Ok(());
     };
@@ -286,7 +300,9 @@ fn merge_set_element_order(
         .filter(|k| k.starts_with(SET_ELEMENT_ORDER_PREFIX))
         .collect();
     for key in keys {
-        let Some(order_v) = patch.remove(&key) else { continue };
+        let Some(order_v) = patch.remove(&key) else {
+            continue;
+        };
         let Value::Array(order) = order_v else {
             return Err(bad_arg_type(GO_SLICE, &order_v));
         };
@@ -328,7 +344,8 @@ fn merge_set_element_order(
             Some(mk) => partition_maps(merged, &order, mk)?,
         };
         let original_list = original_list.unwrap_or_default();
-        let kind = slice_element_type(&[&original_list, patch_list.as_deref().unwrap_or_default()])?;
+        let kind =
+            slice_element_type(&[&original_list, patch_list.as_deref().unwrap_or_default()])?;
         let both = normalize_element_order(
             patch_items,
             server_only,
@@ -344,7 +361,8 @@ fn merge_set_element_order(
 }
 
 fn contains_directive_marker(v: &Value) -> bool {
-    v.as_object().is_some_and(|m| m.contains_key(DIRECTIVE_MARKER))
+    v.as_object()
+        .is_some_and(|m| m.contains_key(DIRECTIVE_MARKER))
 }
 
 fn merge_key_value_equal(left: &Value, right: &Value, merge_key: Option<&str>) -> Result<bool> {
@@ -352,7 +370,9 @@ fn merge_key_value_equal(left: &Value, right: &Value, merge_key: Option<&str>) -
         return Ok(left == right);
     };
     let l = left.as_object().ok_or_else(|| bad_arg_type(GO_MAP, left))?;
-    let r = right.as_object().ok_or_else(|| bad_arg_type(GO_MAP, right))?;
+    let r = right
+        .as_object()
+        .ok_or_else(|| bad_arg_type(GO_MAP, right))?;
     let lv = l.get(mk).ok_or_else(|| no_merge_key(l, mk))?;
     let rv = r.get(mk).ok_or_else(|| no_merge_key(r, mk))?;
     Ok(lv == rv)
@@ -417,7 +437,9 @@ fn slice_element_type(lists: &[&[Value]]) -> Result<GoKind> {
             match prev {
                 None => {
                     if current == GoKind::Slice {
-                        return Err(PatchError::StrategicUnprocessable(ERR_LIST_OF_LISTS.to_string()));
+                        return Err(PatchError::StrategicUnprocessable(
+                            ERR_LIST_OF_LISTS.to_string(),
+                        ));
                     }
                     if current == GoKind::Nil {
                         return Err(internal("list elements must not be null"));
@@ -425,7 +447,8 @@ fn slice_element_type(lists: &[&[Value]]) -> Result<GoKind> {
                     prev = Some(current);
                 }
                 Some(p) if p != current => {
-                    let all = Value::Array(lists.iter().map(|l| Value::Array(l.to_vec())).collect());
+                    let all =
+                        Value::Array(lists.iter().map(|l| Value::Array(l.to_vec())).collect());
                     return Err(internal(format!(
                         "list element types are not identical: {}",
                         gofmt::go_v(&all)
@@ -452,7 +475,10 @@ fn merge_slice(
     let kind = slice_element_type(&[&original, &patch])?;
     let (original, patch, merged) = if kind != GoKind::Map {
         if is_delete_list {
-            return Ok(original.into_iter().filter(|v| !patch.contains(v)).collect());
+            return Ok(original
+                .into_iter()
+                .filter(|v| !patch.contains(v))
+                .collect());
         }
         let mut both = original.clone();
         both.extend(patch.iter().cloned());
@@ -460,7 +486,9 @@ fn merge_slice(
         (original, patch, merged)
     } else {
         let Some(mk) = merge_key else {
-            return Err(internal(format!("cannot merge lists without merge key for {field_name}")));
+            return Err(internal(format!(
+                "cannot merge lists without merge key for {field_name}"
+            )));
         };
         let (original, patch) = merge_slice_with_special_elements(original, patch, mk)?;
         let merged = merge_slice_without_special_elements(original.clone(), &patch, mk, schema)?;
@@ -508,7 +536,9 @@ fn merge_slice_with_special_elements(
             }
             Some(REPLACE_DIRECTIVE) => replace = true,
             Some(MERGE_DIRECTIVE) => {
-                return Err(internal("merging lists cannot yet be specified in the patch"))
+                return Err(internal(
+                    "merging lists cannot yet be specified in the patch",
+                ))
             }
             _ => return Err(bad_patch_type(directive, m)),
         }
@@ -583,7 +613,11 @@ fn partition_primitives(list: Vec<Value>, by: &[Value]) -> (Vec<Value>, Vec<Valu
     list.into_iter().partition(|v| by.contains(v))
 }
 
-fn partition_maps(list: Vec<Value>, by: &[Value], merge_key: &str) -> Result<(Vec<Value>, Vec<Value>)> {
+fn partition_maps(
+    list: Vec<Value>,
+    by: &[Value],
+    merge_key: &str,
+) -> Result<(Vec<Value>, Vec<Value>)> {
     let mut inside = Vec::new();
     let mut outside = Vec::new();
     for v in list {
@@ -640,7 +674,13 @@ fn normalize_element_order(
     let mk = merge_key.unwrap_or_default();
     let patch = normalize_slice_order(patch, patch_order, mk, kind)?;
     let server_only = normalize_slice_order(server_only, server_order, mk, kind)?;
-    Ok(merge_sorted_slice(server_only, patch, server_order, mk, kind))
+    Ok(merge_sorted_slice(
+        server_only,
+        patch,
+        server_order,
+        mk,
+        kind,
+    ))
 }
 
 fn normalize_slice_order(
@@ -654,8 +694,10 @@ fn normalize_slice_order(
         validate_merge_key_in_lists(merge_key, &[&to_sort, order])?;
         (to_sort, to_delete) = extract_to_delete_items(to_sort)?;
     }
-    let positions: Vec<Option<usize>> =
-        to_sort.iter().map(|v| index_of(order, v, merge_key, kind)).collect();
+    let positions: Vec<Option<usize>> = to_sort
+        .iter()
+        .map(|v| index_of(order, v, merge_key, kind))
+        .collect();
     let mut items: Vec<(Option<usize>, Value)> = positions.into_iter().zip(to_sort).collect();
     // Kubernetes' comparison: by position when both are found, "less" otherwise.
     go_stable_sort(&mut items, |a, b| match (a.0, b.0) {
@@ -826,7 +868,9 @@ fn remove_directives(v: Value) -> Option<Value> {
                     .collect(),
             ))
         }
-        Value::Array(items) => Some(Value::Array(items.into_iter().filter_map(remove_directives).collect())),
+        Value::Array(items) => Some(Value::Array(
+            items.into_iter().filter_map(remove_directives).collect(),
+        )),
         other => Some(other),
     }
 }

@@ -30,9 +30,15 @@ impl TestServer {
     }
 
     pub fn start_with(tls: Option<TlsConfig>, config: ApiConfig) -> TestServer {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
         let dir = tempfile::tempdir().expect("temp dir");
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
         let port = listener.local_addr().expect("local addr").port();
         let member = Member {
             id: MEMBER_ID,
@@ -41,12 +47,29 @@ impl TestServer {
             client_urls: vec![format!("http://127.0.0.1:{port}")],
             is_learner: false,
         };
-        let store = rt.block_on(async { LocalStore::open(dir.path(), EngineConfig::default(), member, CLUSTER_ID) }).expect("open store");
+        let store = rt
+            .block_on(async {
+                LocalStore::open(dir.path(), EngineConfig::default(), member, CLUSTER_ID)
+            })
+            .expect("open store");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = rt.spawn(berth_etcd_api::serve(Arc::new(store.clone()), listener, tls, config, async {
-            let _ = rx.await;
-        }));
-        TestServer { rt: Some(rt), store, port, shutdown: Some(tx), server: Some(server), _dir: dir }
+        let server = rt.spawn(berth_etcd_api::serve(
+            Arc::new(store.clone()),
+            listener,
+            tls,
+            config,
+            async {
+                let _ = rx.await;
+            },
+        ));
+        TestServer {
+            rt: Some(rt),
+            store,
+            port,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -54,7 +77,10 @@ impl TestServer {
     }
 
     pub fn ctl(&self) -> Ctl {
-        Ctl { endpoint: self.endpoint(), extra: Vec::new() }
+        Ctl {
+            endpoint: self.endpoint(),
+            extra: Vec::new(),
+        }
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
@@ -63,7 +89,10 @@ impl TestServer {
 
     /// The server task is still running (it did not stop or panic).
     pub fn assert_running(&self) {
-        assert!(!self.server.as_ref().expect("server").is_finished(), "the server stopped");
+        assert!(
+            !self.server.as_ref().expect("server").is_finished(),
+            "the server stopped"
+        );
     }
 }
 
@@ -101,7 +130,13 @@ impl Ctl {
 
     pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut c = self.command(args);
-        c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = c.spawn().expect("failed to start etcdctl");
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().expect("stdin");
@@ -121,7 +156,12 @@ impl Ctl {
 
     pub fn ok_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
         let out = self.run(args, stdin);
-        assert!(out.status.success(), "etcdctl {args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "etcdctl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
@@ -132,7 +172,11 @@ impl Ctl {
 
     pub fn fails_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
         let out = self.run(args, stdin);
-        assert!(!out.status.success(), "etcdctl {args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "etcdctl {args:?} succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
@@ -141,16 +185,22 @@ impl Ctl {
         let mut all = vec!["-w", "json"];
         all.extend_from_slice(args);
         let out = self.ok(&all);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("etcdctl {args:?}: bad json ({e}): {out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("etcdctl {args:?}: bad json ({e}): {out}"))
     }
 
     /// Starts a long-running etcdctl (watch) whose stdout lines can be read.
     pub fn spawn(&self, args: &[&str], stdin: bool) -> Spawned {
         let mut c = self.command(args);
-        c.stdin(if stdin { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().expect("failed to start etcdctl");
         let (tx, rx) = mpsc::channel();
-        for stream in [Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().expect("stderr"))] {
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines() {
@@ -191,7 +241,10 @@ impl Spawned {
     pub fn lines_within(&mut self, wait: Duration) -> Vec<String> {
         let deadline = Instant::now() + wait;
         let mut out = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             if !is_log_line(&line) {
                 out.push(line);
             }
@@ -227,16 +280,28 @@ impl Drop for Spawned {
 
 /// etcdctl's (zap/capnslog) log lines, which are not command output.
 fn is_log_line(line: &str) -> bool {
-    line.starts_with('{') && line.contains("\"level\"") || line.contains(" W | ") || line.contains(" I | ") || line.contains(" N | ")
+    line.starts_with('{') && line.contains("\"level\"")
+        || line.contains(" W | ")
+        || line.contains(" I | ")
+        || line.contains(" N | ")
 }
 
 /// Decodes etcdctl's base64 JSON bytes.
 pub fn b64(v: &serde_json::Value) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or("")).expect("base64")
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap_or(""))
+        .expect("base64")
 }
 
 /// The keys of a `get -w json` answer, as strings.
 pub fn json_keys(v: &serde_json::Value) -> Vec<String> {
-    v["kvs"].as_array().map(|a| a.iter().map(|kv| String::from_utf8(b64(&kv["key"])).expect("utf-8 key")).collect()).unwrap_or_default()
+    v["kvs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|kv| String::from_utf8(b64(&kv["key"])).expect("utf-8 key"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
