@@ -12,6 +12,8 @@ PACKAGES=(
   containerd runc containernetworking-plugins  # the node agent's runtime (CRI) and pod network
   nftables iproute2             # Service rules; network namespaces for chaos and multi-node tests
   busybox-static                # test images are built locally from it (nothing can be pulled)
+  curl                          # raw HTTPS checks in the system tests
+  python3-kubernetes            # the official Python client, run against the API server in the tests
 )
 
 missing=()

@@ -32,6 +32,8 @@ pub struct Opts {
     pub extra_args: Vec<String>,
     /// Runs with each replica's index and data dir (not yet created) before its first start.
     pub prepare_data_dir: Option<PrepareDataDir>,
+    /// Serve the Kubernetes API on every replica (and write an admin kubeconfig per replica).
+    pub kube_api: bool,
 }
 
 impl Default for Opts {
@@ -43,6 +45,7 @@ impl Default for Opts {
             snapshot_catchup_entries: None,
             extra_args: Vec::new(),
             prepare_data_dir: None,
+            kube_api: false,
         }
     }
 }
@@ -123,6 +126,7 @@ struct Replica {
     client_url: String,
     peer_url: String,
     metrics_addr: String,
+    kube_url: String,
     args: Vec<String>,
     child: Option<Child>,
 }
@@ -173,7 +177,7 @@ impl Cluster {
     }
 
     fn peer_url_of(&self, i: usize) -> String {
-        format!("https://127.0.0.1:{}", self.ports.port(3 * i as u16 + 1))
+        format!("https://127.0.0.1:{}", self.ports.port(4 * i as u16 + 1))
     }
 
     /// The peer URL the next replica added with [`Cluster::add_replica`] gets.
@@ -184,9 +188,9 @@ impl Cluster {
     /// Starts one more replica (index = the number of replicas so far) without waiting.
     pub fn add_replica(&mut self, spec: ReplicaSpec) -> usize {
         let i = self.replicas.len();
-        let client_url = format!("https://127.0.0.1:{}", self.ports.port(3 * i as u16));
+        let client_url = format!("https://127.0.0.1:{}", self.ports.port(4 * i as u16));
         let peer_url = self.peer_url_of(i);
-        let metrics_addr = format!("127.0.0.1:{}", self.ports.port(3 * i as u16 + 2));
+        let metrics_addr = format!("127.0.0.1:{}", self.ports.port(4 * i as u16 + 2));
         let data_dir = self.dir().join(&spec.name);
         let log = self.dir().join(format!("{}.log", spec.name));
         let (p, c) = (&spec.peer_certs, &spec.client_certs);
@@ -218,6 +222,36 @@ impl Cluster {
         if let Some(n) = self.opts.snapshot_catchup_entries {
             args.push(format!("--snapshot-catchup-entries={n}"));
         }
+        let kube_url = format!("https://127.0.0.1:{}", self.ports.port(4 * i as u16 + 3));
+        if self.opts.kube_api {
+            args.extend([
+                format!("--secure-port={}", self.ports.port(4 * i as u16 + 3)),
+                "--bind-address=127.0.0.1".into(),
+                format!("--tls-cert-file={}", c.server_cert().display()),
+                format!("--tls-private-key-file={}", c.server_key().display()),
+                format!("--client-ca-file={}", c.ca().display()),
+                format!(
+                    "--service-account-signing-key-file={}",
+                    c.dir.join("sa.key").display()
+                ),
+            ]);
+            let kubeconfig = self.dir().join(format!("kubeconfig-{}", spec.name));
+            let out = Command::new(crate::bins::control_plane())
+                .args(["kubeconfig", "--user", "admin", "--group", "system:masters"])
+                .arg("--certs-dir")
+                .arg(&c.dir)
+                .arg("--server")
+                .arg(&kube_url)
+                .arg("--out")
+                .arg(&kubeconfig)
+                .output()
+                .expect("failed to run control-plane kubeconfig");
+            assert!(
+                out.status.success(),
+                "control-plane kubeconfig failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         args.extend(self.opts.extra_args.iter().cloned());
         if let Some(prepare) = &self.opts.prepare_data_dir {
             prepare(i, &data_dir);
@@ -229,6 +263,7 @@ impl Cluster {
             client_url,
             peer_url,
             metrics_addr,
+            kube_url,
             args,
             child: None,
         });
@@ -290,6 +325,17 @@ impl Cluster {
 
     pub fn peer_url(&self, i: usize) -> &str {
         &self.replicas[i].peer_url
+    }
+
+    /// `https://127.0.0.1:port` of the replica's Kubernetes API (with `Opts::kube_api`).
+    pub fn kube_url(&self, i: usize) -> &str {
+        &self.replicas[i].kube_url
+    }
+
+    /// The admin kubeconfig pointing at replica `i` (with `Opts::kube_api`).
+    pub fn kubeconfig(&self, i: usize) -> PathBuf {
+        self.dir()
+            .join(format!("kubeconfig-{}", self.replicas[i].name))
     }
 
     /// `127.0.0.1:port` of the replica's `--listen-metrics-urls`.

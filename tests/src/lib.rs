@@ -11,10 +11,12 @@ pub mod bins;
 pub mod client;
 pub mod cluster;
 pub mod etcdctl;
+pub mod kubectl;
 pub mod metrics;
 pub mod ports;
 pub mod wait;
 
 pub use cluster::{Certs, Cluster, Opts, ReplicaSpec};
 pub use etcdctl::{Output, Watch};
+pub use kubectl::Kubectl;
 pub use wait::wait_for;

@@ -13,8 +13,8 @@ use std::os::fd::AsRawFd;
 
 const FIRST_PORT: u16 = 20_000;
 const LAST_PORT: u16 = 32_000;
-/// Ports per block: enough for six replicas (client, peer, metrics each).
-pub const BLOCK_PORTS: u16 = 18;
+/// Ports per block: enough for six replicas (client, peer, metrics, Kubernetes API each).
+pub const BLOCK_PORTS: u16 = 24;
 
 pub struct PortBlock {
     base: u16,

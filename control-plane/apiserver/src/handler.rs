@@ -1460,7 +1460,9 @@ impl<S: Store> ApiServer<S> {
         } else {
             let (epoch, window_start, _) = cache.window();
             let n = rv.unwrap_or(0);
-            if n < window_start {
+            // Older than the cache's window, or than the store's compaction: 410.
+            let compacted = !self.registry.revision_available(r, n).await?;
+            if n < window_start || compacted {
                 // Not an HTTP error: the watch opens and carries one ERROR event, as Kubernetes.
                 let status = ApiError::Expired(format!(
                     "too old resource version: {n} ({})",

@@ -195,6 +195,18 @@ impl<S: Store> Registry<S> {
         Ok(resp.map_err(store_err)?.revision)
     }
 
+    /// Whether the store still has revision `rev` (it was not compacted away).
+    pub async fn revision_available(&self, r: &Resource, rev: i64) -> ApiResult<bool> {
+        let mut req = RangeRequest::key(r.key_prefix().into_bytes()).at(rev);
+        req.count_only = true;
+        match self.store.range(req, ReadConsistency::Linearizable).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::Storage(storage::Error::Compacted { .. })) => Ok(false),
+            Err(StoreError::Storage(storage::Error::FutureRevision { .. })) => Ok(true),
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
     async fn txn(
         &self,
         op: &'static str,

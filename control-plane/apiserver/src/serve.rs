@@ -26,13 +26,21 @@ pub enum ServeError {
     Accept(#[from] std::io::Error),
 }
 
+/// The serving TLS configuration and the verifier client chains are checked with after the
+/// handshake.
+#[derive(Clone)]
+pub struct Tls {
+    pub config: Arc<rustls::ServerConfig>,
+    client_roots: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+}
+
 /// The TLS configuration of `--tls-cert-file`, `--tls-private-key-file` and
 /// `--client-ca-file`.
 pub fn tls_config(
     cert_pem: &[u8],
     key_pem: &[u8],
     client_ca_pem: Option<&[u8]>,
-) -> Result<Arc<rustls::ServerConfig>, ServeError> {
+) -> Result<Tls, ServeError> {
     let err = |what: &str, e: &dyn std::fmt::Display| ServeError::Tls(format!("{what}: {e}"));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
@@ -46,6 +54,7 @@ pub fn tls_config(
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| err("failed to choose TLS versions", &e))?;
+    let mut client_roots = None;
     let builder = match client_ca_pem {
         None => builder.with_no_client_auth(),
         Some(ca) => {
@@ -62,14 +71,98 @@ pub fn tls_config(
             .allow_unauthenticated()
             .build()
             .map_err(|e| err("failed to build the client certificate verifier", &e))?;
-            builder.with_client_cert_verifier(verifier)
+            client_roots = Some(verifier.clone());
+            builder.with_client_cert_verifier(Arc::new(CheckLater { inner: verifier }))
         }
     };
     let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|e| err("failed to use the serving certificate", &e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(Tls {
+        config: Arc::new(config),
+        client_roots,
+    })
+}
+
+/// Accepts any client certificate whose holder proves its key in the handshake, so that a
+/// certificate the cluster CA did not sign reaches the authenticator and gets a 401 (as
+/// kube-apiserver answers) instead of a failed handshake. The chain is checked against the
+/// CA after the handshake ([`verify_client`]); only then is its CN a user.
+#[derive(Debug)]
+struct CheckLater {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+}
+
+impl rustls::server::danger::ClientCertVerifier for CheckLater {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// What a connection's client certificate says: nothing, a user, or a certificate that does
+/// not verify against the cluster CA (every request on it is 401).
+#[derive(Debug, Clone)]
+pub enum Peer {
+    Anonymous,
+    User(UserInfo),
+    Invalid,
+}
+
+/// What the chain a client presented says, checked against the CA roots.
+fn peer_of(
+    roots: Option<&Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    chain: Option<&[CertificateDer<'_>]>,
+) -> Peer {
+    let Some((end, rest)) = chain.and_then(|c| c.split_first()) else {
+        return Peer::Anonymous;
+    };
+    let Some(roots) = roots else {
+        return Peer::Anonymous;
+    };
+    if roots
+        .verify_client_cert(end, rest, rustls::pki_types::UnixTime::now())
+        .is_err()
+    {
+        return Peer::Invalid;
+    }
+    match auth::user_from_cert(end.as_ref()) {
+        Some(u) => Peer::User(u),
+        None => Peer::Invalid,
+    }
 }
 
 impl<S: Store> ApiServer<S> {
@@ -77,10 +170,11 @@ impl<S: Store> ApiServer<S> {
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
-        tls: Arc<rustls::ServerConfig>,
+        tls: Tls,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+        let roots = tls.client_roots.clone();
         let slots = Arc::new(tokio::sync::Semaphore::new(10_000));
         tokio::pin!(shutdown);
         loop {
@@ -101,6 +195,7 @@ impl<S: Store> ApiServer<S> {
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
+            let roots = roots.clone();
             let me = self.clone();
             tokio::spawn(async move {
                 let _permit = permit;
@@ -114,16 +209,13 @@ impl<S: Store> ApiServer<S> {
                     }
                     Err(_) => return,
                 };
-                let user: Option<UserInfo> = tls
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|c| auth::user_from_cert(c.as_ref()));
+                let peer_cert = peer_of(roots.as_ref(), tls.get_ref().1.peer_certificates());
                 let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
                     let me = me.clone();
-                    let user = user.clone();
-                    async move { Ok::<_, std::convert::Infallible>(me.accept_request(req, user).await) }
+                    let peer_cert = peer_cert.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(me.accept_request(req, peer_cert).await)
+                    }
                 });
                 let mut builder =
                     hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -150,8 +242,13 @@ impl<S: Store> ApiServer<S> {
     async fn accept_request(
         self: Arc<Self>,
         req: http::Request<Incoming>,
-        user: Option<UserInfo>,
+        peer_cert: Peer,
     ) -> http::Response<crate::handler::Body> {
+        let user = match peer_cert {
+            Peer::Invalid => return error_response(&ApiError::Unauthorized),
+            Peer::User(u) => Some(u),
+            Peer::Anonymous => None,
+        };
         let (parts, body) = req.into_parts();
         let limit = self.config.max_body_bytes;
         let body = match Limited::new(body, limit).collect().await {

@@ -311,7 +311,7 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
 type KubeApi = (
     Arc<berth_apiserver::ApiServer<Replica>>,
     TcpListener,
-    Arc<rustls::ServerConfig>,
+    berth_apiserver::serve::Tls,
 );
 
 /// Builds the Kubernetes API server from its flags and binds its port.
