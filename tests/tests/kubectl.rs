@@ -280,6 +280,40 @@ fn discovery_crud_apply_patch_and_delete() {
     assert!(k.ok(&["auth", "whoami"]).contains("admin"));
     assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
 
+    // /metrics under kube-apiserver's names passes promtool.
+    let metrics = k.ok(&["get", "--raw", "/metrics"]);
+    for name in [
+        "apiserver_request_total",
+        "apiserver_request_duration_seconds_bucket",
+        "apiserver_current_inflight_requests",
+        "apiserver_watch_cache_events_received_total",
+        "etcd_request_duration_seconds_bucket",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}");
+    }
+    assert!(metrics.contains(r#"apiserver_request_total{code="201",component="apiserver",dry_run="",group="apps",resource="deployments""#), "no count of the deployment creates");
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package)");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Deletion: propagation policies; a namespace terminates with its content.
     k.ok(&["delete", "deploy", "web", "--cascade=foreground"]);
     k.ok(&["-n", "team-a", "delete", "deploy", "d1", "--cascade=orphan"]);

@@ -511,7 +511,7 @@ impl<S: Store> ApiServer<S> {
             Some((av, k)) => (av.to_string(), k.to_string()),
             None => (r.api_version(), r.kind.to_string()),
         };
-        check_type(&raw, &api_version, &kind)?;
+        check_type(&mut raw, &api_version, &kind)?;
         let warnings = field_validation(&req.query, &api_version, &kind, &raw)?;
         let obj = canonicalize(r, raw, &api_version, &kind)?;
         Ok((obj, warnings))
@@ -568,8 +568,8 @@ impl<S: Store> ApiServer<S> {
 
     async fn update_scale(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
         let r = rr.resource;
-        let raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-        check_type(&raw, "autoscaling/v1", "Scale")?;
+        let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
+        check_type(&mut raw, "autoscaling/v1", "Scale")?;
         let scale = resources::canonical_sub(Sub::Scale)
             .map(|f| f(without_nulls(raw)))
             .transpose()
@@ -651,7 +651,7 @@ impl<S: Store> ApiServer<S> {
             } else {
                 cur.clone()
             };
-            let patched = match ct.as_str() {
+            let mut patched = match ct.as_str() {
                 "application/json-patch+json" => {
                     berth_apimachinery::patch::json_patch(&base, &patch).map_err(patch_error)?
                 }
@@ -694,7 +694,7 @@ impl<S: Store> ApiServer<S> {
                     meta::name(cur),
                 ));
             }
-            check_type(&patched, &r.api_version(), r.kind)?;
+            check_type(&mut patched, &r.api_version(), r.kind)?;
             let w = field_validation(&req.query, &r.api_version(), r.kind, &patched)?;
             *warnings.lock().unwrap_or_else(|p| p.into_inner()) = w;
             canonicalize(r, patched, &r.api_version(), r.kind)
@@ -726,7 +726,7 @@ impl<S: Store> ApiServer<S> {
                     force,
                 )?;
                 meta::metadata_mut(&mut obj).insert("name".into(), rr.name.clone().into());
-                check_type(&obj, &r.api_version(), r.kind)?;
+                check_type(&mut obj, &r.api_version(), r.kind)?;
                 let obj = canonicalize(r, obj, &r.api_version(), r.kind)?;
                 let mut created_opts = opts.clone();
                 created_opts.field_manager = None; // apply already recorded ownership
@@ -849,8 +849,8 @@ impl<S: Store> ApiServer<S> {
 
     /// pods/binding (and POST .../bindings): assigns an unbound pod to a node.
     async fn bind(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
-        let raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-        check_type(&raw, "v1", "Binding")?;
+        let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
+        check_type(&mut raw, "v1", "Binding")?;
         let binding = resources::canonical_sub(Sub::Binding)
             .map(|f| f(without_nulls(raw)))
             .transpose()
@@ -957,8 +957,8 @@ impl<S: Store> ApiServer<S> {
             .registry
             .get(rr.resource, &rr.namespace, &rr.name, None)
             .await?;
-        let raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-        check_type(&raw, "authentication.k8s.io/v1", "TokenRequest")?;
+        let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
+        check_type(&mut raw, "authentication.k8s.io/v1", "TokenRequest")?;
         let mut raw = raw;
         if let Some(o) = raw.as_object_mut() {
             o.remove("status"); // set by the server
@@ -1041,8 +1041,8 @@ impl<S: Store> ApiServer<S> {
     async fn review(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
         let r = rr.resource;
         if r.kind == "Binding" {
-            let raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-            check_type(&raw, "v1", "Binding")?;
+            let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
+            check_type(&mut raw, "v1", "Binding")?;
             return self
                 .bind_pod(
                     &rr.namespace,
@@ -1219,41 +1219,23 @@ pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> ApiResult<Value> 
     Ok(v)
 }
 
-/// The body's apiVersion and kind must name what the URL serves.
-fn check_type(obj: &Value, api_version: &str, kind: &str) -> ApiResult<()> {
-    let got_kind = obj["kind"].as_str().unwrap_or("");
-    let got_av = obj["apiVersion"].as_str().unwrap_or("");
-    if got_kind.is_empty() {
-        return Err(ApiError::BadRequest(format!(
-            "Object 'Kind' is missing in '{}'",
-            truncate(&obj.to_string(), 200)
-        )));
-    }
-    if got_av.is_empty() {
-        return Err(ApiError::BadRequest(format!(
-            "Object 'apiVersion' is missing in '{}'",
-            truncate(&obj.to_string(), 200)
-        )));
-    }
-    if got_av != api_version {
+/// The body's apiVersion and kind must name what the URL serves; missing ones are taken
+/// from the URL, as kube-apiserver's decoder defaults them (the Python client omits them).
+fn check_type(obj: &mut Value, api_version: &str, kind: &str) -> ApiResult<()> {
+    let got_kind = obj["kind"].as_str().unwrap_or("").to_string();
+    let got_av = obj["apiVersion"].as_str().unwrap_or("").to_string();
+    if !got_av.is_empty() && got_av != api_version {
         return Err(ApiError::BadRequest(format!("the API version in the data ({got_av}) does not match the expected API version ({api_version})")));
     }
-    if got_kind != kind {
+    if !got_kind.is_empty() && got_kind != kind {
         let (_, v) = resources::split_api_version(api_version);
         return Err(ApiError::BadRequest(format!("{got_kind} in version {v:?} cannot be handled as a {kind}: no kind {got_kind:?} is registered for version {api_version:?} in scheme \"berth\"")));
     }
+    if let Some(o) = obj.as_object_mut() {
+        o.insert("apiVersion".into(), api_version.into());
+        o.insert("kind".into(), kind.into());
+    }
     Ok(())
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.len() <= n {
-        return s.to_string();
-    }
-    let mut end = n;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
 }
 
 /// `fieldValidation`: Strict refuses unknown fields (400), Warn (the default) returns them
@@ -1673,22 +1655,32 @@ mod tests {
 
     #[test]
     fn type_checks() {
-        assert!(check_type(&json!({"apiVersion": "v1", "kind": "Pod"}), "v1", "Pod").is_ok());
+        assert!(check_type(&mut json!({"apiVersion": "v1", "kind": "Pod"}), "v1", "Pod").is_ok());
+        let err = check_type(
+            &mut json!({"apiVersion": "apps/v1", "kind": "Pod"}),
+            "v1",
+            "Pod",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the API version in the data (apps/v1) does not match the expected API version (v1)"
+        );
         assert_eq!(
             check_type(
-                &json!({"apiVersion": "apps/v1", "kind": "Pod"}),
+                &mut json!({"apiVersion": "v1", "kind": "Secret"}),
                 "v1",
                 "Pod"
             )
             .unwrap_err()
-            .to_string(),
-            "the API version in the data (apps/v1) does not match the expected API version (v1)"
-        );
-        assert_eq!(
-            check_type(&json!({"apiVersion": "v1"}), "v1", "Pod")
-                .unwrap_err()
-                .code(),
+            .code(),
             400
+        );
+        let mut bare = json!({"metadata": {"name": "p"}});
+        check_type(&mut bare, "v1", "Pod").unwrap();
+        assert_eq!(
+            (bare["apiVersion"].as_str(), bare["kind"].as_str()),
+            (Some("v1"), Some("Pod"))
         );
     }
 

@@ -146,8 +146,14 @@ impl<S: Store> ApiServer<S> {
         });
     }
 
-    /// Ready once every watch cache has synced (what /readyz reports).
+    /// Ready once every watch cache has synced and the bootstrap objects exist (the
+    /// `default` namespace), as kube-apiserver's /readyz waits for its post-start hooks.
     pub fn ready(&self) -> bool {
+        let ns = resources::find("", "v1", "namespaces").expect("namespaces are served");
         self.registry.all_synced()
+            && self
+                .registry
+                .cache(ns)
+                .is_some_and(|c| c.get("default").is_some())
     }
 }
