@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local 3-replica Berth cluster on loopback with generated certificates (mTLS on the
-# client and peer ports), waits until it is healthy, runs a short real workload with the
-# real etcdctl, prints how to use the cluster, and serves until Ctrl-C (stopping it then).
+# client and peer ports, and on the Kubernetes API), waits until it is healthy, runs a short
+# real workload with the real etcdctl and kubectl, prints how to use the cluster, and serves
+# until Ctrl-C (stopping it then).
 # Usage: scripts/cluster.sh [--once] [DIR]
 #   --once   stop after the workload instead of serving
 #   DIR      where certificates, data and logs go (default: a fresh temporary directory)
@@ -18,13 +19,14 @@ mkdir -p "$dir"
 cargo build --release --locked -p berth-control-plane -p berth-kvctl
 bin="$CARGO_TARGET_DIR/release"
 
-[[ -f "$dir/certs/ca.crt" ]] || "$bin/control-plane" certs --dir "$dir/certs" --hosts 127.0.0.1,localhost >/dev/null
+[[ -f "$dir/certs/ca.crt" ]] || "$bin/control-plane" certs --dir "$dir/certs" >/dev/null
 
 # Client ports 2379/22379/32379, peer ports 2380/22380/32380, metrics 2381/22381/32381 (as etcd's docs).
 names=(n1 n2 n3)
 client_ports=(2379 22379 32379)
 peer_ports=(2380 22380 32380)
 metrics_ports=(2381 22381 32381)
+kube_ports=(6443 26443 36443)   # the Kubernetes API of each replica
 cluster=""
 for i in 0 1 2; do cluster+="${cluster:+,}${names[$i]}=https://127.0.0.1:${peer_ports[$i]}"; done
 
@@ -44,6 +46,9 @@ for i in 0 1 2; do
     --cert-file "$dir/certs/server.crt" --key-file "$dir/certs/server.key" --trusted-ca-file "$dir/certs/ca.crt" --client-cert-auth \
     --peer-cert-file "$dir/certs/server.crt" --peer-key-file "$dir/certs/server.key" --peer-trusted-ca-file "$dir/certs/ca.crt" --peer-client-cert-auth \
     --listen-metrics-urls "http://127.0.0.1:${metrics_ports[$i]}" \
+    --secure-port "${kube_ports[$i]}" --bind-address 127.0.0.1 \
+    --tls-cert-file "$dir/certs/server.crt" --tls-private-key-file "$dir/certs/server.key" --client-ca-file "$dir/certs/ca.crt" \
+    --service-account-signing-key-file "$dir/certs/sa.key" \
     >"$dir/$n.log" 2>&1 &
   pids+=($!)
 done
@@ -69,9 +74,34 @@ timeout 2 etcdctl $tls --endpoints https://127.0.0.1:22379 watch /demo --prefix 
 ctl --endpoints "$endpoints" endpoint status -w table
 ctl --endpoints "$endpoints" endpoint hashkv -w table
 
+[[ -f "$dir/kubeconfig" ]] || "$bin/control-plane" kubeconfig --certs-dir "$dir/certs" --server https://127.0.0.1:6443 \
+  --user admin --group system:masters --out "$dir/kubeconfig" >/dev/null
+if command -v kubectl >/dev/null 2>&1; then
+  export KUBECONFIG="$dir/kubeconfig"
+  for _ in $(seq 1 100); do
+    if kubectl get --raw /readyz >/dev/null 2>&1; then break; fi
+    sleep 0.2
+  done
+  echo
+  echo "== the Kubernetes API (real kubectl) =="
+  k() { echo "+ kubectl $*" >&2; kubectl "$@"; }
+  k get namespaces
+  k create namespace demo --dry-run=client -o yaml | kubectl apply -f -
+  k -n demo create deployment web --image=busybox:1.35 --replicas=3 --dry-run=client -o yaml | kubectl apply -f -
+  k -n demo expose deployment web --port 80 --type NodePort --dry-run=client -o yaml | kubectl apply -f -
+  k -n demo get deployments,services -o wide
+  k auth whoami
+  k get --server https://127.0.0.1:36443 -n demo deployment web -o jsonpath='{.metadata.uid} {.spec.strategy.type}{"\n"}'
+  echo "+ etcdctl get /registry/deployments/demo/web --print-value-only | head -c 200"
+  etcdctl $tls --endpoints "$endpoints" get /registry/deployments/demo/web --print-value-only | head -c 200; echo
+else
+  echo "kubectl is missing: install kubectl 1.32 to use the Kubernetes API (kubeconfig: $dir/kubeconfig)" >&2
+fi
+
 cat <<MSG
 
 Berth cluster: 3 replicas; certificates, data and logs in $dir
+  kubectl:  export KUBECONFIG=$dir/kubeconfig   (Kubernetes API on https://127.0.0.1:6443, :26443, :36443)
   etcdctl:  ETCDCTL_API=3 etcdctl --endpoints $endpoints $tls endpoint status -w table
   kvctl:    $bin/kvctl --endpoints $endpoints $tls status
   metrics:  curl http://127.0.0.1:2381/metrics   (also :22381, :32381; /health too)

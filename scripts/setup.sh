@@ -47,3 +47,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest" >&2
   cargo install --locked cargo-nextest
 fi
+
+# kubectl 1.32 comes with the machine image (Debian's kubernetes-client is 1.20, too old for
+# the API the tests exercise); say so clearly when it is missing.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: kubectl is missing: install kubectl 1.32 (the Kubernetes API tests and the kubectl part of scripts/run.sh need it)" >&2
+fi
