@@ -169,22 +169,8 @@ impl<S: Store> ApiServer<S> {
             Some(Ok(rr)) => {
                 let labels = metric_labels(&rr, req.query.dry_run().unwrap_or(false));
                 let response = if rr.verb == Verb::Watch {
-                    let g = self.metrics.longrunning.with_label_values(&[
-                        rr.verb.metric(),
-                        rr.resource.group,
-                        rr.resource.version,
-                        rr.resource.plural,
-                        &rr.sub_name,
-                        labels.scope,
-                        "apiserver",
-                    ]);
-                    g.inc();
-                    let r = self.clone().watch(&rr, &req).await;
-                    // The gauge is decremented when the stream ends (see `watch`).
-                    if r.status() != StatusCode::OK {
-                        g.dec();
-                    }
-                    r
+                    // The long-running gauge counts open streams (see `watch_inner`).
+                    self.clone().watch(&rr, &req).await
                 } else {
                     self.clone().limited(rr.clone(), req).await
                 };
@@ -1431,54 +1417,35 @@ impl<S: Store> ApiServer<S> {
             )));
         }
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-        let (epoch, mut pos, initial): (u64, i64, Vec<Value>) = if initial_state {
-            let (rev, epoch, items) = cache.list(ns.as_deref());
-            let objs = items
-                .iter()
-                .filter(|o| filter.matches(o))
-                .map(|o| o.value())
-                .collect();
-            (epoch, rev, objs)
-        } else {
-            let (epoch, window_start, _) = cache.window();
-            let n = rv.unwrap_or(0);
-            // Older than the cache's window, or than the store's compaction: 410.
-            let compacted = !self.registry.revision_available(r, n).await?;
-            if n < window_start || compacted {
-                // Not an HTTP error: the watch opens and carries one ERROR event, as Kubernetes.
-                let status = ApiError::Expired(format!(
-                    "too old resource version: {n} ({})",
-                    window_start + 1
-                ))
-                .to_status();
-                let line = serde_json::to_vec(&json!({"type": "ERROR", "object": status}))
-                    .unwrap_or_default();
-                let mut body = line;
-                body.push(b'\n');
-                self.metrics
-                    .longrunning
-                    .with_label_values(&[
-                        "WATCH",
-                        r.group,
-                        r.version,
-                        r.plural,
-                        "",
-                        "cluster",
-                        "apiserver",
-                    ])
-                    .dec();
-                return Ok(respond(200, "application/json", body));
-            }
-            (epoch, n, Vec::new())
-        };
+        let (epoch, mut pos, initial): (u64, i64, Vec<Arc<crate::cache::CachedObject>>) =
+            if initial_state {
+                let (rev, epoch, items) = cache.list(ns.as_deref());
+                let objs = items.into_iter().filter(|o| filter.matches(o)).collect();
+                (epoch, rev, objs)
+            } else {
+                let (epoch, window_start, _) = cache.window();
+                let n = rv.unwrap_or(0);
+                // Older than the cache's window, or than the store's compaction: 410.
+                let compacted = !self.registry.revision_available(r, n).await?;
+                if n < window_start || compacted {
+                    // Not an HTTP error: the watch opens and carries one ERROR event, as Kubernetes.
+                    let status = ApiError::Expired(format!(
+                        "too old resource version: {n} ({})",
+                        window_start + 1
+                    ))
+                    .to_status();
+                    let line = serde_json::to_vec(&json!({"type": "ERROR", "object": status}))
+                        .unwrap_or_default();
+                    let mut body = line;
+                    body.push(b'\n');
+                    return Ok(respond(200, "application/json", body));
+                }
+                (epoch, n, Vec::new())
+            };
         let me = self.clone();
         let table_mode = accept == Accept::Table;
         let include = q.get("includeObject").unwrap_or("Metadata").to_string();
-        let scope = if rr.namespace.is_empty() {
-            "cluster"
-        } else {
-            "namespace"
-        };
+        let scope = metric_labels(rr, false).scope;
         let gauge = self.metrics.longrunning.with_label_values(&[
             "WATCH",
             r.group,
@@ -1488,6 +1455,7 @@ impl<S: Store> ApiServer<S> {
             scope,
             "apiserver",
         ]);
+        gauge.inc();
         let counter = self
             .metrics
             .watch_events
@@ -1505,6 +1473,20 @@ impl<S: Store> ApiServer<S> {
                 b.push(b'\n');
                 Bytes::from(b)
             };
+            // The common case, a JSON watch: the event line is spliced from the object's
+            // cached bytes, with no parsing or re-encoding per watcher.
+            let encode_cached =
+                |ty: &str, obj: &crate::cache::CachedObject, first: bool| -> Bytes {
+                    if table_mode {
+                        return encode(ty, obj.value(), first);
+                    }
+                    let head = format!("{{\"type\":\"{ty}\",\"object\":");
+                    let mut b = Vec::with_capacity(head.len() + obj.json.len() + 2);
+                    b.extend_from_slice(head.as_bytes());
+                    b.extend_from_slice(&obj.json);
+                    b.extend_from_slice(b"}\n");
+                    Bytes::from(b)
+                };
             let bookmark = |rev: i64, end_of_initial: bool| -> Bytes {
                 let mut m = json!({"resourceVersion": rev.to_string(), "creationTimestamp": null});
                 if end_of_initial {
@@ -1517,7 +1499,7 @@ impl<S: Store> ApiServer<S> {
             let mut first = true;
             for obj in initial {
                 counter.inc();
-                if tx.send(encode("ADDED", obj, first)).await.is_err() {
+                if tx.send(encode_cached("ADDED", &obj, first)).await.is_err() {
                     gauge.dec();
                     return;
                 }
@@ -1542,7 +1524,7 @@ impl<S: Store> ApiServer<S> {
                             if let Some(ty) = visible(e, &filter) {
                                 counter.inc();
                                 if tx
-                                    .send(encode(ty.as_str(), e.obj.value(), first))
+                                    .send(encode_cached(ty.as_str(), &e.obj, first))
                                     .await
                                     .is_err()
                                 {
