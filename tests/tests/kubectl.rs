@@ -726,3 +726,105 @@ fn kubectl_keeps_working_when_its_replica_is_killed() {
         .ok(&["get", "configmaps", "-o", "name"])
         .contains("configmap/after4"));
 }
+
+#[test]
+fn pods_bind_delete_gracefully_and_namespaces_terminate() {
+    let c = cluster();
+    let k = Kubectl::new(&c.kubeconfig(0));
+    let k2 = Kubectl::new(&c.kubeconfig(2));
+    let dir = c.dir().to_path_buf();
+    let post = |path: &str, body: &str| {
+        let f = dir.join("body");
+        std::fs::write(&f, body).unwrap();
+        k.run(&["create", "--raw", path, "-f", f.to_str().unwrap()], None)
+    };
+    // Defaults and admission on a pod; the binding subresource assigns it once.
+    k.ok(&["run", "p1", "--image=busybox:1.35", "--", "sleep", "1000"]);
+    let pod = json(&k2.ok(&["get", "pod", "p1", "-o", "json"]));
+    assert_eq!(pod["spec"]["serviceAccountName"], "default");
+    assert_eq!(pod["spec"]["schedulerName"], "default-scheduler");
+    assert_eq!(pod["status"]["phase"], "Pending");
+    assert_eq!(
+        pod["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+    let binding = r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p1"},"target":{"kind":"Node","name":"node-a"}}"#;
+    let out = post("/api/v1/namespaces/default/pods/p1/binding", binding);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        k2.ok(&["get", "pod", "p1", "-o", "jsonpath={.spec.nodeName}"]),
+        "node-a"
+    );
+    let again = post("/api/v1/namespaces/default/pods/p1/binding", binding);
+    assert!(
+        !again.status.success() && again.stderr.contains("already assigned"),
+        "{}",
+        again.stderr
+    );
+    // A bound pod is deleted gracefully: it stays, marked, until its node confirms (grace 0).
+    k.ok(&["delete", "pod", "p1", "--wait=false"]);
+    let marked = json(&k2.ok(&["get", "pod", "p1", "-o", "json"]));
+    assert!(
+        marked["metadata"]["deletionTimestamp"].is_string(),
+        "{marked}"
+    );
+    assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 30);
+    k.ok(&["delete", "pod", "p1", "--grace-period=0", "--force"]);
+    assert!(k2.fails(&["get", "pod", "p1"], None).contains("not found"));
+
+    // dryRun writes nothing; generateName makes a unique name.
+    assert!(k
+        .ok(&["create", "configmap", "dry", "--dry-run=server"])
+        .contains("server dry run"));
+    assert!(k2
+        .fails(&["get", "configmap", "dry"], None)
+        .contains("not found"));
+    let out = post(
+        "/api/v1/namespaces/default/configmaps",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":"gen-"}}"#,
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let name = json(&out.stdout)["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
+
+    // A namespace whose content is held by a finalizer stays Terminating and refuses new
+    // content; releasing the finalizer lets it go.
+    k.ok(&["create", "namespace", "held"]);
+    k.ok_stdin(&["apply", "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: held, finalizers: [example.com/hold]}\n");
+    k.ok(&["delete", "namespace", "held", "--wait=false"]);
+    berth_system_tests::wait_for(
+        "the namespace to be Terminating",
+        Duration::from_secs(10),
+        || {
+            let phase = k2.ok(&["get", "namespace", "held", "-o", "jsonpath={.status.phase}"]);
+            if phase == "Terminating" {
+                Ok(())
+            } else {
+                Err(phase)
+            }
+        },
+    );
+    let err = k.fails(&["-n", "held", "create", "configmap", "late"], None);
+    assert!(err.contains("because it is being terminated"), "{err}");
+    k.ok(&[
+        "-n",
+        "held",
+        "patch",
+        "configmap",
+        "keep",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    berth_system_tests::wait_for("the namespace to go", Duration::from_secs(15), || {
+        let out = k2.run(&["get", "namespace", "held"], None);
+        if !out.status.success() && out.stderr.contains("not found") {
+            Ok(())
+        } else {
+            Err(out.stdout)
+        }
+    });
+}

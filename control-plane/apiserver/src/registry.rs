@@ -641,7 +641,16 @@ impl<S: Store> Registry<S> {
             }
             strategy::prepare_update(r, &mut new, &old, sub);
             strategy::default(r, &mut new);
-            let causes = strategy::validate(r, &new, Some(&old));
+            // Binding is the one way to set a pod's nodeName: not an update of an immutable spec.
+            let causes = strategy::validate(
+                r,
+                &new,
+                if sub == Some(Sub::Binding) {
+                    None
+                } else {
+                    Some(&old)
+                },
+            );
             if !causes.is_empty() {
                 return Err(ApiError::invalid(r.kind, r.group, name, causes));
             }

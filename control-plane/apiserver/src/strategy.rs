@@ -143,6 +143,9 @@ pub fn prepare_update(r: &Resource, new: &mut Value, old: &Value, sub: Option<Su
             *new = keep;
             return;
         }
+        // The binding subresource builds the new pod from the stored one itself (nodeName
+        // and the PodScheduled condition): nothing to carry over.
+        Some(Sub::Binding) => return,
         Some(Sub::Finalize) => {
             // Namespace finalize: only spec.finalizers changes.
             let fins = new.get("spec").and_then(|s| s.get("finalizers")).cloned();
