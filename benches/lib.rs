@@ -199,22 +199,16 @@ impl ClusterProcesses {
 
     /// Three Berth replicas (`control-plane`, built next to this bench), same settings.
     pub fn berth(base_port: u16) -> Result<ClusterProcesses, String> {
-        // BERTH_BIN: another build to compare (e.g. the previous commit's).
-        let bin = match std::env::var_os("BERTH_BIN") {
-            Some(b) => PathBuf::from(b),
-            None => std::env::current_exe()
-                .map_err(|e| e.to_string())?
-                .parent()
-                .and_then(|d| d.parent())
-                .map(|d| d.join("control-plane"))
-                .ok_or("no target dir")?,
-        };
-        if !bin.exists() {
-            return Err(format!(
-                "{} is missing: cargo build --release -p berth-control-plane",
-                bin.display()
-            ));
-        }
+        Self::berth_with(base_port, |_| Vec::new())
+    }
+
+    /// Three Berth replicas with `extra(i)` appended to replica i's flags (e.g. the
+    /// Kubernetes API's).
+    pub fn berth_with(
+        base_port: u16,
+        extra: impl Fn(usize) -> Vec<std::ffi::OsString>,
+    ) -> Result<ClusterProcesses, String> {
+        let bin = berth_bin()?;
         Self::start(
             base_port,
             move |i, dir, client, peer, initial| {
@@ -241,6 +235,7 @@ impl ClusterProcesses {
                     "--log-level",
                     "warn",
                 ]);
+                c.args(extra(i));
                 c
             },
             "b",
@@ -340,6 +335,27 @@ pub fn peak_rss_mib(pid: u32) -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// The `control-plane` binary built next to the running bench, or `BERTH_BIN` (another build
+/// to compare, e.g. the previous commit's).
+pub fn berth_bin() -> Result<PathBuf, String> {
+    let bin = match std::env::var_os("BERTH_BIN") {
+        Some(b) => PathBuf::from(b),
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .parent()
+            .and_then(|d| d.parent())
+            .map(|d| d.join("control-plane"))
+            .ok_or("no target dir")?,
+    };
+    if !bin.exists() {
+        return Err(format!(
+            "{} is missing: cargo build --release -p berth-control-plane",
+            bin.display()
+        ));
+    }
+    Ok(bin)
 }
 
 /// Where benches put their data: the same disk for Berth and the reference.

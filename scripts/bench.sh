@@ -2,6 +2,8 @@
 # Benchmarks next to a reference etcd 3.4 started on loopback in the same run:
 #   scripts/bench.sh [--full]            the storage engine (`--full`: 1M keys)
 #   scripts/bench.sh cluster [--secs N]  3-replica Berth vs 3-member etcd, same etcd client
+#   scripts/bench.sh apiserver [--quick]  the Kubernetes API on 3 replicas, next to the store's
+#                                         own etcd API
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -10,6 +12,11 @@ if [[ ${1:-} == cluster ]]; then
   shift
   cargo build --release --locked -p berth-control-plane
   exec cargo bench --locked -p berth-benches --bench cluster -- "$@"
+fi
+if [[ ${1:-} == apiserver ]]; then
+  shift
+  cargo build --release --locked -p berth-control-plane
+  exec cargo bench --locked -p berth-benches --bench apiserver -- "$@"
 fi
 mode=--quick
 [[ ${1:-} == --full ]] && mode=
