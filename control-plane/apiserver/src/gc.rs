@@ -11,7 +11,7 @@ use crate::registry::{DeleteOptions, Registry, WriteOptions};
 use crate::resources::{by_kind, split_api_version, Resource, Storage};
 use berth_replication::Store;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -197,12 +197,12 @@ async fn sweep<S: Store>(reg: &Registry<S>) {
             all.push((c.resource, o));
         }
     }
-    let mut uids: HashMap<String, Value> = HashMap::new();
+    let mut uids: HashSet<String> = HashSet::new();
     let mut owned: Vec<(&'static Resource, Value)> = Vec::new();
     let mut deleting: Vec<(&'static Resource, Value)> = Vec::new();
     for (r, o) in &all {
         let v = o.value();
-        uids.insert(meta::uid(&v).to_string(), Value::Null);
+        uids.insert(meta::uid(&v).to_string());
         if v["metadata"]["ownerReferences"]
             .as_array()
             .is_some_and(|a| !a.is_empty())
@@ -265,7 +265,7 @@ async fn sweep<S: Store>(reg: &Registry<S>) {
             .unwrap_or_default();
         if refs
             .iter()
-            .any(|o| o["uid"].as_str().is_some_and(|u| uids.contains_key(u)))
+            .any(|o| o["uid"].as_str().is_some_and(|u| uids.contains(u)))
         {
             continue;
         }

@@ -1317,12 +1317,25 @@ fn without_nulls(mut v: Value) -> Value {
 fn canonicalize(r: &Resource, mut obj: Value, api_version: &str, kind: &str) -> ApiResult<Value> {
     quantities_to_strings(&mut obj);
     strip_nulls(&mut obj);
-    (r.canonical)(obj).map_err(|e| {
+    let mut out = (r.canonical)(obj).map_err(|e| {
         let (_, v) = resources::split_api_version(api_version);
         ApiError::BadRequest(format!(
             "{kind} in version {v:?} cannot be handled as a {kind}: {e}"
         ))
-    })
+    })?;
+    // Go's `omitempty`: an emptied label or annotation map, finalizer or owner list is absent.
+    if let Some(m) = out.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.retain(|k, v| {
+            let empty = matches!(v, Value::Object(o) if o.is_empty())
+                || matches!(v, Value::Array(a) if a.is_empty());
+            !(empty
+                && matches!(
+                    k.as_str(),
+                    "labels" | "annotations" | "finalizers" | "ownerReferences" | "managedFields"
+                ))
+        });
+    }
+    Ok(out)
 }
 
 // ---- watch ----
@@ -1515,6 +1528,9 @@ impl<S: Store> ApiServer<S> {
                 match cache.events_after(epoch, pos, 500) {
                     Ok((events, cache_rev)) => {
                         let complete = events.len() < 500;
+                        // One write (one DATA frame or chunk) for all the events of a wake-up:
+                        // a watcher that fell behind catches up in few frames.
+                        let mut batch: Vec<u8> = Vec::new();
                         for e in &events {
                             if let Some(ns) = &ns {
                                 if e.obj.namespace() != ns {
@@ -1523,16 +1539,13 @@ impl<S: Store> ApiServer<S> {
                             }
                             if let Some(ty) = visible(e, &filter) {
                                 counter.inc();
-                                if tx
-                                    .send(encode_cached(ty.as_str(), &e.obj, first))
-                                    .await
-                                    .is_err()
-                                {
-                                    gauge.dec();
-                                    return;
-                                }
+                                batch.extend_from_slice(&encode_cached(ty.as_str(), &e.obj, first));
                                 first = false;
                             }
+                        }
+                        if !batch.is_empty() && tx.send(Bytes::from(batch)).await.is_err() {
+                            gauge.dec();
+                            return;
                         }
                         if let Some(last) = events.last() {
                             pos = last.rev;

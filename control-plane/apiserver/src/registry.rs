@@ -462,7 +462,7 @@ impl<S: Store> Registry<S> {
     // ---- writes ----
 
     /// Checks NamespaceLifecycle: the namespace exists and is not terminating.
-    async fn check_namespace(&self, r: &Resource, ns: &str) -> ApiResult<()> {
+    async fn check_namespace(&self, r: &Resource, ns: &str, name: &str) -> ApiResult<()> {
         if !r.namespaced {
             return Ok(());
         }
@@ -483,8 +483,8 @@ impl<S: Store> Registry<S> {
             || meta::deletion_timestamp(&obj).is_some()
         {
             return Err(ApiError::Forbidden {
-                message: format!("{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", crate::status::qualified(r.plural, r.group), ""),
-                subject: Some(crate::status::Subject { group: r.group.into(), kind: r.plural.into(), name: String::new() }),
+                message: format!("{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", crate::status::qualified(r.plural, r.group)),
+                subject: Some(crate::status::Subject { group: r.group.into(), kind: r.plural.into(), name: name.into() }),
             });
         }
         Ok(())
@@ -518,7 +518,8 @@ impl<S: Store> Registry<S> {
         }
         strategy::prepare_create(r, &mut obj);
         strategy::default(r, &mut obj);
-        self.check_namespace(r, ns).await?;
+        self.check_namespace(r, ns, &meta::name(&obj).to_string())
+            .await?;
         if let Err(c) = strategy::admit_create(r, &mut obj, |c| self.priority_of(c)) {
             return Err(ApiError::invalid(
                 r.kind,
@@ -666,7 +667,7 @@ impl<S: Store> Registry<S> {
                 && meta::finalizers(&new).is_empty()
                 && namespace_finalizers_done(r, &new)
                 && !is_graceful_pod_pending(r, &new);
-            let mut unchanged = strip_rv(&new) == strip_rv(&old);
+            let unchanged = strip_rv(&new) == strip_rv(&old);
             if unchanged && !finalize_now {
                 // A no-op update writes nothing (Kubernetes skips the store write too).
                 meta::set_resource_version(&mut new, kv.mod_revision);
@@ -705,8 +706,6 @@ impl<S: Store> Registry<S> {
             if wanted_rv.is_some() {
                 return Err(ApiError::conflict_modified(r.plural, r.group, name));
             }
-            unchanged = false;
-            let _ = unchanged;
         }
         Err(ApiError::conflict_modified(r.plural, r.group, name))
     }

@@ -646,7 +646,7 @@ pub fn validate(r: &Resource, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
                 errs.push(Cause::too_long("data", 1 << 20));
             }
             if r.kind == "Secret" {
-                if let (Some(old), true) = (old, true) {
+                if let Some(old) = old {
                     if old.get("type") != obj.get("type") {
                         errs.push(Cause::invalid(
                             "type",
@@ -722,7 +722,7 @@ fn validate_meta(r: &Resource, obj: &Value, errs: &mut Vec<Cause>) {
                 Some(s) => {
                     for p in names::label_value(s) {
                         errs.push(Cause::invalid(
-                            format!("metadata.labels"),
+                            "metadata.labels",
                             &Value::String(s.into()),
                             p,
                         ));
