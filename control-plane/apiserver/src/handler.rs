@@ -1340,6 +1340,9 @@ fn canonicalize(r: &Resource, mut obj: Value, api_version: &str, kind: &str) -> 
 
 // ---- watch ----
 
+/// The most bytes of watch events sent as one write.
+const WATCH_BATCH_BYTES: usize = 128 * 1024;
+
 /// Converts a cache event into the watch event a client with `filter` sees, if any.
 fn visible(e: &CacheEvent, filter: &Filter) -> Option<EventType> {
     let now = filter.matches(&e.obj);
@@ -1429,7 +1432,8 @@ impl<S: Store> ApiServer<S> {
                 cache.revision()
             )));
         }
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        // Bounded per watcher: a few writes of at most WATCH_BATCH_BYTES each in flight.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let (epoch, mut pos, initial): (u64, i64, Vec<Arc<crate::cache::CachedObject>>) =
             if initial_state {
                 let (rev, epoch, items) = cache.list(ns.as_deref());
@@ -1541,6 +1545,16 @@ impl<S: Store> ApiServer<S> {
                                 counter.inc();
                                 batch.extend_from_slice(&encode_cached(ty.as_str(), &e.obj, first));
                                 first = false;
+                                if batch.len() >= WATCH_BATCH_BYTES {
+                                    if tx
+                                        .send(Bytes::from(std::mem::take(&mut batch)))
+                                        .await
+                                        .is_err()
+                                    {
+                                        gauge.dec();
+                                        return;
+                                    }
+                                }
                             }
                         }
                         if !batch.is_empty() && tx.send(Bytes::from(batch)).await.is_err() {
