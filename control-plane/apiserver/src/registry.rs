@@ -353,14 +353,12 @@ impl<S: Store> Registry<S> {
             return self.list_from_store(r, ns, opts, None, limit).await;
         }
         let (rev, _, items) = cache.list(ns);
-        let mut items: Vec<_> = items
+        // A limit with resourceVersion=0 is ignored, as kube-apiserver's cache does: the whole
+        // list, never a truncated one without a continue token.
+        let items: Vec<_> = items
             .into_iter()
             .filter(|o| opts.filter.matches(o))
             .collect();
-        if let Some(l) = limit {
-            // resourceVersion=0 with a limit: Kubernetes may ignore the limit; honour it.
-            items.truncate(l as usize);
-        }
         Ok(ListResult {
             rv: rev,
             items,

@@ -80,7 +80,7 @@ pub fn parse(
         legacy_watch = true;
         rest.remove(0);
     }
-    if rest.iter().any(|s| s.is_empty()) {
+    if rest.is_empty() || rest.iter().any(|s| s.is_empty()) {
         return Some(Err(not_found()));
     }
     let (namespace, plural, name, sub) = if rest[0] == "namespaces" && rest.len() >= 2 {
@@ -342,6 +342,8 @@ mod tests {
         check(M::GET, "/apis/nope/v1/things", "", None);
         check(M::GET, "/api", "", None);
         check(M::GET, "/apis/apps/v1", "", None);
+        check(M::GET, "/api/v1/watch", "", None);
+        check(M::GET, "/apis/apps/v1/watch/", "", None);
     }
 
     #[test]

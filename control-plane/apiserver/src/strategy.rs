@@ -109,6 +109,7 @@ pub fn prepare_create(r: &Resource, obj: &mut Value) {
         ("", "Pod") => {
             obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
         }
+        ("batch", "Job") => job_selector(obj),
         ("", "Namespace") => {
             obj["status"] = json!({"phase": "Active"});
             let name = meta::name(obj).to_string();
@@ -120,6 +121,34 @@ pub fn prepare_create(r: &Resource, obj: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// A Job without `manualSelector: true` selects its pods by its own uid, as Kubernetes'
+/// Job strategy generates: `batch.kubernetes.io/controller-uid` in the selector, and that
+/// label plus `batch.kubernetes.io/job-name` (and the legacy unprefixed pair) on the template.
+fn job_selector(obj: &mut Value) {
+    if obj["spec"]["manualSelector"] == true || !obj["spec"].is_object() {
+        return;
+    }
+    let uid = meta::uid(obj).to_string();
+    let name = meta::name(obj).to_string();
+    obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    let t = &mut obj["spec"]["template"];
+    if !t.is_object() {
+        return;
+    }
+    let m = meta::metadata_mut(t);
+    let labels = m.entry("labels").or_insert_with(|| json!({}));
+    if let Some(l) = labels.as_object_mut() {
+        for (k, v) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("job-name", &name),
+        ] {
+            l.insert(k.into(), v.clone().into());
+        }
     }
 }
 
@@ -1174,6 +1203,23 @@ fn validate_service(obj: &Value, old: Option<&Value>, errs: &mut Vec<Cause>) {
 mod tests {
     use super::*;
     use crate::resources::find;
+
+    #[test]
+    fn jobs_select_their_pods_by_uid() {
+        let r = find("batch", "v1", "jobs").unwrap();
+        let mut j = json!({"metadata": {"name": "j"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Never"}}}});
+        prepare_create(r, &mut j);
+        let uid = j["metadata"]["uid"].as_str().unwrap().to_string();
+        assert_eq!(
+            j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            uid.as_str()
+        );
+        assert_eq!(
+            j["spec"]["template"]["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+            "j"
+        );
+        assert_eq!(j["metadata"]["generation"], 1);
+    }
 
     #[test]
     fn pull_policy_follows_the_tag() {
