@@ -790,6 +790,53 @@ fn pods_bind_delete_gracefully_and_namespaces_terminate() {
         .to_string();
     assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
 
+    // Garbage collection: a dependent goes with its owner (background); orphaning keeps it
+    // and removes the reference.
+    let owner_of = |owner: &str, dep: &str| {
+        let uid = k.ok(&["get", "configmap", owner, "-o", "jsonpath={.metadata.uid}"]);
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {dep}\n  ownerReferences: [{{apiVersion: v1, kind: ConfigMap, name: {owner}, uid: {uid}}}]\n")
+    };
+    k.ok(&["create", "configmap", "owner1"]);
+    k.ok_stdin(&["apply", "-f", "-"], &owner_of("owner1", "dep1"));
+    k.ok(&["delete", "configmap", "owner1"]);
+    berth_system_tests::wait_for(
+        "the dependent to be collected",
+        Duration::from_secs(15),
+        || {
+            let out = k2.run(&["get", "configmap", "dep1"], None);
+            if !out.status.success() {
+                Ok(())
+            } else {
+                Err(out.stdout)
+            }
+        },
+    );
+    k.ok(&["create", "configmap", "owner2"]);
+    k.ok_stdin(&["apply", "-f", "-"], &owner_of("owner2", "dep2"));
+    k.ok(&["delete", "configmap", "owner2", "--cascade=orphan"]);
+    berth_system_tests::wait_for(
+        "the owner to go and the dependent to be orphaned",
+        Duration::from_secs(15),
+        || {
+            let owner = k2.run(&["get", "configmap", "owner2"], None);
+            let refs = k2.ok(&[
+                "get",
+                "configmap",
+                "dep2",
+                "-o",
+                "jsonpath={.metadata.ownerReferences}",
+            ]);
+            if !owner.status.success() && refs.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "owner present: {}, refs: {refs}",
+                    owner.status.success()
+                ))
+            }
+        },
+    );
+
     // A namespace whose content is held by a finalizer stays Terminating and refuses new
     // content; releasing the finalizer lets it go.
     k.ok(&["create", "namespace", "held"]);

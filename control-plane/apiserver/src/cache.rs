@@ -47,6 +47,9 @@ pub struct CachedObject {
     pub labels: Option<Map<String, Value>>,
     /// Values of the selectable fields (`metadata.name`, `spec.nodeName`, ...).
     pub fields: Vec<(&'static str, Box<str>)>,
+    pub uid: Box<str>,
+    /// It has ownerReferences or a deletionTimestamp: what garbage collection looks at.
+    pub gc_relevant: bool,
 }
 
 impl CachedObject {

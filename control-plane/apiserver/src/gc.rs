@@ -36,7 +36,7 @@ fn dependents<S: Store>(
     for c in reg.caches() {
         let ns = (c.resource.namespaced && !namespace.is_empty()).then_some(namespace);
         for o in c.list(ns).2 {
-            if memchr(&o.json, uid.as_bytes()) {
+            if o.gc_relevant && memchr(&o.json, uid.as_bytes()) {
                 let v = o.value();
                 if owner_uids(&v).iter().any(|u| u == uid) {
                     out.push((c.resource, v));
@@ -45,6 +45,17 @@ fn dependents<S: Store>(
         }
     }
     out
+}
+
+/// Go's `omitempty`: an emptied metadata list is absent, not `[]`.
+fn drop_empty(obj: &mut Value, field: &str) {
+    let m = meta::metadata_mut(obj);
+    if m.get(field)
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.is_empty())
+    {
+        m.remove(field);
+    }
 }
 
 fn memchr(hay: &[u8], needle: &[u8]) -> bool {
@@ -178,6 +189,7 @@ async fn remove_finalizer<S: Store>(
                     .map(Value::String)
                     .collect();
                 meta::metadata_mut(&mut n).insert("finalizers".into(), Value::Array(fins));
+                drop_empty(&mut n, "finalizers");
                 Ok(n)
             },
         )
@@ -197,12 +209,13 @@ async fn sweep<S: Store>(reg: &Registry<S>) {
             all.push((c.resource, o));
         }
     }
-    let mut uids: HashSet<String> = HashSet::new();
+    // Only objects with owners or a deletionTimestamp are parsed: a sweep over a quiet
+    // cluster costs a pass over the cached entries, not a JSON decode of each.
+    let uids: HashSet<&str> = all.iter().map(|(_, o)| &*o.uid).collect();
     let mut owned: Vec<(&'static Resource, Value)> = Vec::new();
     let mut deleting: Vec<(&'static Resource, Value)> = Vec::new();
-    for (r, o) in &all {
+    for (r, o) in all.iter().filter(|(_, o)| o.gc_relevant) {
         let v = o.value();
-        uids.insert(meta::uid(&v).to_string());
         if v["metadata"]["ownerReferences"]
             .as_array()
             .is_some_and(|a| !a.is_empty())
@@ -236,6 +249,7 @@ async fn sweep<S: Store>(reg: &Registry<S>) {
                             if let Some(refs) = n["metadata"]["ownerReferences"].as_array_mut() {
                                 refs.retain(|o| o["uid"].as_str() != Some(owner.as_str()));
                             }
+                            drop_empty(&mut n, "ownerReferences");
                             Ok(n)
                         },
                     )

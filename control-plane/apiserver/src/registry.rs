@@ -101,12 +101,19 @@ pub fn decode(r: &Resource, key: &str, value: &[u8], rv: i64) -> Option<CachedOb
     let labels = meta::labels(&obj).cloned();
     let fields = strategy::field_values(r, &obj);
     let json = Bytes::from(serde_json::to_vec(&obj).ok()?);
+    let uid = meta::uid(&obj).into();
+    let gc_relevant = meta::deletion_timestamp(&obj).is_some()
+        || obj["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty());
     Some(CachedObject {
         key: key.into(),
         rv,
         json,
         labels,
         fields,
+        uid,
+        gc_relevant,
     })
 }
 
