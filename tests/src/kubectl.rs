@@ -48,6 +48,22 @@ impl Kubectl {
         )
     }
 
+    /// Waits until the API server answers `/readyz` (caches synced, bootstrap objects made).
+    pub fn wait_ready(&self) {
+        crate::wait_for(
+            "the Kubernetes API to be ready",
+            std::time::Duration::from_secs(30),
+            || {
+                let out = self.run(&["get", "--raw", "/readyz"], None);
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(out.stderr)
+                }
+            },
+        );
+    }
+
     /// The stdout of a kubectl command that must succeed.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {

@@ -35,18 +35,7 @@ fn kube_watcher_stays_consistent_across_failover_and_compaction() {
     let leader = c.wait_leader(&[0, 1, 2]);
     let via = (leader + 1) % 3; // the replica the client talks to survives
     let k = Kubectl::new(&c.kubeconfig(via));
-    berth_system_tests::wait_for(
-        "the Kubernetes API to be ready",
-        Duration::from_secs(30),
-        || {
-            let out = k.run(&["get", "--raw", "/readyz"], None);
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(out.stderr)
-            }
-        },
-    );
+    k.wait_ready();
     let rt = berth_system_tests::client::runtime();
     let kubeconfig = c.kubeconfig(via);
     let client = rt.block_on(async {

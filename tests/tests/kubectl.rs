@@ -17,18 +17,7 @@ fn cluster() -> Cluster {
     );
     for i in 0..3 {
         let k = Kubectl::new(&c.kubeconfig(i));
-        berth_system_tests::wait_for(
-            &format!("the Kubernetes API of replica {i} to be ready"),
-            Duration::from_secs(30),
-            || {
-                let out = k.run(&["get", "--raw", "/readyz"], None);
-                if out.status.success() {
-                    Ok(())
-                } else {
-                    Err(out.stderr)
-                }
-            },
-        );
+        k.wait_ready();
     }
     c
 }
@@ -710,18 +699,7 @@ fn kubectl_keeps_working_when_its_replica_is_killed() {
         "{stream}"
     );
     c.restart(0);
-    berth_system_tests::wait_for(
-        "replica 0's API to serve again",
-        Duration::from_secs(30),
-        || {
-            let out = k0.run(&["get", "--raw", "/readyz"], None);
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(out.stderr)
-            }
-        },
-    );
+    k0.wait_ready();
     assert!(k0
         .ok(&["get", "configmaps", "-o", "name"])
         .contains("configmap/after4"));

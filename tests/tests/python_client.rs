@@ -16,18 +16,7 @@ fn python_client_crud_conflicts_and_watch() {
         },
     );
     let k = Kubectl::new(&c.kubeconfig(1));
-    berth_system_tests::wait_for(
-        "the Kubernetes API to be ready",
-        Duration::from_secs(30),
-        || {
-            let out = k.run(&["get", "--raw", "/readyz"], None);
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(out.stderr)
-            }
-        },
-    );
+    k.wait_ready();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/client_crud.py");
     let mut cmd = Command::new("/usr/bin/python3");
     cmd.arg(script).arg(c.kubeconfig(1));

@@ -554,17 +554,7 @@ impl<S: Store> ApiServer<S> {
 
     async fn update_scale(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
         let r = rr.resource;
-        let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-        check_type(&mut raw, "autoscaling/v1", "Scale")?;
-        let scale = resources::canonical_sub(Sub::Scale)
-            .map(|f| f(without_nulls(raw)))
-            .transpose()
-            .map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "Scale in version \"v1\" cannot be handled as a Scale: {e}"
-                ))
-            })?
-            .unwrap_or_default();
+        let scale = decode_sub(req, Sub::Scale, "autoscaling/v1", "Scale")?;
         let replicas = scale["spec"]["replicas"].as_i64().unwrap_or(0);
         let wanted = meta::parse_resource_version(meta::str_field(&scale, "resourceVersion"))
             .map_err(ApiError::BadRequest)?;
@@ -835,17 +825,7 @@ impl<S: Store> ApiServer<S> {
 
     /// pods/binding (and POST .../bindings): assigns an unbound pod to a node.
     async fn bind(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
-        let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-        check_type(&mut raw, "v1", "Binding")?;
-        let binding = resources::canonical_sub(Sub::Binding)
-            .map(|f| f(without_nulls(raw)))
-            .transpose()
-            .map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "Binding in version \"v1\" cannot be handled as a Binding: {e}"
-                ))
-            })?
-            .unwrap_or_default();
+        let binding = decode_sub(req, Sub::Binding, "v1", "Binding")?;
         let pod_name = if rr.name.is_empty() {
             meta::name(&binding).to_string()
         } else {
@@ -903,16 +883,7 @@ impl<S: Store> ApiServer<S> {
 
     /// pods/eviction: a delete (PodDisruptionBudgets are not checked yet).
     async fn evict(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
-        let raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-        let ev = resources::canonical_sub(Sub::Eviction)
-            .map(|f| f(without_nulls(raw)))
-            .transpose()
-            .map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "Eviction in version \"v1\" cannot be handled as an Eviction: {e}"
-                ))
-            })?
-            .unwrap_or_default();
+        let ev = decode_sub(req, Sub::Eviction, "policy/v1", "Eviction")?;
         let d = &ev["deleteOptions"];
         let opts = DeleteOptions {
             grace_period_seconds: d["gracePeriodSeconds"].as_i64(),
@@ -943,21 +914,7 @@ impl<S: Store> ApiServer<S> {
             .registry
             .get(rr.resource, &rr.namespace, &rr.name, None)
             .await?;
-        let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-        check_type(&mut raw, "authentication.k8s.io/v1", "TokenRequest")?;
-        let mut raw = raw;
-        if let Some(o) = raw.as_object_mut() {
-            o.remove("status"); // set by the server
-        }
-        let mut tr = resources::canonical_sub(Sub::Token)
-            .map(|f| f(without_nulls(raw)))
-            .transpose()
-            .map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "TokenRequest in version \"v1\" cannot be handled as a TokenRequest: {e}"
-                ))
-            })?
-            .unwrap_or_default();
+        let mut tr = decode_sub(req, Sub::Token, "authentication.k8s.io/v1", "TokenRequest")?;
         let audiences: Vec<String> = match tr["spec"]["audiences"].as_array() {
             Some(a) if !a.is_empty() => a
                 .iter()
@@ -1307,6 +1264,26 @@ fn strip_nulls(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(strip_nulls),
         _ => {}
     }
+}
+
+/// A subresource's own body (Scale, Binding, Eviction, TokenRequest): decoded, type-checked
+/// and canonicalized as its kind; a status in it is the server's to set and is dropped.
+fn decode_sub(req: &Req, sub: Sub, api_version: &str, kind: &str) -> ApiResult<Value> {
+    let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
+    check_type(&mut raw, api_version, kind)?;
+    if sub == Sub::Token {
+        if let Some(o) = raw.as_object_mut() {
+            o.remove("status");
+        }
+    }
+    let canonical = resources::canonical_sub(sub)
+        .ok_or_else(|| ApiError::internal(format!("no type for {}", sub.name())))?;
+    let (_, v) = resources::split_api_version(api_version);
+    canonical(without_nulls(raw)).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{kind} in version {v:?} cannot be handled as a {kind}: {e}"
+        ))
+    })
 }
 
 fn without_nulls(mut v: Value) -> Value {
