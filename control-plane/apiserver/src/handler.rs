@@ -729,27 +729,9 @@ impl<S: Store> ApiServer<S> {
             ..Default::default()
         };
         if !req.body.is_empty() {
+            // decode_body refuses anything but an object.
             let body = decode_body(header(&req.headers, "content-type"), &req.body)?;
-            if !body.is_object() {
-                return Err(ApiError::BadRequest(
-                    "the body of a delete must be a DeleteOptions object".into(),
-                ));
-            }
-            o.grace_period_seconds = body["gracePeriodSeconds"].as_i64();
-            o.propagation_policy = body["propagationPolicy"].as_str().map(str::to_string);
-            if body["orphanDependents"] == true && o.propagation_policy.is_none() {
-                o.propagation_policy = Some("Orphan".into());
-            }
-            o.precondition_uid = body["preconditions"]["uid"].as_str().map(str::to_string);
-            o.precondition_rv = body["preconditions"]["resourceVersion"]
-                .as_str()
-                .map(str::to_string);
-            if body["dryRun"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|v| v == "All"))
-            {
-                o.dry_run = true;
-            }
+            o = delete_options_from(&body, o.dry_run);
         }
         if let Some(g) = req.query.int("gracePeriodSeconds")? {
             o.grace_period_seconds = Some(g);
@@ -884,16 +866,7 @@ impl<S: Store> ApiServer<S> {
     /// pods/eviction: a delete (PodDisruptionBudgets are not checked yet).
     async fn evict(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
         let ev = decode_sub(req, Sub::Eviction, "policy/v1", "Eviction")?;
-        let d = &ev["deleteOptions"];
-        let opts = DeleteOptions {
-            grace_period_seconds: d["gracePeriodSeconds"].as_i64(),
-            propagation_policy: d["propagationPolicy"].as_str().map(str::to_string),
-            precondition_uid: d["preconditions"]["uid"].as_str().map(str::to_string),
-            precondition_rv: d["preconditions"]["resourceVersion"]
-                .as_str()
-                .map(str::to_string),
-            dry_run: req.query.dry_run()?,
-        };
+        let opts = delete_options_from(&ev["deleteOptions"], req.query.dry_run()?);
         self.registry
             .delete(rr.resource, &rr.namespace, &rr.name, &opts)
             .await?;
@@ -984,16 +957,8 @@ impl<S: Store> ApiServer<S> {
     async fn review(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
         let r = rr.resource;
         if r.kind == "Binding" {
-            let mut raw = decode_body(header(&req.headers, "content-type"), &req.body)?;
-            check_type(&mut raw, "v1", "Binding")?;
-            return self
-                .bind_pod(
-                    &rr.namespace,
-                    meta::name(&raw),
-                    &raw,
-                    &self.write_options(req)?,
-                )
-                .await;
+            // POST .../bindings: the pod is named by the Binding.
+            return self.bind(rr, req).await;
         }
         let (mut obj, _) = self.decode_object(r, req, None)?;
         let user = req.user.clone().unwrap_or_default();
@@ -1089,6 +1054,26 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         return None;
     }
     Some(Duration::from_secs_f64(total))
+}
+
+/// A `DeleteOptions` body (of a DELETE, or inside an Eviction).
+fn delete_options_from(body: &Value, dry_run: bool) -> DeleteOptions {
+    let mut propagation_policy = body["propagationPolicy"].as_str().map(str::to_string);
+    if body["orphanDependents"] == true && propagation_policy.is_none() {
+        propagation_policy = Some("Orphan".into());
+    }
+    DeleteOptions {
+        grace_period_seconds: body["gracePeriodSeconds"].as_i64(),
+        propagation_policy,
+        precondition_uid: body["preconditions"]["uid"].as_str().map(str::to_string),
+        precondition_rv: body["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(str::to_string),
+        dry_run: dry_run
+            || body["dryRun"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == "All")),
+    }
 }
 
 fn patch_error(e: berth_apimachinery::patch::PatchError) -> ApiError {

@@ -218,14 +218,6 @@ pub fn new_uid() -> String {
     )
 }
 
-/// The 5-character suffix `generateName` appends, from Kubernetes' alphabet (no vowels).
-pub fn name_suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..5)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

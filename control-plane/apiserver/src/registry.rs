@@ -531,7 +531,11 @@ impl<S: Store> Registry<S> {
         if meta::name(&obj).is_empty() && !generate.is_empty() {
             meta::metadata_mut(&mut obj).insert(
                 "name".into(),
-                format!("{generate}{}", meta::name_suffix()).into(),
+                format!(
+                    "{generate}{}",
+                    berth_apimachinery::names::generate_name_suffix(rand::random())
+                )
+                .into(),
             );
         }
         strategy::prepare_create(r, &mut obj);
