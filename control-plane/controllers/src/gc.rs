@@ -1,0 +1,3 @@
+//! (to come)
+
+pub fn start(_t: &mut crate::Term) {}
