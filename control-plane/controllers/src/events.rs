@@ -131,6 +131,7 @@ pub enum Decision {
 }
 
 /// Aggregation and spam filtering, without IO.
+#[derive(Default)]
 pub struct Correlator {
     seen: HashMap<String, (String, i32)>,
     order: VecDeque<String>,
@@ -139,16 +140,6 @@ pub struct Correlator {
     last_nanos: i128,
 }
 
-impl Default for Correlator {
-    fn default() -> Self {
-        Correlator {
-            seen: HashMap::new(),
-            order: VecDeque::new(),
-            buckets: HashMap::new(),
-            last_nanos: 0,
-        }
-    }
-}
 
 impl Correlator {
     pub fn decide(&mut self, r: &Record, now: Instant, wall: Timestamp) -> Decision {

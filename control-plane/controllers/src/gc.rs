@@ -116,12 +116,14 @@ pub fn decide_owner(owner: &ObjectMeta, dependents: &[(String, ObjectMeta)]) -> 
 }
 
 /// A type-erased informer: metadata only.
+type MetaHandler = Box<dyn Fn(Option<&ObjectMeta>, Option<&ObjectMeta>) + Send + Sync>;
+
 trait View: Send + Sync {
     fn resource(&self) -> Resource;
     fn group_kind(&self) -> (&'static str, &'static str);
     fn get(&self, key: &str) -> Option<ObjectMeta>;
     fn keys(&self) -> Vec<String>;
-    fn on_change(&self, h: Box<dyn Fn(Option<&ObjectMeta>, Option<&ObjectMeta>) + Send + Sync>);
+    fn on_change(&self, h: MetaHandler);
 }
 
 struct ViewOf<T: Kind>(Arc<Informer<T>>);
@@ -140,7 +142,7 @@ impl<T: Kind> View for ViewOf<T> {
     fn keys(&self) -> Vec<String> {
         self.0.list().iter().map(|o| util::key(o.metadata())).collect()
     }
-    fn on_change(&self, h: Box<dyn Fn(Option<&ObjectMeta>, Option<&ObjectMeta>) + Send + Sync>) {
+    fn on_change(&self, h: MetaHandler) {
         self.0.on_change(move |old, new| h(old.map(|o| o.metadata()), new.map(|o| o.metadata())));
     }
 }

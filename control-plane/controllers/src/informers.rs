@@ -95,11 +95,14 @@ impl<T: Kind> Informer<T> {
     }
 }
 
+type AnyInformer = Arc<dyn Any + Send + Sync>;
+
 /// The informers of one term.
 pub struct SharedInformers {
     client: Client,
     buffer: usize,
-    informers: Mutex<HashMap<(&'static str, &'static str), Arc<dyn Any + Send + Sync>>>,
+    /// (prefix, plural) -> `Arc<Informer<T>>`.
+    informers: Mutex<HashMap<(&'static str, &'static str), AnyInformer>>,
     synced: Mutex<Vec<Arc<dyn Fn() -> bool + Send + Sync>>>,
     tasks: Mutex<JoinSet<()>>,
 }

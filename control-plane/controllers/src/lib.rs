@@ -1,6 +1,6 @@
 //! Berth's controllers: kube-controller-manager's jobs (ReplicaSet, Deployment,
 //! EndpointSlice and Endpoints, Namespace, ServiceAccount, root CA publisher, garbage
-//! collector, node lifecycle, node IPAM, pod GC) over `berth-client`. `run` acts only while
+//! collector, node IPAM, pod GC; node lifecycle, DaemonSet and Job are still to come) over `berth-client`. `run` acts only while
 //! this process holds the controller-manager Lease: each term of leadership starts fresh
 //! informers, queues and workers, writes through a client fenced to that term, and stops
 //! everything the moment the term ends; the next term resyncs from scratch
@@ -19,7 +19,6 @@ pub mod gc;
 pub mod informers;
 pub mod namespace;
 pub mod nodeipam;
-pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
 pub mod serviceaccount;
@@ -93,9 +92,6 @@ fn start_term(
     }
     if config.enabled("garbage-collector") {
         gc::start(&mut t);
-    }
-    if config.enabled("node-lifecycle") {
-        nodelifecycle::start(&mut t);
     }
     if config.enabled("node-ipam") && config.allocate_node_cidrs {
         nodeipam::start(&mut t);

@@ -242,7 +242,7 @@ pub async fn delete_with_uid(
     meta: &ObjectMeta,
     propagation: Option<&str>,
 ) -> Result<(), ControllerError> {
-    let mut opts = json!({"preconditions": {"uid": util::uid(&meta)}});
+    let mut opts = json!({"preconditions": {"uid": util::uid(meta)}});
     if let Some(p) = propagation {
         opts["propagationPolicy"] = p.into();
     }

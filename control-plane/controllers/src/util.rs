@@ -415,7 +415,8 @@ mod tests {
     fn scale_down_ordering() {
         let now = ts(10_000);
         // (a, b): a is deleted before b.
-        let cases: Vec<(&str, (Pod, usize), (Pod, usize))> = vec![
+        type Case = (&'static str, (Pod, usize), (Pod, usize));
+        let cases: Vec<Case> = vec![
             ("unassigned first", (pod("a", "Pending", "", None, 0, 0), 1), (pod("b", "Running", "n1", Some(10), 0, 0), 1)),
             ("pending before running", (pod("a", "Pending", "n1", None, 0, 0), 1), (pod("b", "Running", "n1", None, 0, 0), 1)),
             ("unknown before running", (pod("a", "Unknown", "n1", None, 0, 0), 1), (pod("b", "Running", "n1", None, 0, 0), 1)),

@@ -53,7 +53,6 @@ fn deployment(replicas: i32, image: &str, surge: &str, unavailable: &str) -> Dep
                 rolling_update: Some(RollingUpdateDeployment {
                     max_surge: Some(int_or(surge)),
                     max_unavailable: Some(int_or(unavailable)),
-                    ..Default::default()
                 }),
             }),
             revision_history_limit: Some(10),

@@ -1,3 +1,0 @@
-//! (to come)
-
-pub fn start(_t: &mut crate::Term) {}
