@@ -87,7 +87,13 @@ where
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(200);
         loop {
-            match run(&client, &spec, &c, &tx).await {
+            // A quiet watch sends nothing for minutes: notice a departed consumer at once
+            // rather than at the next event.
+            let res = tokio::select! {
+                r = run(&client, &spec, &c, &tx) => r,
+                _ = tx.closed() => Ok(()),
+            };
+            match res {
                 Ok(()) => return, // the consumer went away
                 Err(e) => {
                     tracing::debug!(resource = spec.resource.plural, error = %e, "informer: relisting");
