@@ -28,6 +28,17 @@ pub fn control_plane() -> PathBuf {
     berth_binary("control-plane")
 }
 
+/// The replica built with `--features failpoints` (scripts/test.sh copies it beside the
+/// normal build as `control-plane-failpoints`).
+pub fn control_plane_failpoints() -> PathBuf {
+    berth_binary("control-plane-failpoints")
+}
+
+/// The `node-agent` binary (also the simulated nodes: `--simulate N`).
+pub fn node_agent() -> PathBuf {
+    berth_binary("node-agent")
+}
+
 /// The `kvctl` tool.
 pub fn kvctl() -> PathBuf {
     berth_binary("kvctl")

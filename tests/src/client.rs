@@ -64,3 +64,81 @@ pub fn put_many(certs: &Certs, endpoints: &[String], prefix: &str, n: usize, con
         }
     });
 }
+
+/// One change of a key in the store's history.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub key: String,
+    /// The value after the change; `None` for a deletion.
+    pub value: Option<Vec<u8>>,
+    pub revision: i64,
+}
+
+/// Every change under `prefix` from revision `from_rev` up to the store's current revision,
+/// in order, read with a watch from `from_rev` (the history must not be compacted).
+pub fn history(certs: &Certs, endpoints: &[String], prefix: &str, from_rev: i64) -> Vec<Change> {
+    use etcd_client::{EventType, GetOptions, WatchOptions};
+    let rt = runtime();
+    rt.block_on(async {
+        let mut client = connect(certs, endpoints, Duration::from_secs(10)).await;
+        let now = client
+            .get(prefix, Some(GetOptions::new().with_prefix().with_count_only()))
+            .await
+            .expect("failed to read the current revision")
+            .header()
+            .map(|h| h.revision())
+            .expect("a response header");
+        let mut stream = client
+            .watch(
+                prefix,
+                Some(
+                    WatchOptions::new()
+                        .with_prefix()
+                        .with_start_revision(from_rev)
+                        .with_progress_notify(),
+                ),
+            )
+            .await
+            .expect("failed to open the history watch");
+        stream
+            .request_progress()
+            .await
+            .expect("failed to request watch progress");
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, stream.message())
+                .await
+                .expect("timed out reading the history")
+                .expect("the history watch failed")
+                .expect("the history watch ended");
+            if msg.created() {
+                // The creation notice carries the current revision, not progress.
+                continue;
+            }
+            let rev = msg.header().map(|h| h.revision()).unwrap_or(0);
+            for e in msg.events() {
+                let Some(kv) = e.kv() else { continue };
+                out.push(Change {
+                    key: String::from_utf8_lossy(kv.key()).into_owned(),
+                    value: (e.event_type() == EventType::Put).then(|| kv.value().to_vec()),
+                    revision: kv.mod_revision(),
+                });
+            }
+            if msg.events().is_empty() && rev >= now {
+                break;
+            }
+            if out.last().is_some_and(|c| c.revision >= now) {
+                break;
+            }
+            if msg.events().is_empty() {
+                stream
+                    .request_progress()
+                    .await
+                    .expect("failed to request watch progress");
+            }
+        }
+        drop(stream);
+        out
+    })
+}

@@ -34,6 +34,10 @@ pub struct Opts {
     pub prepare_data_dir: Option<PrepareDataDir>,
     /// Serve the Kubernetes API on every replica (and write an admin kubeconfig per replica).
     pub kube_api: bool,
+    /// The replica binary (default: `control-plane`; e.g. the failpoints build).
+    pub binary: Option<PathBuf>,
+    /// Environment for every replica (e.g. `FAILPOINTS`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Opts {
@@ -46,6 +50,8 @@ impl Default for Opts {
             extra_args: Vec::new(),
             prepare_data_dir: None,
             kube_api: false,
+            binary: None,
+            env: Vec::new(),
         }
     }
 }
@@ -282,8 +288,14 @@ impl Cluster {
         let log2 = log
             .try_clone()
             .expect("failed to duplicate the log file handle");
-        let mut cmd = Command::new(crate::bins::control_plane());
+        let binary = self
+            .opts
+            .binary
+            .clone()
+            .unwrap_or_else(crate::bins::control_plane);
+        let mut cmd = Command::new(binary);
         cmd.args(&r.args)
+            .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log)
@@ -376,6 +388,26 @@ impl Cluster {
             r.child = None;
         }
         status
+    }
+
+    /// SIGSTOP: the replica freezes (a stalled process: timers, renewals, everything).
+    pub fn pause(&self, i: usize) {
+        self.signal(i, libc::SIGSTOP);
+    }
+
+    /// SIGCONT after `pause`.
+    pub fn resume(&self, i: usize) {
+        self.signal(i, libc::SIGCONT);
+    }
+
+    fn signal(&self, i: usize, sig: libc::c_int) {
+        let r = &self.replicas[i];
+        let child = r
+            .child
+            .as_ref()
+            .unwrap_or_else(|| panic!("replica {} is not running", r.name));
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
     }
 
     /// SIGKILL, then reap.

@@ -18,6 +18,17 @@ pub struct UserInfo {
 }
 
 impl UserInfo {
+    /// An in-process component's identity (`system:kube-scheduler`, ...), authenticated.
+    pub fn component(name: &str, groups: &[&str]) -> UserInfo {
+        UserInfo {
+            name: name.into(),
+            uid: String::new(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            extra: Vec::new(),
+        }
+        .authenticated()
+    }
+
     fn authenticated(mut self) -> UserInfo {
         if !self.groups.iter().any(|g| g == "system:authenticated") {
             self.groups.push("system:authenticated".into());

@@ -71,6 +71,14 @@ pub struct Req {
     pub user: Option<UserInfo>,
 }
 
+/// The writer's Lease fence, when the request carries one.
+fn fence_of(req: &Req) -> ApiResult<Option<crate::fence::LeaseFence>> {
+    req.headers
+        .get(crate::fence::HEADER)
+        .map(|v| crate::fence::LeaseFence::parse(v.as_bytes()))
+        .transpose()
+}
+
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -150,6 +158,26 @@ impl<S: Store> ApiServer<S> {
             }
         }
         Some(auth::service_account_user(&claims))
+    }
+
+    /// A request from a component in this process (scheduler, controllers): the same path
+    /// as a network request (limits, routing, validation, admission, metrics), with the
+    /// caller's identity given instead of authenticated from TLS or a token.
+    pub async fn handle_local(
+        self: Arc<Self>,
+        req: http::Request<Bytes>,
+        user: UserInfo,
+    ) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let req = Req {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            query: request::Query::parse(parts.uri.query()),
+            headers: parts.headers,
+            body,
+            user: Some(user),
+        };
+        self.handle(req).await
     }
 
     /// The whole request: authentication, limits, routing, metrics.
@@ -526,6 +554,7 @@ impl<S: Store> ApiServer<S> {
         Ok(WriteOptions {
             dry_run: req.query.dry_run()?,
             field_manager: manager,
+            fence: fence_of(req)?,
         })
     }
 
@@ -742,6 +771,7 @@ impl<S: Store> ApiServer<S> {
         if req.query.flag("orphanDependents") && o.propagation_policy.is_none() {
             o.propagation_policy = Some("Orphan".into());
         }
+        o.fence = fence_of(req)?;
         Ok(o)
     }
 
@@ -866,7 +896,8 @@ impl<S: Store> ApiServer<S> {
     /// pods/eviction: a delete (PodDisruptionBudgets are not checked yet).
     async fn evict(&self, rr: &ResourceRequest, req: &Req) -> ApiResult<Response<Body>> {
         let ev = decode_sub(req, Sub::Eviction, "policy/v1", "Eviction")?;
-        let opts = delete_options_from(&ev["deleteOptions"], req.query.dry_run()?);
+        let mut opts = delete_options_from(&ev["deleteOptions"], req.query.dry_run()?);
+        opts.fence = fence_of(req)?;
         self.registry
             .delete(rr.resource, &rr.namespace, &rr.name, &opts)
             .await?;
@@ -1073,6 +1104,7 @@ fn delete_options_from(body: &Value, dry_run: bool) -> DeleteOptions {
             || body["dryRun"]
                 .as_array()
                 .is_some_and(|a| a.iter().any(|v| v == "All")),
+        fence: None,
     }
 }
 

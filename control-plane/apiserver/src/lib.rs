@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cache;
 mod continuation;
 pub mod discovery;
+pub mod fence;
 pub mod filter;
 mod gc;
 mod handler;
@@ -22,6 +23,8 @@ pub mod services;
 pub mod status;
 pub mod strategy;
 pub mod table;
+
+pub use handler::parse_go_duration;
 
 use auth::{TokenSigner, TokenVerifier, UserInfo};
 use berth_replication::Store;

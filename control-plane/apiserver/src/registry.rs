@@ -5,6 +5,7 @@
 //! writer gets 409 Conflict. Kind-specific behaviour comes from `strategy`.
 
 use crate::cache::{Cache, CacheConfig, CachedObject};
+use crate::fence::{self, LeaseFence};
 use crate::filter::Filter;
 use crate::meta;
 use crate::resources::{Resource, Storage, Sub, RESOURCES};
@@ -30,6 +31,8 @@ const MAX_RETRIES: usize = 10;
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
+    /// The writer's Lease must still be held by it (see `fence`).
+    pub fence: Option<LeaseFence>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -39,6 +42,7 @@ pub struct DeleteOptions {
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
     pub dry_run: bool,
+    pub fence: Option<LeaseFence>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -583,13 +587,20 @@ impl<S: Store> Registry<S> {
                 Self::encode_for_store(&candidate)?,
             )));
             alloc.add_to(&mut txn, &key);
+            fence::maintain(r, None, Some(&candidate), &mut txn);
             txn.failure.push(RequestOp::Range(RangeRequest::key(
                 key.clone().into_bytes(),
             )));
+            if let Some(f) = &opts.fence {
+                f.guard(&mut txn);
+            }
             let resp = self.txn("create", &key, txn).await?;
             if resp.succeeded {
                 meta::set_resource_version(&mut candidate, resp.revision);
                 return Ok(candidate);
+            }
+            if let Some(e) = opts.fence.as_ref().and_then(|f| f.refused(&resp.responses)) {
+                return Err(e);
             }
             let exists =
                 matches!(resp.responses.first(), Some(ResponseOp::Range(rr)) if !rr.kvs.is_empty());
@@ -737,17 +748,25 @@ impl<S: Store> Registry<S> {
                 txn.success
                     .push(RequestOp::DeleteRange(DeleteRangeRequest::key(key.clone())));
                 services::release_ops(r, &old, &mut txn);
+                fence::maintain(r, Some(&old), None, &mut txn);
             } else {
                 txn.success.push(RequestOp::Put(PutRequest::new(
                     key.clone(),
                     Self::encode_for_store(&new)?,
                 )));
                 alloc.add_to(&mut txn, &key);
+                fence::maintain(r, Some(&old), Some(&new), &mut txn);
+            }
+            if let Some(f) = &opts.fence {
+                f.guard(&mut txn);
             }
             let resp = self.txn("update", &key, txn).await?;
             if resp.succeeded {
                 meta::set_resource_version(&mut new, resp.revision);
                 return Ok(new);
+            }
+            if let Some(e) = opts.fence.as_ref().and_then(|f| f.refused(&resp.responses)) {
+                return Err(e);
             }
             if wanted_rv.is_some() {
                 return Err(ApiError::conflict_modified(r.plural, r.group, name));
@@ -824,7 +843,7 @@ impl<S: Store> Registry<S> {
                     target: CompareTarget::Mod(kv.mod_revision),
                     result: CompareResult::Equal,
                 };
-                let txn = TxnRequest {
+                let mut txn = TxnRequest {
                     compare: vec![cmp],
                     success: vec![RequestOp::Put(PutRequest::new(
                         key.clone(),
@@ -832,10 +851,17 @@ impl<S: Store> Registry<S> {
                     ))],
                     failure: vec![],
                 };
+                fence::maintain(r, Some(&cur), Some(&obj), &mut txn);
+                if let Some(f) = &opts.fence {
+                    f.guard(&mut txn);
+                }
                 let resp = self.txn("update", &key, txn).await?;
                 if resp.succeeded {
                     meta::set_resource_version(&mut obj, resp.revision);
                     return Ok(Deleted::Pending(obj));
+                }
+                if let Some(e) = opts.fence.as_ref().and_then(|f| f.refused(&resp.responses)) {
+                    return Err(e);
                 }
                 continue;
             }
@@ -854,11 +880,18 @@ impl<S: Store> Registry<S> {
                 failure: vec![],
             };
             services::release_ops(r, &cur, &mut txn);
+            fence::maintain(r, Some(&cur), None, &mut txn);
+            if let Some(f) = &opts.fence {
+                f.guard(&mut txn);
+            }
             let resp = self.txn("delete", &key, txn).await?;
             if resp.succeeded {
                 let mut gone = cur;
                 meta::set_resource_version(&mut gone, resp.revision);
                 return Ok(Deleted::Now(gone));
+            }
+            if let Some(e) = opts.fence.as_ref().and_then(|f| f.refused(&resp.responses)) {
+                return Err(e);
             }
         }
         Err(ApiError::conflict_modified(r.plural, r.group, name))

@@ -100,7 +100,8 @@ pub fn prepare_create(r: &Resource, obj: &mut Value) {
     if tracks_generation(r) {
         m.insert("generation".into(), 1.into());
     }
-    if r.has(Sub::Status) {
+    // Nodes may set their status on create (kubelet registers with it), as in Kubernetes.
+    if r.has(Sub::Status) && !(r.group.is_empty() && r.kind == "Node") {
         if let Some(o) = obj.as_object_mut() {
             o.remove("status");
         }

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod error;
+pub mod events;
 pub mod informer;
 pub mod leader;
 pub mod transport;

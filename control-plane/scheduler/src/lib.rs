@@ -1,6 +1,6 @@
 //! The pure scheduling core: kube-scheduler v1.33's default profile without IO.
 //!
-//! A thin shell (not in this crate) feeds the [`Cache`] from the API server's watch, pops pods
+//! The shell (`run`, the crate's only IO) feeds the [`Cache`] from the API server's watch, pops pods
 //! from the [`SchedulingQueue`], calls [`schedule_one`] on a [`Snapshot`], binds through the API
 //! (calling [`Cache::assume`] first and [`Cache::confirm`] or [`Cache::forget`] after), calls
 //! [`preempt`] when a pod fits nowhere, and writes events and conditions with the messages this
@@ -19,6 +19,7 @@ mod podinfo;
 mod preempt;
 mod quantity;
 mod queue;
+pub mod run;
 mod schedule;
 mod score;
 mod selector;

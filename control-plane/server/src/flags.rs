@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -143,6 +144,8 @@ pub struct ServerFlags {
     pub listen_metrics_urls: Option<String>,
     #[command(flatten)]
     pub kube: KubeFlags,
+    #[command(flatten)]
+    pub components: ComponentFlags,
     /// Log level (trace, debug, info, warn, error); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -196,6 +199,50 @@ pub struct KubeFlags {
     /// Most read-only requests in flight at once (429 beyond).
     #[arg(long, default_value_t = 400)]
     pub max_requests_inflight: usize,
+}
+
+/// The leader-elected components run in every replica (one acts, by Lease), with
+/// kube-scheduler's and kube-controller-manager's leader election flags. Leader election is
+/// always on (a single replica simply wins it): every write of theirs is fenced by the Lease.
+#[derive(Args, Debug)]
+pub struct ComponentFlags {
+    /// How long a Lease holds without renewal before others may take it.
+    #[arg(long, default_value = "15s", value_parser = go_duration)]
+    pub leader_elect_lease_duration: Duration,
+    /// A leader stops acting once this long has passed since its last renewal.
+    #[arg(long, default_value = "10s", value_parser = go_duration)]
+    pub leader_elect_renew_deadline: Duration,
+    /// How often a leader renews and a candidate retries.
+    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    pub leader_elect_retry_period: Duration,
+    /// Do not run the scheduler in this replica.
+    #[arg(long)]
+    pub disable_scheduler: bool,
+    /// Controllers to run (kube-controller-manager's `--controllers`: `*` for all, `-name`
+    /// to leave one out, `-*` for none).
+    #[arg(long, default_value = "*")]
+    pub controllers: String,
+    /// The pod network; node IPAM hands each Node a /24 of it.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: String,
+}
+
+impl ComponentFlags {
+    pub fn check(&self) -> Result<(), String> {
+        if self.leader_elect_renew_deadline >= self.leader_elect_lease_duration {
+            return Err("--leader-elect-renew-deadline must be less than --leader-elect-lease-duration".into());
+        }
+        if self.leader_elect_retry_period.is_zero()
+            || self.leader_elect_retry_period >= self.leader_elect_renew_deadline
+        {
+            return Err("--leader-elect-retry-period must be positive and less than --leader-elect-renew-deadline".into());
+        }
+        Ok(())
+    }
+}
+
+fn go_duration(s: &str) -> Result<Duration, String> {
+    berth_apiserver::parse_go_duration(s).ok_or_else(|| format!("invalid duration {s:?} (e.g. 15s, 500ms, 1m)"))
 }
 
 pub fn split(s: &str) -> Vec<String> {

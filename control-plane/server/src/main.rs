@@ -3,7 +3,9 @@
 //! CA and certificates. Flags follow etcd's names so etcd users know them.
 
 mod certs;
+mod components;
 mod flags;
+mod local;
 mod metrics;
 
 use anyhow::Context;
@@ -268,6 +270,13 @@ async fn run(f: ServerFlags) -> anyhow::Result<()> {
     // The Kubernetes API server, when it has a serving certificate.
     if f.kube.tls_cert_file.is_some() {
         let (server, listener, tls) = start_kube_api(&f.kube, replica.clone()).await?;
+        let root_ca = match &f.kube.client_ca_file {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("failed to read --client-ca-file {}", p.display()))?,
+            None => String::new(),
+        };
+        components::start(&f.name, &f.components, server.clone(), &root_ca)
+            .context("failed to start the scheduler and controllers")?;
         let mut stop = shutdown_rx.clone();
         let addr = listener
             .local_addr()
