@@ -3,8 +3,10 @@
 //!
 //! Pure cores (`plan`, `status`, `probe::ProbeState`, `quantity`, `manifest::to_desired`) take
 //! values and return decisions; the shell (`agent`, `server`, `runtime::cri`) does the IO.
+//! `apiclient` is a small Kubernetes API client (kubeconfig, HTTP/2 over mTLS).
 
 pub mod agent;
+pub mod apiclient;
 pub mod cni;
 pub mod logs;
 pub mod manifest;
