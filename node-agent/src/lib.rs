@@ -3,8 +3,11 @@
 //!
 //! Pure cores (`plan`, `status`, `probe::ProbeState`, `quantity`, `manifest::to_desired`) take
 //! values and return decisions; the shell (`agent`, `server`, `runtime::cri`) does the IO.
+//! `simulate` (shell) and `sim_model` (core) are the kwok-like node simulator, which talks
+//! to the API server through `apiclient`.
 
 pub mod agent;
+pub mod apiclient;
 pub mod cni;
 pub mod logs;
 pub mod manifest;
@@ -15,4 +18,6 @@ pub mod probe;
 pub mod quantity;
 pub mod runtime;
 pub mod server;
+pub mod sim_model;
+pub mod simulate;
 pub mod status;
