@@ -14,9 +14,11 @@ pub mod etcdctl;
 pub mod kubectl;
 pub mod metrics;
 pub mod ports;
+pub mod sim;
 pub mod wait;
 
 pub use cluster::{Certs, Cluster, Opts, ReplicaSpec};
 pub use etcdctl::{Output, Watch};
 pub use kubectl::Kubectl;
+pub use sim::SimNodes;
 pub use wait::wait_for;

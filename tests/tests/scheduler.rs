@@ -7,7 +7,7 @@
 //! pods are all scheduled once by the next.
 
 use berth_system_tests::client::{history, Change};
-use berth_system_tests::{bins, wait_for, Cluster, Kubectl, Opts};
+use berth_system_tests::{bins, wait_for, Cluster, Kubectl, Opts, SimNodes};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -288,9 +288,17 @@ fn spread_anti_affinity_and_preemption() {
     let c = cluster(Opts::default());
     let k = Kubectl::new(&c.kubeconfig(2));
     scheduler_leader(&k);
-    for (name, zone) in [("z-a", "a"), ("z-b", "b"), ("z-c", "c")] {
-        create(&k, &node(name, "4", json!({"topology.kubernetes.io/zone": zone}), json!([]), false));
-    }
+    // Simulated nodes (they finish the victims' graceful deletion, as a kubelet does):
+    // sim-0..2 in zones zone-a, zone-b, zone-c, 4 cpus each.
+    let _sim = SimNodes::start(&c.kubeconfig(1), 3, "sim-", &c.dir().join("sim.log"), &["--node-cpu", "4"]);
+    wait_for("three simulated nodes", Duration::from_secs(30), || {
+        let out = k.ok(&["get", "nodes", "-o", "name"]);
+        if out.lines().count() == 3 {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
     // Topology spread over zones: 6 pods, maxSkew 1 -> 2 per zone.
     for i in 0..6 {
         create(
@@ -337,21 +345,21 @@ fn spread_anti_affinity_and_preemption() {
     let msg = wait_unschedulable(&k, &waiting);
     assert!(msg.starts_with("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."), "{msg}");
 
-    // Preemption: fill z-a with low-priority pods, then a high-priority pod that only fits
+    // Preemption: fill sim-0 with low-priority pods, then a high-priority pod that only fits
     // there evicts the fewest, lowest ones and is nominated, then bound.
     k.ok_stdin(&["create", "-f", "-"], r#"{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"high"},"value":1000}"#);
     k.ok_stdin(&["create", "-f", "-"], r#"{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"low"},"value":10}"#);
-    let only_a = json!({"nodeSelector": {"kubernetes.io/hostname": "z-a"}, "priorityClassName": "low"});
-    // z-a has 4 cpus; 0.2 used by spread pods (2 x 100m) -> 3.8 free: three 1.2-cpu pods.
+    let only_a = json!({"nodeSelector": {"kubernetes.io/hostname": "sim-0"}, "priorityClassName": "low"});
+    // sim-0 has 4 cpus; 0.2 used by spread pods (2 x 100m) -> 3.8 free: three 1.2-cpu pods.
     for i in 0..3 {
         create(&k, &pod(&format!("low-{i}"), Some("1200m"), only_a.clone(), json!({})));
         wait_scheduled(&k, &format!("low-{i}"), Duration::from_secs(20));
     }
     create(
         &k,
-        &pod("vip", Some("1"), json!({"nodeSelector": {"kubernetes.io/hostname": "z-a"}, "priorityClassName": "high"}), json!({})),
+        &pod("vip", Some("1"), json!({"nodeSelector": {"kubernetes.io/hostname": "sim-0"}, "priorityClassName": "high"}), json!({})),
     );
-    assert_eq!(wait_scheduled(&k, "vip", Duration::from_secs(30)), "z-a");
+    assert_eq!(wait_scheduled(&k, "vip", Duration::from_secs(30)), "sim-0");
     let left: Vec<String> = (0..3)
         .map(|i| format!("low-{i}"))
         .filter(|p| k.run(&["get", "pod", p], None).status.success())
@@ -362,8 +370,9 @@ fn spread_anti_affinity_and_preemption() {
 }
 
 /// The fencing scenario: the leading scheduler decides a node for pod p1 and stalls before
-/// its bind (failpoint), is frozen (SIGSTOP) past its Lease, the node is cordoned, another
-/// replica takes the Lease, the old one resumes and sends its bind. Returns where p1 ended
+/// its bind (failpoint), the node is cordoned, the leader is frozen (SIGSTOP) past its
+/// Lease, another replica takes the Lease (and finds p1 unschedulable), the old one resumes
+/// and sends its stale bind. Returns where p1 ended
 /// up a few seconds later ("" = nowhere) and the binding history.
 fn deposed_leader_binds(fenced: bool) -> (String, HashMap<String, Vec<String>>, Cluster) {
     let mut failpoints = "scheduler::before-bind=1*return(8000)".to_string();
@@ -389,8 +398,9 @@ fn deposed_leader_binds(fenced: bool) -> (String, HashMap<String, Vec<String>>, 
             Err("not yet".into())
         }
     });
-    c.pause(old);
+    // The decision is made; now the node is cordoned and the leader frozen past its Lease.
     other.ok(&["cordon", "node-a"]);
+    c.pause(old);
     let (new, _) = wait_for("another replica to take the Lease", Duration::from_secs(30), || {
         let (i, h) = scheduler_leader(&other);
         if h != old_holder {
