@@ -20,6 +20,8 @@ const TICK_MS: u64 = 10;
 const MAX_POD_ATTEMPTS: u32 = 8;
 const BACKOFF_INITIAL_MS: u64 = 200;
 const BACKOFF_MAX_MS: u64 = 30_000;
+/// Tries of one lease renewal or heartbeat (the next interval tries again).
+const MAX_PERIODIC_ATTEMPTS: u32 = 3;
 /// Registration tries per node before the heartbeat loop takes over.
 const MAX_REGISTER_ATTEMPTS: u32 = 6;
 /// Pods per list page.
@@ -262,31 +264,40 @@ impl Sim {
     }
 
     /// One periodic write for a node: a lease renewal or a status heartbeat (re-registering
-    /// a node someone deleted).
+    /// a node someone deleted), tried up to `MAX_PERIODIC_ATTEMPTS` times on retryable
+    /// errors (an overloaded server's 429s), then left to the next interval.
     async fn periodic(&self, what: Periodic, idx: u32) {
-        match what {
-            Periodic::Lease => match self.renew_lease(idx).await {
-                Ok(()) => {
-                    self.stats.leases_renewed.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    self.stats.lease_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(node = idx, error = %e, "lease renewal failed; retried next interval");
-                }
-            },
-            Periodic::Status => {
-                let r = match self.post_status(idx).await {
+        let mut attempt = 0;
+        let r = loop {
+            let r = match what {
+                Periodic::Lease => self.renew_lease(idx).await,
+                Periodic::Status => match self.post_status(idx).await {
                     Err(e) if e.is_not_found() => self.register(idx).await,
                     r => r,
-                };
-                match r {
-                    Ok(()) => {
-                        self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        tracing::warn!(node = %self.config.template.name(idx), error = %e, "node status heartbeat failed; retried next interval")
-                    }
+                },
+            };
+            match r {
+                Err(e) if e.is_retryable() && attempt + 1 < MAX_PERIODIC_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(backoff_ms(attempt))).await;
+                    attempt += 1;
                 }
+                r => break r,
+            }
+        };
+        let node = self.config.template.name(idx);
+        match (what, r) {
+            (Periodic::Lease, Ok(())) => {
+                self.stats.leases_renewed.fetch_add(1, Ordering::Relaxed);
+            }
+            (Periodic::Lease, Err(e)) => {
+                self.stats.lease_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%node, error = %e, "lease renewal failed; retried next interval");
+            }
+            (Periodic::Status, Ok(())) => {
+                self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
+            }
+            (Periodic::Status, Err(e)) => {
+                tracing::warn!(%node, error = %e, "node status heartbeat failed; retried next interval")
             }
         }
     }
