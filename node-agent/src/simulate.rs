@@ -42,7 +42,10 @@ pub struct SimConfig {
 struct Stats {
     nodes_registered: AtomicU64,
     leases_renewed: AtomicU64,
-    lease_renewals_skipped: AtomicU64,
+    /// Nodes due again while their previous renewal still waited for a slot.
+    lease_intervals_missed: AtomicU64,
+    /// Nodes waiting for a renewal slot (a gauge).
+    lease_backlog: AtomicU64,
     lease_errors: AtomicU64,
     heartbeats: AtomicU64,
     pods_started: AtomicU64,
@@ -567,9 +570,10 @@ async fn pod_worker(sim: Arc<Sim>) {
     }
 }
 
-/// Wakes every tick and starts the writes that fell due, spread evenly over the interval.
-/// At most `max_inflight` of its writes are outstanding; a due node past that is skipped
-/// until its next turn (counted), so a slow server gets fewer writes, not a growing backlog.
+/// Wakes every tick, queues the nodes whose write fell due (spread evenly over the
+/// interval) and starts as many as its `max_inflight` slots allow, oldest first. A slow server
+/// makes writes late, fairly (round-robin), never piled up: a node is queued at most once,
+/// and one that falls due again while still queued counts as an interval missed.
 async fn periodic_loop(sim: Arc<Sim>, what: Periodic) {
     let (interval_ms, n) = match what {
         Periodic::Lease => (
@@ -579,6 +583,7 @@ async fn periodic_loop(sim: Arc<Sim>, what: Periodic) {
         Periodic::Status => (sim.config.status_report_ms, sim.config.template.n_nodes),
     };
     let slots = Arc::new(Semaphore::new(sim.config.max_inflight.max(1)));
+    let mut due = sim_model::DueQueue::new(n);
     let start = Instant::now();
     let mut prev_ms = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
@@ -590,13 +595,19 @@ async fn periodic_loop(sim: Arc<Sim>, what: Periodic) {
             .into_iter()
             .flatten()
         {
+            if !due.push(idx) && what == Periodic::Lease {
+                sim.stats
+                    .lease_intervals_missed
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        prev_ms = now_ms;
+        while !due.is_empty() {
             let Ok(permit) = slots.clone().try_acquire_owned() else {
-                if what == Periodic::Lease {
-                    sim.stats
-                        .lease_renewals_skipped
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                continue;
+                break;
+            };
+            let Some(idx) = due.pop() else {
+                break;
             };
             let sim = sim.clone();
             tokio::spawn(async move {
@@ -604,7 +615,11 @@ async fn periodic_loop(sim: Arc<Sim>, what: Periodic) {
                 sim.periodic(what, idx).await;
             });
         }
-        prev_ms = now_ms;
+        if what == Periodic::Lease {
+            sim.stats
+                .lease_backlog
+                .store(due.len() as u64, Ordering::Relaxed);
+        }
     }
 }
 
@@ -623,7 +638,8 @@ async fn summary_loop(sim: Arc<Sim>) {
             nodes_registered = s.nodes_registered.load(Ordering::Relaxed),
             leases_renewed_per_s = format!("{:.1}", (renewed - last.1) as f64 / elapsed_s),
             lease_errors = s.lease_errors.load(Ordering::Relaxed),
-            lease_renewals_skipped = s.lease_renewals_skipped.load(Ordering::Relaxed),
+            lease_backlog = s.lease_backlog.load(Ordering::Relaxed),
+            lease_intervals_missed = s.lease_intervals_missed.load(Ordering::Relaxed),
             heartbeats = s.heartbeats.load(Ordering::Relaxed),
             pods_tracked,
             pod_ips = ips,
