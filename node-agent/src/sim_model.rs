@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 use sha2::Digest;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -293,6 +293,49 @@ pub fn due_nodes(prev_ms: u64, now_ms: u64, n_nodes: u32, interval_ms: u64) -> [
     } else {
         // The window wraps past the end of the interval.
         [first_at(a + 1)..n_nodes, 0..first_at(b + 1)]
+    }
+}
+
+/// Nodes whose periodic write is due and not started yet, oldest first; each node at most
+/// once, so it never holds more than `n_nodes`.
+#[derive(Debug)]
+pub struct DueQueue {
+    queue: VecDeque<u32>,
+    queued: Vec<bool>,
+}
+
+impl DueQueue {
+    pub fn new(n_nodes: u32) -> DueQueue {
+        DueQueue {
+            queue: VecDeque::new(),
+            queued: vec![false; n_nodes as usize],
+        }
+    }
+
+    /// Queues a node; `false` if it was still queued (an interval missed).
+    pub fn push(&mut self, node_idx: u32) -> bool {
+        match self.queued.get_mut(node_idx as usize) {
+            Some(q) if !*q => {
+                *q = true;
+                self.queue.push_back(node_idx);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn pop(&mut self) -> Option<u32> {
+        let idx = self.queue.pop_front()?;
+        self.queued[idx as usize] = false;
+        Some(idx)
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
     }
 }
 
@@ -804,6 +847,20 @@ mod tests {
         assert!(per_tick.iter().all(|&c| c == 5), "{per_tick:?}");
         assert_eq!(due_nodes(5, 5, n, interval_ms), [0..0, 0..0]);
         assert_eq!(due_nodes(0, 20_000, n, interval_ms), [0..n, 0..0]);
+    }
+
+    #[test]
+    fn due_queue_holds_each_node_once_oldest_first() {
+        let mut q = DueQueue::new(4);
+        assert_eq!(
+            [q.push(2), q.push(0), q.push(2), q.push(9)],
+            [true, true, false, false]
+        );
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop(), Some(2));
+        assert!(q.push(2), "queued again once started");
+        assert_eq!((q.pop(), q.pop(), q.pop()), (Some(0), Some(2), None));
+        assert!(q.is_empty());
     }
 
     fn pod(extra: Value) -> Value {

@@ -20,6 +20,8 @@ const TICK_MS: u64 = 10;
 const MAX_POD_ATTEMPTS: u32 = 8;
 const BACKOFF_INITIAL_MS: u64 = 200;
 const BACKOFF_MAX_MS: u64 = 30_000;
+/// Tries of one lease renewal or heartbeat (the next interval tries again).
+const MAX_PERIODIC_ATTEMPTS: u32 = 3;
 /// Registration tries per node before the heartbeat loop takes over.
 const MAX_REGISTER_ATTEMPTS: u32 = 6;
 /// Pods per list page.
@@ -40,7 +42,10 @@ pub struct SimConfig {
 struct Stats {
     nodes_registered: AtomicU64,
     leases_renewed: AtomicU64,
-    lease_renewals_skipped: AtomicU64,
+    /// Nodes due again while their previous renewal still waited for a slot.
+    lease_intervals_missed: AtomicU64,
+    /// Nodes waiting for a renewal slot (a gauge).
+    lease_backlog: AtomicU64,
     lease_errors: AtomicU64,
     heartbeats: AtomicU64,
     pods_started: AtomicU64,
@@ -262,31 +267,40 @@ impl Sim {
     }
 
     /// One periodic write for a node: a lease renewal or a status heartbeat (re-registering
-    /// a node someone deleted).
+    /// a node someone deleted), tried up to `MAX_PERIODIC_ATTEMPTS` times on retryable
+    /// errors (an overloaded server's 429s), then left to the next interval.
     async fn periodic(&self, what: Periodic, idx: u32) {
-        match what {
-            Periodic::Lease => match self.renew_lease(idx).await {
-                Ok(()) => {
-                    self.stats.leases_renewed.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    self.stats.lease_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(node = idx, error = %e, "lease renewal failed; retried next interval");
-                }
-            },
-            Periodic::Status => {
-                let r = match self.post_status(idx).await {
+        let mut attempt = 0;
+        let r = loop {
+            let r = match what {
+                Periodic::Lease => self.renew_lease(idx).await,
+                Periodic::Status => match self.post_status(idx).await {
                     Err(e) if e.is_not_found() => self.register(idx).await,
                     r => r,
-                };
-                match r {
-                    Ok(()) => {
-                        self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        tracing::warn!(node = %self.config.template.name(idx), error = %e, "node status heartbeat failed; retried next interval")
-                    }
+                },
+            };
+            match r {
+                Err(e) if e.is_retryable() && attempt + 1 < MAX_PERIODIC_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(backoff_ms(attempt))).await;
+                    attempt += 1;
                 }
+                r => break r,
+            }
+        };
+        let node = self.config.template.name(idx);
+        match (what, r) {
+            (Periodic::Lease, Ok(())) => {
+                self.stats.leases_renewed.fetch_add(1, Ordering::Relaxed);
+            }
+            (Periodic::Lease, Err(e)) => {
+                self.stats.lease_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%node, error = %e, "lease renewal failed; retried next interval");
+            }
+            (Periodic::Status, Ok(())) => {
+                self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
+            }
+            (Periodic::Status, Err(e)) => {
+                tracing::warn!(%node, error = %e, "node status heartbeat failed; retried next interval")
             }
         }
     }
@@ -556,9 +570,10 @@ async fn pod_worker(sim: Arc<Sim>) {
     }
 }
 
-/// Wakes every tick and starts the writes that fell due, spread evenly over the interval.
-/// At most `max_inflight` of its writes are outstanding; a due node past that is skipped
-/// until its next turn (counted), so a slow server gets fewer writes, not a growing backlog.
+/// Wakes every tick, queues the nodes whose write fell due (spread evenly over the
+/// interval) and starts as many as its `max_inflight` slots allow, oldest first. A slow server
+/// makes writes late, fairly (round-robin), never piled up: a node is queued at most once,
+/// and one that falls due again while still queued counts as an interval missed.
 async fn periodic_loop(sim: Arc<Sim>, what: Periodic) {
     let (interval_ms, n) = match what {
         Periodic::Lease => (
@@ -568,6 +583,7 @@ async fn periodic_loop(sim: Arc<Sim>, what: Periodic) {
         Periodic::Status => (sim.config.status_report_ms, sim.config.template.n_nodes),
     };
     let slots = Arc::new(Semaphore::new(sim.config.max_inflight.max(1)));
+    let mut due = sim_model::DueQueue::new(n);
     let start = Instant::now();
     let mut prev_ms = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
@@ -579,13 +595,19 @@ async fn periodic_loop(sim: Arc<Sim>, what: Periodic) {
             .into_iter()
             .flatten()
         {
+            if !due.push(idx) && what == Periodic::Lease {
+                sim.stats
+                    .lease_intervals_missed
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        prev_ms = now_ms;
+        while !due.is_empty() {
             let Ok(permit) = slots.clone().try_acquire_owned() else {
-                if what == Periodic::Lease {
-                    sim.stats
-                        .lease_renewals_skipped
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                continue;
+                break;
+            };
+            let Some(idx) = due.pop() else {
+                break;
             };
             let sim = sim.clone();
             tokio::spawn(async move {
@@ -593,7 +615,11 @@ async fn periodic_loop(sim: Arc<Sim>, what: Periodic) {
                 sim.periodic(what, idx).await;
             });
         }
-        prev_ms = now_ms;
+        if what == Periodic::Lease {
+            sim.stats
+                .lease_backlog
+                .store(due.len() as u64, Ordering::Relaxed);
+        }
     }
 }
 
@@ -612,7 +638,8 @@ async fn summary_loop(sim: Arc<Sim>) {
             nodes_registered = s.nodes_registered.load(Ordering::Relaxed),
             leases_renewed_per_s = format!("{:.1}", (renewed - last.1) as f64 / elapsed_s),
             lease_errors = s.lease_errors.load(Ordering::Relaxed),
-            lease_renewals_skipped = s.lease_renewals_skipped.load(Ordering::Relaxed),
+            lease_backlog = s.lease_backlog.load(Ordering::Relaxed),
+            lease_intervals_missed = s.lease_intervals_missed.load(Ordering::Relaxed),
             heartbeats = s.heartbeats.load(Ordering::Relaxed),
             pods_tracked,
             pod_ips = ips,
