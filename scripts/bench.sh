@@ -4,6 +4,8 @@
 #   scripts/bench.sh cluster [--secs N]  3-replica Berth vs 3-member etcd, same etcd client
 #   scripts/bench.sh apiserver [--quick]  the Kubernetes API on 3 replicas, next to the store's
 #                                         own etcd API
+#   scripts/bench.sh scheduler [--nodes N] [--pods N]  the scheduler on 3 replicas with N
+#                                         simulated nodes (default 5000 nodes, 10000 pods)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -17,6 +19,11 @@ if [[ ${1:-} == apiserver ]]; then
   shift
   cargo build --release --locked -p berth-control-plane
   exec cargo bench --locked -p berth-benches --bench apiserver -- "$@"
+fi
+if [[ ${1:-} == scheduler ]]; then
+  shift
+  cargo build --release --locked -p berth-control-plane -p berth-node-agent
+  exec cargo bench --locked -p berth-benches --bench scheduler -- "$@"
 fi
 mode=--quick
 [[ ${1:-} == --full ]] && mode=

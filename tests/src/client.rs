@@ -72,6 +72,8 @@ pub struct Change {
     /// The value after the change; `None` for a deletion.
     pub value: Option<Vec<u8>>,
     pub revision: i64,
+    /// The key's create revision (equal to `revision` when this change created it).
+    pub create_revision: i64,
 }
 
 /// Every change under `prefix` from revision `from_rev` up to the store's current revision,
@@ -123,6 +125,7 @@ pub fn history(certs: &Certs, endpoints: &[String], prefix: &str, from_rev: i64)
                     key: String::from_utf8_lossy(kv.key()).into_owned(),
                     value: (e.event_type() == EventType::Put).then(|| kv.value().to_vec()),
                     revision: kv.mod_revision(),
+                    create_revision: kv.create_revision(),
                 });
             }
             if msg.events().is_empty() && rev >= now {

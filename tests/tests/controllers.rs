@@ -1,0 +1,299 @@
+//! The controllers on a real 3-replica cluster with simulated nodes, driven with the real
+//! kubectl as a user would: `create deployment`, `rollout status/history/undo`, `set image`,
+//! `scale`, `expose`, `delete` (background and orphan), and a namespace deletion. The
+//! rolling update's bounds are checked over the store's whole history of the pods, not
+//! just at the end.
+
+use berth_system_tests::client::{history, Change};
+use berth_system_tests::{wait_for, Cluster, Kubectl, Opts, SimNodes};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+fn cluster(n_nodes: usize) -> (Cluster, SimNodes) {
+    let c = Cluster::start(
+        3,
+        Opts {
+            kube_api: true,
+            ..Opts::default()
+        },
+    );
+    for i in 0..3 {
+        Kubectl::new(&c.kubeconfig(i)).wait_ready();
+    }
+    let sim = SimNodes::start(&c.kubeconfig(1), n_nodes, "sim-", &c.dir().join("sim.log"), &[]);
+    let k = Kubectl::new(&c.kubeconfig(0));
+    wait_for("the simulated nodes to be Ready", Duration::from_secs(60), || {
+        let out = k.ok(&["get", "nodes", "-o", "json"]);
+        let ready = json(&out)["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| {
+                n["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+            .count();
+        if ready == n_nodes {
+            Ok(())
+        } else {
+            Err(format!("{ready} Ready"))
+        }
+    });
+    (c, sim)
+}
+
+fn store_revision(c: &Cluster) -> i64 {
+    let out = c.etcdctl(&["get", "/", "--prefix", "--keys-only", "--limit=1", "-w", "json"]);
+    json(&out.stdout)["header"]["revision"]
+        .as_i64()
+        .expect("a revision")
+}
+
+/// The pods in the store at revision `rev` (etcdctl, base64 JSON output).
+fn pods_at(c: &Cluster, rev: i64) -> HashMap<String, Value> {
+    use base64::Engine;
+    let out = c.etcdctl(&["get", "/registry/pods/default/", "--prefix", &format!("--rev={rev}"), "-w", "json"]);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    json(&out.stdout)["kvs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|kv| {
+            let key = b64.decode(kv["key"].as_str().unwrap_or("")).expect("base64 key");
+            let value = b64.decode(kv["value"].as_str().unwrap_or("")).expect("base64 value");
+            (
+                String::from_utf8_lossy(&key).into_owned(),
+                serde_json::from_slice(&value).expect("a stored pod is JSON"),
+            )
+        })
+        .collect()
+}
+
+fn is_ready(p: &Value) -> bool {
+    p["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+/// Replays the pods' history; at every revision, the pods of `app` (not terminating) and
+/// those of them Ready, starting from `initial` (the pods at the revision before the
+/// history). Returns (max pods, min ready once `ready_from` was first reached, pods
+/// created within the history).
+fn replay(
+    initial: HashMap<String, Value>,
+    changes: &[Change],
+    app: &str,
+    ready_from: usize,
+) -> (usize, usize, usize) {
+    let mut pods: HashMap<String, Value> = initial
+        .into_iter()
+        .filter(|(_, p)| p["metadata"]["labels"]["app"] == app)
+        .collect();
+    let mut max_pods = 0;
+    let mut min_ready = usize::MAX;
+    let mut reached = false;
+    let mut created = 0;
+    let mut i = 0;
+    while i < changes.len() {
+        let rev = changes[i].revision;
+        while i < changes.len() && changes[i].revision == rev {
+            let c = &changes[i];
+            match &c.value {
+                Some(v) => {
+                    let p: Value = serde_json::from_slice(v).expect("a stored pod is JSON");
+                    if p["metadata"]["labels"]["app"] == app {
+                        if c.create_revision == c.revision {
+                            created += 1;
+                        }
+                        pods.insert(c.key.clone(), p);
+                    }
+                }
+                None => {
+                    pods.remove(&c.key);
+                }
+            }
+            i += 1;
+        }
+        let live: Vec<&Value> = pods
+            .values()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .collect();
+        let ready = live.iter().filter(|p| is_ready(p)).count();
+        max_pods = max_pods.max(live.len());
+        if ready >= ready_from {
+            reached = true;
+        }
+        if reached {
+            min_ready = min_ready.min(ready);
+        }
+    }
+    (max_pods, min_ready, created)
+}
+
+#[test]
+fn a_deployment_rolls_out_scales_exposes_and_goes_away_as_on_kubernetes() {
+    let (c, _sim) = cluster(3);
+    let k = Kubectl::new(&c.kubeconfig(0));
+    let k2 = Kubectl::new(&c.kubeconfig(2));
+    k.ok(&["create", "deployment", "web", "--image=busybox:1.35", "--replicas=3", "--port=8080", "--", "httpd", "-f", "-p", "8080"]);
+    let out = k2.ok(&["rollout", "status", "deployment/web", "--timeout=90s"]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let pods = json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]));
+    let items = pods["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3);
+    for p in items {
+        assert_eq!(p["status"]["phase"], "Running", "{p}");
+        let owner = &p["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["kind"], "ReplicaSet");
+        assert_eq!(owner["controller"], true);
+        assert!(p["metadata"]["labels"]["pod-template-hash"].is_string());
+    }
+    let described = k.ok(&["describe", "deployment", "web"]);
+    assert!(described.contains("ScalingReplicaSet"), "{described}");
+
+    // A rolling update (25 % surge and unavailability of 3: at most 4 pods, at least 3
+    // available throughout), checked over every revision of the pods.
+    let from = store_revision(&c);
+    k.ok(&["set", "image", "deployment/web", "busybox=busybox:1.36"]);
+    let out = k2.ok(&["rollout", "status", "deployment/web", "--timeout=120s"]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let changes = history(&c.certs, &c.endpoints(), "/registry/pods/default/", from);
+    let initial = pods_at(&c, from - 1);
+    assert_eq!(initial.len(), 3);
+    let (max_pods, min_ready, created) = replay(initial, &changes, "web", 3);
+    assert!(max_pods <= 4, "more than replicas + maxSurge pods at once: {max_pods}");
+    assert!(min_ready >= 3, "fewer than replicas - maxUnavailable available: {min_ready}");
+    assert_eq!(created, 3, "one new pod per slot");
+    let rs = json(&k.ok(&["get", "rs", "-l", "app=web", "-o", "json"]));
+    assert_eq!(rs["items"].as_array().map(Vec::len), Some(2));
+    let hist = k.ok(&["rollout", "history", "deployment/web"]);
+    assert!(hist.contains('1') && hist.contains('2'), "{hist}");
+
+    // Undo reuses the first ReplicaSet.
+    k.ok(&["rollout", "undo", "deployment/web"]);
+    k2.ok(&["rollout", "status", "deployment/web", "--timeout=120s"]);
+    let image = k.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    assert_eq!(image, "busybox:1.35");
+    let rs = json(&k.ok(&["get", "rs", "-l", "app=web", "-o", "json"]));
+    assert_eq!(rs["items"].as_array().map(Vec::len), Some(2), "undo must not create a third ReplicaSet");
+    let revision = k.ok(&["get", "deployment", "web", "-o", "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}"]);
+    assert_eq!(revision, "3");
+
+    // Scale, expose: the EndpointSlice and Endpoints follow the ready pods.
+    k.ok(&["scale", "deployment/web", "--replicas=5"]);
+    k2.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    k.ok(&["expose", "deployment", "web", "--port=80", "--target-port=8080"]);
+    let ips = wait_for("5 endpoints in the slice", Duration::from_secs(30), || {
+        let s = json(&k.ok(&["get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o", "json"]));
+        let eps: Vec<String> = s["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|sl| sl["endpoints"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["conditions"]["ready"] == true)
+            .filter_map(|e| e["addresses"][0].as_str().map(str::to_string))
+            .collect();
+        if eps.len() == 5 {
+            Ok(eps)
+        } else {
+            Err(format!("{s}"))
+        }
+    });
+    let pod_ips: Vec<String> = json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]))["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
+        .collect();
+    let mut a = ips.clone();
+    a.sort();
+    let mut b = pod_ips;
+    b.sort();
+    assert_eq!(a, b, "the slice holds exactly the pods' IPs");
+    let ep = json(&k.ok(&["get", "endpoints", "web", "-o", "json"]));
+    assert_eq!(ep["subsets"][0]["addresses"].as_array().map(Vec::len), Some(5), "{ep}");
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 8080);
+
+    // Orphan: the ReplicaSets and pods stay, without their owner.
+    k.ok(&["delete", "deployment", "web", "--cascade=orphan"]);
+    wait_for("the ReplicaSets to be orphaned", Duration::from_secs(30), || {
+        let rs = json(&k.ok(&["get", "rs", "-l", "app=web", "-o", "json"]));
+        let items = rs["items"].as_array().cloned().unwrap_or_default();
+        if items.len() == 2 && items.iter().all(|r| r["metadata"]["ownerReferences"].is_null()) {
+            Ok(())
+        } else {
+            Err(format!("{rs}"))
+        }
+    });
+    assert_eq!(
+        json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]))["items"].as_array().map(Vec::len),
+        Some(5)
+    );
+    // Background: deleting the ReplicaSets removes their pods.
+    k.ok(&["delete", "rs", "-l", "app=web"]);
+    wait_for("the pods to be collected", Duration::from_secs(60), || {
+        let n = json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]))["items"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0);
+        if n == 0 {
+            Ok(())
+        } else {
+            Err(format!("{n} pods left"))
+        }
+    });
+}
+
+#[test]
+fn a_namespace_with_a_hundred_objects_deletes_completely() {
+    let (c, _sim) = cluster(1);
+    let k = Kubectl::new(&c.kubeconfig(0));
+    k.ok(&["create", "namespace", "doomed"]);
+    let mut items = Vec::new();
+    for i in 0..90 {
+        items.push(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("cm-{i}"), "namespace": "doomed"}, "data": {"i": i.to_string()}}));
+    }
+    for i in 0..10 {
+        items.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("s-{i}"), "namespace": "doomed"}, "stringData": {"i": i.to_string()}}));
+    }
+    k.ok_stdin(&["create", "-f", "-"], &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string());
+    k.ok(&["create", "deployment", "d", "-n", "doomed", "--image=busybox:1.35", "--replicas=2"]);
+    k.ok(&["rollout", "status", "deployment/d", "-n", "doomed", "--timeout=60s"]);
+    // The ServiceAccount and root CA controllers filled the namespace.
+    wait_for("the default ServiceAccount and kube-root-ca.crt", Duration::from_secs(30), || {
+        let sa = k.run(&["get", "serviceaccount", "default", "-n", "doomed"], None);
+        let cm = k.run(&["get", "configmap", "kube-root-ca.crt", "-n", "doomed", "-o", "jsonpath={.data.ca\\.crt}"], None);
+        if sa.status.success() && cm.stdout.contains("BEGIN CERTIFICATE") {
+            Ok(())
+        } else {
+            Err(format!("{}{}", sa.stderr, cm.stderr))
+        }
+    });
+    k.ok(&["delete", "namespace", "doomed", "--wait=false"]);
+    wait_for("the namespace to be gone", Duration::from_secs(90), || {
+        let out = k.run(&["get", "namespace", "doomed"], None);
+        if !out.status.success() && out.stderr.contains("NotFound") {
+            Ok(())
+        } else {
+            Err(format!("{}{}", out.stdout, out.stderr))
+        }
+    });
+    let mut left: BTreeMap<String, usize> = BTreeMap::new();
+    let keys = c.etcdctl(&["get", "/registry/", "--prefix", "--keys-only"]).stdout;
+    for key in keys.lines().filter(|l| l.contains("/doomed/") || l.ends_with("/doomed")) {
+        *left.entry(key.to_string()).or_default() += 1;
+    }
+    assert!(left.is_empty(), "objects of the deleted namespace remain: {left:?}");
+}
