@@ -19,9 +19,12 @@ pub mod gc;
 pub mod informers;
 pub mod namespace;
 pub mod nodeipam;
+pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod tainteviction;
+pub mod taints;
 pub mod util;
 pub mod workqueue;
 
@@ -98,6 +101,12 @@ fn start_term(
     }
     if config.enabled("pod-garbage-collector") {
         podgc::start(&mut t);
+    }
+    if config.enabled("nodelifecycle") {
+        nodelifecycle::start(&mut t);
+    }
+    if config.enabled("taint-eviction-controller") {
+        tainteviction::start(&mut t);
     }
     t.start_housekeeping();
     t
