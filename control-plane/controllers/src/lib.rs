@@ -10,6 +10,7 @@
 //! shell that reads informer caches, applies the plan through the API and records events.
 
 pub mod config;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpointslice;
 pub mod error;
@@ -107,6 +108,9 @@ fn start_term(
     }
     if config.enabled("taint-eviction-controller") {
         tainteviction::start(&mut t);
+    }
+    if config.enabled("daemonset") {
+        daemonset::start(&mut t);
     }
     t.start_housekeeping();
     t
