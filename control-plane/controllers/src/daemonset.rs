@@ -624,7 +624,10 @@ mod tests {
         Arc::new(p)
     }
 
-    fn nodes(specs: &[(&str, &[(&str, &str)], &[(&str, &str)])]) -> Vec<Arc<Node>> {
+    /// (name, labels, taints as (key, effect)).
+    type NodeSpec<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
+
+    fn nodes(specs: &[NodeSpec]) -> Vec<Arc<Node>> {
         specs.iter().map(|(n, l, t)| Arc::new(node(n, l, t, "True"))).collect()
     }
 

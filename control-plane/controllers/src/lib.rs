@@ -18,6 +18,7 @@ pub mod events;
 pub mod expectations;
 pub mod gc;
 pub mod informers;
+pub mod job;
 pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
@@ -111,6 +112,9 @@ fn start_term(
     }
     if config.enabled("daemonset") {
         daemonset::start(&mut t);
+    }
+    if config.enabled("job") {
+        job::start(&mut t);
     }
     t.start_housekeeping();
     t
