@@ -1,6 +1,7 @@
 //! Berth's controllers: kube-controller-manager's jobs (ReplicaSet, Deployment,
 //! EndpointSlice and Endpoints, Namespace, ServiceAccount, root CA publisher, garbage
-//! collector, node IPAM, pod GC; node lifecycle, DaemonSet and Job are still to come) over `berth-client`. `run` acts only while
+//! collector, node IPAM, pod GC, node lifecycle, taint eviction, DaemonSet, Job and
+//! TTL-after-finished) over `berth-client`. `run` acts only while
 //! this process holds the controller-manager Lease: each term of leadership starts fresh
 //! informers, queues and workers, writes through a client fenced to that term, and stops
 //! everything the moment the term ends; the next term resyncs from scratch

@@ -417,7 +417,9 @@ pub fn start(t: &mut Term) {
         origin: tokio::time::Instant::now(),
         recorder: t.recorder.with_component(COMPONENT),
     });
-    t.spawn_periodic("nodelifecycle", t.config.node_monitor_period, move || {
+    // A zero period would spin (and panics tokio's interval).
+    let period = t.config.node_monitor_period.max(Duration::from_millis(100));
+    t.spawn_periodic("nodelifecycle", period, move || {
         let c = c.clone();
         async move { c.pass().await }
     });
