@@ -279,7 +279,8 @@ impl Monitor {
             } else {
                 self.cfg.grace_period
             };
-            let mut ready = ready_cond.map(|c| c.status.clone()).unwrap_or_else(|| "Unknown".into());
+            // "" (no Ready condition yet): not judged, no taints, until the grace expires.
+            let mut ready = ready_cond.map(|c| c.status.clone()).unwrap_or_default();
             let silent = now.saturating_sub(obs.probe_at) > grace;
             if silent && SILENT_CONDITIONS.iter().any(|t| condition(node, t).is_none_or(|c| c.status != "Unknown")) {
                 plan.status.insert(name.to_string(), unknown_conditions(node, wall));
@@ -649,6 +650,22 @@ mod tests {
         sim.renew(&["sim-0"], 65);
         sim.pass(65);
         assert_eq!(sim.ready("sim-1"), "Unknown");
+    }
+
+    #[test]
+    fn a_node_that_never_posted_status_is_judged_after_the_startup_grace() {
+        let mut sim = Sim::new(&[("sim-0", ""), ("sim-1", "")]);
+        sim.nodes.get_mut("sim-1").unwrap().status.as_mut().unwrap().conditions = None;
+        for t in (0..=60).step_by(5) {
+            sim.renew(&["sim-0"], t);
+            sim.pass(t);
+            assert!(sim.taints().is_empty(), "t={t}: {:?}", sim.taints());
+        }
+        sim.renew(&["sim-0"], 65);
+        sim.pass(65);
+        let c = condition(&sim.nodes["sim-1"], "Ready").unwrap();
+        assert_eq!((c.status.as_str(), c.reason.as_deref()), ("Unknown", Some("NodeStatusNeverUpdated")));
+        assert_eq!(sim.taints(), vec!["sim-1 unreachable:NoExecute", "sim-1 unreachable:NoSchedule"]);
     }
 
     #[test]
