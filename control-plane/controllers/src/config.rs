@@ -8,7 +8,8 @@ pub struct Config {
     /// `--controllers`: which controllers run; `*` is all of them, `-name` turns one off.
     /// Names as kube-controller-manager's: `replicaset`, `deployment`, `endpointslice`,
     /// `endpoint`, `namespace`, `serviceaccount`, `root-ca-certificate-publisher`,
-    /// `garbage-collector`, `node-ipam`, `pod-garbage-collector`.
+    /// `garbage-collector`, `node-ipam`, `pod-garbage-collector`, `nodelifecycle`,
+    /// `taint-eviction-controller`, `daemonset`, `job`, `ttl-after-finished`.
     pub controllers: Vec<String>,
     /// `--concurrent-replicaset-syncs` (5).
     pub concurrent_replicaset_syncs: usize,
@@ -28,8 +29,6 @@ pub struct Config {
     /// defaults to 12 h; Berth uses 5 min because its informers deliver no old object for
     /// some transitions (an owner change) and a resync is the safety net.
     pub min_resync_period: Duration,
-    // The node lifecycle controller is not built yet; its flags are here so the wiring
-    // does not change when it lands.
     /// `--node-monitor-period` (5 s): how often node health is checked.
     pub node_monitor_period: Duration,
     /// `--node-monitor-grace-period` (40 s): a node whose Lease and status were not renewed
@@ -40,6 +39,18 @@ pub struct Config {
     /// `--node-eviction-rate` (0.1): nodes per second whose pods are evicted (taint
     /// `NoExecute` added), in a healthy zone.
     pub node_eviction_rate: f64,
+    /// `--secondary-node-eviction-rate` (0.01): the same in a partially disrupted zone of
+    /// more than `large_cluster_size_threshold` nodes (a smaller one gets none).
+    pub secondary_node_eviction_rate: f64,
+    /// `--unhealthy-zone-threshold` (0.55): the fraction of not-ready nodes (at least 3)
+    /// that makes a zone partially disrupted.
+    pub unhealthy_zone_threshold: f64,
+    /// `--large-cluster-size-threshold` (50).
+    pub large_cluster_size_threshold: usize,
+    /// `--concurrent-daemonset-syncs` (2).
+    pub concurrent_daemonset_syncs: usize,
+    /// `--concurrent-job-syncs` (5).
+    pub concurrent_job_syncs: usize,
     /// `--allocate-node-cidrs` (Berth: true): the node IPAM controller assigns podCIDRs.
     pub allocate_node_cidrs: bool,
     /// `--cluster-cidr` (10.244.0.0/16).
@@ -76,6 +87,11 @@ impl Default for Config {
             node_monitor_grace_period: Duration::from_secs(40),
             node_startup_grace_period: Duration::from_secs(60),
             node_eviction_rate: 0.1,
+            secondary_node_eviction_rate: 0.01,
+            unhealthy_zone_threshold: 0.55,
+            large_cluster_size_threshold: 50,
+            concurrent_daemonset_syncs: 2,
+            concurrent_job_syncs: 5,
             allocate_node_cidrs: true,
             cluster_cidr: "10.244.0.0/16".into(),
             node_cidr_mask_size: 24,

@@ -1,6 +1,7 @@
 //! Berth's controllers: kube-controller-manager's jobs (ReplicaSet, Deployment,
 //! EndpointSlice and Endpoints, Namespace, ServiceAccount, root CA publisher, garbage
-//! collector, node IPAM, pod GC; node lifecycle, DaemonSet and Job are still to come) over `berth-client`. `run` acts only while
+//! collector, node IPAM, pod GC, node lifecycle, taint eviction, DaemonSet, Job and
+//! TTL-after-finished) over `berth-client`. `run` acts only while
 //! this process holds the controller-manager Lease: each term of leadership starts fresh
 //! informers, queues and workers, writes through a client fenced to that term, and stops
 //! everything the moment the term ends; the next term resyncs from scratch
@@ -10,6 +11,7 @@
 //! shell that reads informer caches, applies the plan through the API and records events.
 
 pub mod config;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpointslice;
 pub mod error;
@@ -17,11 +19,15 @@ pub mod events;
 pub mod expectations;
 pub mod gc;
 pub mod informers;
+pub mod job;
 pub mod namespace;
 pub mod nodeipam;
+pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod tainteviction;
+pub mod taints;
 pub mod util;
 pub mod workqueue;
 
@@ -98,6 +104,18 @@ fn start_term(
     }
     if config.enabled("pod-garbage-collector") {
         podgc::start(&mut t);
+    }
+    if config.enabled("nodelifecycle") {
+        nodelifecycle::start(&mut t);
+    }
+    if config.enabled("taint-eviction-controller") {
+        tainteviction::start(&mut t);
+    }
+    if config.enabled("daemonset") {
+        daemonset::start(&mut t);
+    }
+    if config.enabled("job") {
+        job::start(&mut t);
     }
     t.start_housekeeping();
     t

@@ -51,6 +51,10 @@ pub fn start(
             ..berth_controllers::Config::default()
         };
         cc.cluster_cidr = f.cluster_cidr.clone();
+        cc.node_monitor_period = f.node_monitor_period;
+        cc.node_monitor_grace_period = f.node_monitor_grace_period;
+        cc.node_startup_grace_period = f.node_startup_grace_period;
+        cc.node_eviction_rate = f.node_eviction_rate;
         berth_controllers::run(client, leadership, cc, registry)?;
     }
     if !f.disable_scheduler {

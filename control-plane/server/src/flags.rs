@@ -225,6 +225,18 @@ pub struct ComponentFlags {
     /// The pod network; node IPAM hands each Node a /24 of it.
     #[arg(long, default_value = "10.244.0.0/16")]
     pub cluster_cidr: String,
+    /// How often the node lifecycle controller checks node health.
+    #[arg(long, default_value = "5s", value_parser = go_duration)]
+    pub node_monitor_period: Duration,
+    /// A node whose Lease and status were not renewed for this long becomes Ready=Unknown.
+    #[arg(long, default_value = "40s", value_parser = go_duration)]
+    pub node_monitor_grace_period: Duration,
+    /// The same for a node not yet seen posting status.
+    #[arg(long, default_value = "1m0s", value_parser = go_duration)]
+    pub node_startup_grace_period: Duration,
+    /// Nodes per second whose pods are evicted (NoExecute taint added), per healthy zone.
+    #[arg(long, default_value_t = 0.1)]
+    pub node_eviction_rate: f64,
 }
 
 impl ComponentFlags {
@@ -236,6 +248,12 @@ impl ComponentFlags {
             || self.leader_elect_retry_period >= self.leader_elect_renew_deadline
         {
             return Err("--leader-elect-retry-period must be positive and less than --leader-elect-renew-deadline".into());
+        }
+        if self.node_monitor_period.is_zero() {
+            return Err("--node-monitor-period must be positive".into());
+        }
+        if !self.node_eviction_rate.is_finite() || self.node_eviction_rate < 0.0 {
+            return Err("--node-eviction-rate must be a non-negative number".into());
         }
         Ok(())
     }
