@@ -297,3 +297,91 @@ fn a_namespace_with_a_hundred_objects_deletes_completely() {
     }
     assert!(left.is_empty(), "objects of the deleted namespace remain: {left:?}");
 }
+
+#[test]
+fn a_silent_node_is_tainted_and_its_pods_replaced_elsewhere() {
+    let c = Cluster::start(
+        3,
+        Opts {
+            kube_api: true,
+            extra_args: [
+                "--node-monitor-grace-period=6s",
+                "--node-monitor-period=1s",
+                "--node-startup-grace-period=6s",
+                "--node-eviction-rate=1",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            ..Opts::default()
+        },
+    );
+    let k = Kubectl::new(&c.kubeconfig(0));
+    k.wait_ready();
+    // Leases renewed every second, well inside the 6 s grace period (kubelet: 10 s in 40 s).
+    let renew = ["--node-lease-renew-interval-ms", "1000"];
+    let _a = SimNodes::start(&c.kubeconfig(1), 1, "a-", &c.dir().join("sim-a.log"), &renew);
+    let mut b = SimNodes::start(&c.kubeconfig(2), 1, "b-", &c.dir().join("sim-b.log"), &renew);
+    wait_for("two nodes", Duration::from_secs(30), || {
+        let n = k.ok(&["get", "nodes", "-o", "name"]).lines().count();
+        if n == 2 {
+            Ok(())
+        } else {
+            Err(format!("{n}"))
+        }
+    });
+    // Tolerate unreachability for 2 s (admission's default would be 300 s).
+    let deployment = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+          "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+            "containers": [{"name": "c", "image": "busybox:1.35", "resources": {"requests": {"cpu": "100m"}}}],
+            "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+              "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app": "web"}}}],
+            "tolerations": [
+              {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2},
+              {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2}]}}}});
+    k.ok_stdin(&["create", "-f", "-"], &deployment.to_string());
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    let on = |node: &str| -> usize {
+        json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]))["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null())
+            .count()
+    };
+    assert!(on("b-0") >= 1, "spread scoring puts pods on both nodes");
+
+    b.kill();
+    wait_for("b-0 to be unreachable and tainted", Duration::from_secs(40), || {
+        let n = json(&k.ok(&["get", "node", "b-0", "-o", "json"]));
+        let unknown = n["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "Unknown" && c["reason"] == "NodeStatusUnknown");
+        let tainted = n["spec"]["taints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoExecute");
+        if unknown && tainted {
+            Ok(())
+        } else {
+            Err(format!("{}", n["spec"]))
+        }
+    });
+    // Evicted after 2 s; the ReplicaSet replaces them, on a-0 (b-0 is tainted NoSchedule).
+    wait_for("the pods to be replaced on a-0", Duration::from_secs(60), || {
+        let (a, b) = (on("a-0"), on("b-0"));
+        if a == 4 && b == 0 {
+            Ok(())
+        } else {
+            Err(format!("a-0: {a}, b-0: {b}"))
+        }
+    });
+    let events = k.ok(&["get", "events", "-A", "-o", "json"]);
+    assert!(events.contains("TaintManagerEviction"), "a TaintManagerEviction event");
+    assert!(events.contains("NodeNotReady"), "a NodeNotReady event");
+}

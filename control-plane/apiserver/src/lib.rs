@@ -9,7 +9,7 @@ mod continuation;
 pub mod discovery;
 pub mod fence;
 pub mod filter;
-mod gc;
+mod bootstrap;
 mod handler;
 mod managed;
 pub mod meta;
@@ -92,8 +92,8 @@ pub enum StartError {
 }
 
 impl<S: Store> ApiServer<S> {
-    /// Builds the server and starts its background work: the watch caches, garbage
-    /// collection and namespace cleanup (leader only), and the bootstrap objects.
+    /// Builds the server and starts its background work: the watch caches and the bootstrap
+    /// objects (store leader only).
     pub fn start(store: Arc<S>, config: Config) -> Result<Arc<ApiServer<S>>, StartError> {
         if let Some(e) = berth_openapi::build_error() {
             return Err(StartError::OpenApi(e.to_string()));
@@ -118,7 +118,7 @@ impl<S: Store> ApiServer<S> {
             observe,
         );
         registry.start();
-        gc::spawn(registry.clone());
+        bootstrap::spawn(registry.clone());
         let server = Arc::new(ApiServer {
             mutating: tokio::sync::Semaphore::new(config.max_mutating_inflight),
             readonly: tokio::sync::Semaphore::new(config.max_readonly_inflight),

@@ -803,8 +803,8 @@ impl<S: Store> Registry<S> {
             let mut obj = cur.clone();
             let mut finalizers = meta::finalizers(&obj);
             match opts.propagation_policy.as_deref() {
-                Some("Orphan") if crate::gc::has_dependents(self, &cur) && !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
-                Some("Foreground") if crate::gc::has_dependents(self, &cur) && !finalizers.iter().any(|f| f == "foregroundDeletion") => finalizers.push("foregroundDeletion".into()),
+                Some("Orphan") if crate::bootstrap::has_dependents(self, &cur) && !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
+                Some("Foreground") if crate::bootstrap::has_dependents(self, &cur) && !finalizers.iter().any(|f| f == "foregroundDeletion") => finalizers.push("foregroundDeletion".into()),
                 Some("Orphan" | "Foreground" | "Background") | None => {}
                 Some(other) => return Err(ApiError::BadRequest(format!("propagationPolicy {other:?} is not supported; use Orphan, Background or Foreground"))),
             }
