@@ -70,7 +70,9 @@ def main(kubeconfig):
     def watcher():
         w = watch.Watch()
         for ev in w.stream(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=4):
-            seen.append((ev["type"], ev["object"].metadata.name))
+            # The root CA publisher's kube-root-ca.crt may be created meanwhile, as on Kubernetes.
+            if ev["object"].metadata.name != "kube-root-ca.crt":
+                seen.append((ev["type"], ev["object"].metadata.name))
 
     t = threading.Thread(target=watcher)
     t.start()

@@ -36,6 +36,17 @@ fn kube_watcher_stays_consistent_across_failover_and_compaction() {
     let via = (leader + 1) % 3; // the replica the client talks to survives
     let k = Kubectl::new(&c.kubeconfig(via));
     k.wait_ready();
+    // The root CA publisher's ConfigMap first: the test needs `default`'s ConfigMaps to
+    // change only by its own writes (a controller's write after the compaction would move
+    // the watcher past it, legitimately, and no 410 would come).
+    berth_system_tests::wait_for("kube-root-ca.crt in default", Duration::from_secs(30), || {
+        let out = k.run(&["get", "configmap", "kube-root-ca.crt"], None);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(out.stderr)
+        }
+    });
     let rt = berth_system_tests::client::runtime();
     let kubeconfig = c.kubeconfig(via);
     let client = rt.block_on(async {
@@ -53,9 +64,20 @@ fn kube_watcher_stays_consistent_across_failover_and_compaction() {
     // A short server-side timeout makes the watcher re-watch from its last resourceVersion
     // every few seconds, as long-running informers do when a connection ends.
     rt.spawn(async move {
-        let mut events = watcher(w_api, watcher::Config::default().timeout(3)).boxed();
+        // Without bookmarks the watcher's resourceVersion is its last ConfigMap event, so a
+        // compaction past it forces a 410 even while the cluster's Leases keep the
+        // revision moving (with bookmarks it may resume past the compaction: no relist).
+        let mut config = watcher::Config::default().timeout(3);
+        config.bookmarks = false;
+        let mut events = watcher(w_api, config).boxed();
         while let Some(ev) = events.next().await {
-            let Ok(ev) = ev else { continue };
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    eprintln!("watcher: {e}");
+                    continue;
+                }
+            };
             let mut v = v.lock().unwrap();
             match ev {
                 watcher::Event::Init => {

@@ -69,6 +69,10 @@ pub struct Req {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub user: Option<UserInfo>,
+    /// An in-process component's request: exempt from the max-inflight limits (as
+    /// kube-apiserver's priority and fairness keeps system components' requests from being
+    /// crowded out by users); each component bounds its own concurrency.
+    pub exempt: bool,
 }
 
 /// The writer's Lease fence, when the request carries one.
@@ -176,6 +180,7 @@ impl<S: Store> ApiServer<S> {
             headers: parts.headers,
             body,
             user: Some(user),
+            exempt: true,
         };
         self.handle(req).await
     }
@@ -247,11 +252,18 @@ impl<S: Store> ApiServer<S> {
         } else {
             &self.readonly
         };
-        let Ok(permit) = sem.try_acquire() else {
-            return error_response(&ApiError::TooManyRequests {
-                message: "Too many requests, please try again later.".into(),
-                retry_after_secs: 1,
-            });
+        let permit = if req.exempt {
+            None
+        } else {
+            match sem.try_acquire() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    return error_response(&ApiError::TooManyRequests {
+                        message: "Too many requests, please try again later.".into(),
+                        retry_after_secs: 1,
+                    })
+                }
+            }
         };
         let kind = if mutating { "mutating" } else { "readOnly" };
         let gauge = self.metrics.inflight.with_label_values(&[kind]);

@@ -271,6 +271,7 @@ impl<S: Store> ApiServer<S> {
             headers: parts.headers,
             body,
             user,
+            exempt: false,
         };
         self.handle(req).await
     }
