@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local 3-replica Berth cluster on loopback with generated certificates (mTLS on the
 # client and peer ports, and on the Kubernetes API), waits until it is healthy, runs a short
-# real workload with the real etcdctl and kubectl, prints how to use the cluster, and serves
+# real workload with the real etcdctl and kubectl (a Deployment scheduled and rolled out on
+# three simulated nodes, exposed as a Service), prints how to use the cluster, and serves
 # until Ctrl-C (stopping it then).
 # Usage: scripts/cluster.sh [--once] [DIR]
 #   --once   stop after the workload instead of serving
@@ -16,7 +17,7 @@ if [[ ${1:-} == --once ]]; then once=1; shift; fi
 dir="${1:-$(mktemp -d -t berth-cluster.XXXXXX)}"
 mkdir -p "$dir"
 
-cargo build --release --locked -p berth-control-plane -p berth-kvctl
+cargo build --release --locked -p berth-control-plane -p berth-kvctl -p berth-node-agent
 bin="$CARGO_TARGET_DIR/release"
 
 [[ -f "$dir/certs/ca.crt" ]] || "$bin/control-plane" certs --dir "$dir/certs" >/dev/null
@@ -86,10 +87,21 @@ if command -v kubectl >/dev/null 2>&1; then
   echo "== the Kubernetes API (real kubectl) =="
   k() { echo "+ kubectl $*" >&2; kubectl "$@"; }
   k get namespaces
+  # Three simulated nodes (node-agent --simulate: Nodes and Leases kept alive, bound pods
+  # marked Running) so the scheduler and controllers have somewhere to put pods.
+  "$bin/node-agent" --simulate 3 --name-prefix sim- --kubeconfig "$dir/kubeconfig" >"$dir/sim.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    [[ $(kubectl get nodes -o name 2>/dev/null | wc -l) -ge 3 ]] && break
+    sleep 0.2
+  done
+  k get nodes
+  k get lease -n kube-system
   k create namespace demo --dry-run=client -o yaml | kubectl apply -f -
   k -n demo create deployment web --image=busybox:1.35 --replicas=3 --dry-run=client -o yaml | kubectl apply -f -
   k -n demo expose deployment web --port 80 --type NodePort --dry-run=client -o yaml | kubectl apply -f -
-  k -n demo get deployments,services -o wide
+  k -n demo rollout status deployment/web --timeout=60s
+  k -n demo get deployments,pods,services,endpointslices -o wide
   k auth whoami
   k get --server https://127.0.0.1:36443 -n demo deployment web -o jsonpath='{.metadata.uid} {.spec.strategy.type}{"\n"}'
   echo "+ etcdctl get /registry/deployments/demo/web --print-value-only | head -c 200"
