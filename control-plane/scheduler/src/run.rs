@@ -10,7 +10,7 @@ use crate::{
     pod_key, preempt, schedule_one, Cache, Error, QueueConfig, QueuedPod, SchedulerConfig,
     SchedulerState, SchedulingQueue, Snapshot,
 };
-use berth_client::events::{EventType, ObjectRef, Recorder};
+use berth_client::events::{self, ObjectRef, Recorder};
 use berth_client::informer::{self, Event, WatchSpec};
 use berth_client::leader::micro_time;
 use berth_client::{Client, ClientError, Leadership, Resource};
@@ -143,15 +143,11 @@ fn pending_for_us(pod: &Pod, name: &str) -> bool {
         )
 }
 
+/// `source.component` of the scheduler's events (the default profile's name).
+const COMPONENT: &str = "default-scheduler";
+
 fn pod_ref(pod: &Pod) -> ObjectRef {
-    ObjectRef {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
-        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
-        name: pod.metadata.name.clone().unwrap_or_default(),
-        uid: pod.metadata.uid.clone().unwrap_or_default(),
-        resource_version: pod.metadata.resource_version.clone().unwrap_or_default(),
-    }
+    ObjectRef::of(pod)
 }
 
 /// Runs the scheduler until the runtime stops: informers always, scheduling while leading.
@@ -194,13 +190,15 @@ pub async fn run(
         4096,
     );
     tokio::spawn(feed(shared.clone(), pods, nodes));
-    let recorder = Recorder::new(&shared.config.scheduler_name, &identity);
     let mut state = SchedulerState::new(rand::random());
     let mut snapshot = Snapshot::new();
     loop {
         let fence = leadership.acquired().await;
         tracing::info!(identity = %identity, "scheduler: leading; scheduling");
         let fenced = client.fenced(&fence);
+        // Events go through this term's fenced client; the writer ends with the term.
+        let mut event_tasks = tokio::task::JoinSet::new();
+        let recorder = events::start(fenced.clone(), &mut event_tasks).with_component(COMPONENT);
         let binds = Arc::new(Semaphore::new(shared.config.parallel_binds.max(1)));
         let mut lost = leadership.clone();
         let lost_fut = lost.lost(&fence);
@@ -393,14 +391,9 @@ async fn cycle(
                             .with_label_values(&["scheduled", &profile])
                             .observe(started.elapsed().as_secs_f64());
                         let r = pod_ref(&pod);
-                        recorder.record(
-                            &fenced,
-                            &r,
-                            EventType::Normal,
-                            "Scheduled",
-                            "Binding",
-                            &format!("Successfully assigned {}/{} to {node}", r.namespace, r.name),
-                        );
+                        let message =
+                            format!("Successfully assigned {}/{} to {node}", r.namespace, r.name);
+                        recorder.normal(r, "Scheduled", message);
                     }
                     Err(e) => {
                         let _ = g.cache.forget(&key);
@@ -454,14 +447,7 @@ async fn cycle(
                 });
             }
             let r = pod_ref(&pod);
-            recorder.record(
-                fenced,
-                &r,
-                EventType::Warning,
-                "FailedScheduling",
-                "Scheduling",
-                &message,
-            );
+            recorder.warning(r.clone(), "FailedScheduling", message.clone());
             let fenced = fenced.clone();
             tokio::spawn(async move {
                 let patch = json!({"status": {"conditions": [{
@@ -493,15 +479,7 @@ async fn cycle(
                 .with_label_values(&["error", &profile])
                 .observe(started.elapsed().as_secs_f64());
             tracing::debug!(pod = %key, error = %e, "scheduling attempt failed");
-            let r = pod_ref(&pod);
-            recorder.record(
-                fenced,
-                &r,
-                EventType::Warning,
-                "FailedScheduling",
-                "Scheduling",
-                &e.to_string(),
-            );
+            recorder.warning(pod_ref(&pod), "FailedScheduling", e.to_string());
         }
     }
 }
@@ -552,9 +530,8 @@ async fn preempt_victims(
             "preconditions": {"uid": v.uid},
         });
         match client.delete(&Resource::PODS, &v.namespace, &v.name, &opts).await {
-            Ok(_) => recorder.record(
-                client,
-                &ObjectRef {
+            Ok(_) => recorder.normal(
+                ObjectRef {
                     api_version: "v1".into(),
                     kind: "Pod".into(),
                     namespace: v.namespace.clone(),
@@ -562,10 +539,8 @@ async fn preempt_victims(
                     uid: v.uid.clone(),
                     resource_version: String::new(),
                 },
-                EventType::Normal,
                 "Preempted",
-                "Preempting",
-                &format!(
+                format!(
                     "Preempted by pod {preemptor_uid} on node {}",
                     candidate.node_name
                 ),
