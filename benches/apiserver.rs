@@ -894,54 +894,11 @@ fn event_rv(line: &[u8]) -> Option<i64> {
 // ---------------------------------------------------------------------------------------
 // The run.
 
-struct Cluster {
-    processes: ClusterProcesses,
-    api_ports: Vec<u16>,
-    // Dropped after the processes (declaration order).
-    certs: tempfile::TempDir,
-}
+/// The cluster under test (started by `berth_benches::KubeCluster::start`).
+type Cluster = KubeCluster;
 
 fn start_cluster() -> Result<Cluster, String> {
-    let certs = tempfile::Builder::new()
-        .prefix("berth-bench-certs")
-        .tempdir_in(bench_tmp())
-        .map_err(|e| e.to_string())?;
-    let out = std::process::Command::new(berth_bin()?)
-        .args(["certs", "--dir"])
-        .arg(certs.path())
-        .output()
-        .map_err(|e| format!("failed to run control-plane certs: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "control-plane certs failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let api_ports: Vec<u16> = (0..3).map(|i| BASE_PORT + 200 + i).collect();
-    let dir = certs.path().to_path_buf();
-    let ports = api_ports.clone();
-    let processes = ClusterProcesses::berth_with(BASE_PORT, move |i| {
-        let mut a: Vec<std::ffi::OsString> = vec![
-            "--secure-port".into(),
-            ports[i].to_string().into(),
-            "--bind-address".into(),
-            "127.0.0.1".into(),
-        ];
-        for (flag, file) in [
-            ("--tls-cert-file", "server.crt"),
-            ("--tls-private-key-file", "server.key"),
-            ("--client-ca-file", "ca.crt"),
-        ] {
-            a.push(flag.into());
-            a.push(dir.join(file).into_os_string());
-        }
-        a
-    })?;
-    Ok(Cluster {
-        processes,
-        api_ports,
-        certs,
-    })
+    KubeCluster::start(BASE_PORT)
 }
 
 /// Waits until every replica's `/readyz` is 200 and a namespace can be created.

@@ -387,3 +387,57 @@ impl Table {
         }
     }
 }
+
+/// Three Berth replicas with the Kubernetes API on (ports `base_port + 200 ..`), serving
+/// certificates from `control-plane certs`, killed on drop.
+pub struct KubeCluster {
+    pub processes: ClusterProcesses,
+    pub api_ports: Vec<u16>,
+    // Dropped after the processes (declaration order).
+    pub certs: tempfile::TempDir,
+}
+
+impl KubeCluster {
+    pub fn start(base_port: u16) -> Result<KubeCluster, String> {
+        let certs = tempfile::Builder::new()
+            .prefix("berth-bench-certs")
+            .tempdir_in(bench_tmp())
+            .map_err(|e| e.to_string())?;
+        let out = Command::new(berth_bin()?)
+            .args(["certs", "--dir"])
+            .arg(certs.path())
+            .output()
+            .map_err(|e| format!("failed to run control-plane certs: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "control-plane certs failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let api_ports: Vec<u16> = (0..3).map(|i| base_port + 200 + i).collect();
+        let dir = certs.path().to_path_buf();
+        let ports = api_ports.clone();
+        let processes = ClusterProcesses::berth_with(base_port, move |i| {
+            let mut a: Vec<std::ffi::OsString> = vec![
+                "--secure-port".into(),
+                ports[i].to_string().into(),
+                "--bind-address".into(),
+                "127.0.0.1".into(),
+            ];
+            for (flag, file) in [
+                ("--tls-cert-file", "server.crt"),
+                ("--tls-private-key-file", "server.key"),
+                ("--client-ca-file", "ca.crt"),
+            ] {
+                a.push(flag.into());
+                a.push(dir.join(file).into_os_string());
+            }
+            a
+        })?;
+        Ok(KubeCluster {
+            processes,
+            api_ports,
+            certs,
+        })
+    }
+}

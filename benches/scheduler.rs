@@ -48,10 +48,9 @@ impl Options {
 }
 
 struct Bench {
-    cluster: ClusterProcesses,
+    cluster: KubeCluster,
     sim: Child,
     kubeconfigs: Vec<PathBuf>,
-    _certs: tempfile::TempDir,
 }
 
 impl Drop for Bench {
@@ -91,36 +90,9 @@ fn node_agent_bin() -> Result<PathBuf, String> {
 }
 
 fn start(o: &Options) -> Result<Bench, String> {
-    let certs = tempfile::Builder::new()
-        .prefix("berth-bench-certs")
-        .tempdir_in(bench_tmp())
-        .map_err(|e| e.to_string())?;
-    run_ok(
-        Command::new(berth_bin()?)
-            .args(["certs", "--dir"])
-            .arg(certs.path()),
-        "control-plane certs",
-    )?;
-    let api_ports: Vec<u16> = (0..3).map(|i| BASE_PORT + 200 + i).collect();
-    let dir = certs.path().to_path_buf();
-    let ports = api_ports.clone();
-    let cluster = ClusterProcesses::berth_with(BASE_PORT, move |i| {
-        let mut a: Vec<std::ffi::OsString> = vec![
-            "--secure-port".into(),
-            ports[i].to_string().into(),
-            "--bind-address".into(),
-            "127.0.0.1".into(),
-        ];
-        for (flag, file) in [
-            ("--tls-cert-file", "server.crt"),
-            ("--tls-private-key-file", "server.key"),
-            ("--client-ca-file", "ca.crt"),
-        ] {
-            a.push(flag.into());
-            a.push(dir.join(file).into_os_string());
-        }
-        a
-    })?;
+    let kube = KubeCluster::start(BASE_PORT)?;
+    let certs = &kube.certs;
+    let api_ports = kube.api_ports.clone();
     let mut kubeconfigs = Vec::new();
     for (i, port) in api_ports.iter().enumerate() {
         let path = certs.path().join(format!("kubeconfig-{i}"));
@@ -148,10 +120,9 @@ fn start(o: &Options) -> Result<Bench, String> {
         .spawn()
         .map_err(|e| format!("failed to start the simulated nodes: {e}"))?;
     Ok(Bench {
-        cluster,
+        cluster: kube,
         sim,
         kubeconfigs,
-        _certs: certs,
     })
 }
 
@@ -254,7 +225,7 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
             .is_ok())
     })
     .await?;
-    let usage_before = b.cluster.usage();
+    let usage_before = b.cluster.processes.usage();
     let created_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let bound_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     // The watcher records when each pod is first seen bound.
@@ -343,7 +314,7 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
         .await
         .map_err(|_| "not every pod was bound within 600 s".to_string())?
         .map_err(|e| e.to_string())??;
-    let usage_after = b.cluster.usage();
+    let usage_after = b.cluster.processes.usage();
     let created = created_at.lock().expect("created map").clone();
     let bound = bound_at.lock().expect("bound map").clone();
     let last_bind = bound.values().max().copied().unwrap_or(first_create);
