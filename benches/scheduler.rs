@@ -177,7 +177,10 @@ fn slowest_window(first: Instant, binds: &[Instant], last: Instant) -> f64 {
     let mut worst = usize::MAX;
     let mut t = first;
     while t + window <= last {
-        let n = sorted.iter().filter(|b| **b >= t && **b < t + window).count();
+        let n = sorted
+            .iter()
+            .filter(|b| **b >= t && **b < t + window)
+            .count();
         worst = worst.min(n);
         t += Duration::from_secs(1);
     }
@@ -197,20 +200,31 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
         )
         .await;
     let t_nodes = Instant::now();
-    wait_for(&format!("{} Ready simulated nodes", o.nodes), Duration::from_secs(600), || async {
-        let l = admin.list("/api/v1/nodes").await.map_err(|e| e.to_string())?;
-        let ready = l["items"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|n| {
-                        n["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True")
-                    })
-                    .count()
-            })
-            .unwrap_or(0);
-        Ok(ready >= o.nodes)
-    })
+    wait_for(
+        &format!("{} Ready simulated nodes", o.nodes),
+        Duration::from_secs(600),
+        || async {
+            let l = admin
+                .list("/api/v1/nodes")
+                .await
+                .map_err(|e| e.to_string())?;
+            let ready = l["items"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter(|n| {
+                            n["status"]["conditions"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                        })
+                        .count()
+                })
+                .unwrap_or(0);
+            Ok(ready >= o.nodes)
+        },
+    )
     .await?;
     println!(
         "{} simulated nodes registered and Ready in {:.1} s",
@@ -218,12 +232,18 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
         t_nodes.elapsed().as_secs_f64()
     );
     // Default service account exists before pods are created (admission needs it).
-    wait_for("the bench namespace's default ServiceAccount", Duration::from_secs(60), || async {
-        Ok(admin
-            .get(&format!("/api/v1/namespaces/{NAMESPACE}/serviceaccounts/default"))
-            .await
-            .is_ok())
-    })
+    wait_for(
+        "the bench namespace's default ServiceAccount",
+        Duration::from_secs(60),
+        || async {
+            Ok(admin
+                .get(&format!(
+                    "/api/v1/namespaces/{NAMESPACE}/serviceaccounts/default"
+                ))
+                .await
+                .is_ok())
+        },
+    )
     .await?;
     let usage_before = b.cluster.processes.usage();
     let created_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
@@ -253,7 +273,10 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
                 Ok(Some(ev)) if ev.kind != EventKind::Bookmark => {
                     let node = ev.object["spec"]["nodeName"].as_str().unwrap_or("");
                     if !node.is_empty() {
-                        let name = ev.object["metadata"]["name"].as_str().unwrap_or("").to_string();
+                        let name = ev.object["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string();
                         let mut g = bound.lock().expect("bound map");
                         g.entry(name).or_insert_with(Instant::now);
                         if g.len() >= n_pods {
@@ -290,7 +313,10 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
                 let p = pod(i);
                 let mut tries = 0;
                 loop {
-                    match c.create(&format!("/api/v1/namespaces/{NAMESPACE}/pods"), &p).await {
+                    match c
+                        .create(&format!("/api/v1/namespaces/{NAMESPACE}/pods"), &p)
+                        .await
+                    {
                         Ok(_) => break,
                         Err(e) if tries < 20 && (e.code() == Some(429) || e.is_retryable()) => {
                             tries += 1;
@@ -325,7 +351,8 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
     let mut lat = Latencies(Vec::new());
     for (name, b) in &bound {
         if let Some(c) = created.get(name) {
-            lat.0.push(b.saturating_duration_since(*c).as_micros() as u64);
+            lat.0
+                .push(b.saturating_duration_since(*c).as_micros() as u64);
         }
     }
     lat.0.sort_unstable();

@@ -84,7 +84,10 @@ pub fn history(certs: &Certs, endpoints: &[String], prefix: &str, from_rev: i64)
     rt.block_on(async {
         let mut client = connect(certs, endpoints, Duration::from_secs(10)).await;
         let now = client
-            .get(prefix, Some(GetOptions::new().with_prefix().with_count_only()))
+            .get(
+                prefix,
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
             .await
             .expect("failed to read the current revision")
             .header()

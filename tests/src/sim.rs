@@ -11,7 +11,13 @@ pub struct SimNodes {
 
 impl SimNodes {
     /// Starts `n` simulated nodes `<prefix>0..` through `kubeconfig`; their log goes to `log`.
-    pub fn start(kubeconfig: &Path, n: usize, prefix: &str, log: &Path, extra: &[&str]) -> SimNodes {
+    pub fn start(
+        kubeconfig: &Path,
+        n: usize,
+        prefix: &str,
+        log: &Path,
+        extra: &[&str],
+    ) -> SimNodes {
         let out = std::fs::File::create(log)
             .unwrap_or_else(|e| panic!("failed to create {}: {e}", log.display()));
         let child = Command::new(crate::bins::node_agent())

@@ -25,33 +25,51 @@ fn cluster(n_nodes: usize) -> (Cluster, SimNodes) {
     for i in 0..3 {
         Kubectl::new(&c.kubeconfig(i)).wait_ready();
     }
-    let sim = SimNodes::start(&c.kubeconfig(1), n_nodes, "sim-", &c.dir().join("sim.log"), &[]);
+    let sim = SimNodes::start(
+        &c.kubeconfig(1),
+        n_nodes,
+        "sim-",
+        &c.dir().join("sim.log"),
+        &[],
+    );
     let k = Kubectl::new(&c.kubeconfig(0));
-    wait_for("the simulated nodes to be Ready", Duration::from_secs(60), || {
-        let out = k.ok(&["get", "nodes", "-o", "json"]);
-        let ready = json(&out)["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|n| {
-                n["status"]["conditions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            })
-            .count();
-        if ready == n_nodes {
-            Ok(())
-        } else {
-            Err(format!("{ready} Ready"))
-        }
-    });
+    wait_for(
+        "the simulated nodes to be Ready",
+        Duration::from_secs(60),
+        || {
+            let out = k.ok(&["get", "nodes", "-o", "json"]);
+            let ready = json(&out)["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|n| {
+                    n["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+                .count();
+            if ready == n_nodes {
+                Ok(())
+            } else {
+                Err(format!("{ready} Ready"))
+            }
+        },
+    );
     (c, sim)
 }
 
 fn store_revision(c: &Cluster) -> i64 {
-    let out = c.etcdctl(&["get", "/", "--prefix", "--keys-only", "--limit=1", "-w", "json"]);
+    let out = c.etcdctl(&[
+        "get",
+        "/",
+        "--prefix",
+        "--keys-only",
+        "--limit=1",
+        "-w",
+        "json",
+    ]);
     json(&out.stdout)["header"]["revision"]
         .as_i64()
         .expect("a revision")
@@ -60,15 +78,26 @@ fn store_revision(c: &Cluster) -> i64 {
 /// The pods in the store at revision `rev` (etcdctl, base64 JSON output).
 fn pods_at(c: &Cluster, rev: i64) -> HashMap<String, Value> {
     use base64::Engine;
-    let out = c.etcdctl(&["get", "/registry/pods/default/", "--prefix", &format!("--rev={rev}"), "-w", "json"]);
+    let out = c.etcdctl(&[
+        "get",
+        "/registry/pods/default/",
+        "--prefix",
+        &format!("--rev={rev}"),
+        "-w",
+        "json",
+    ]);
     let b64 = base64::engine::general_purpose::STANDARD;
     json(&out.stdout)["kvs"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|kv| {
-            let key = b64.decode(kv["key"].as_str().unwrap_or("")).expect("base64 key");
-            let value = b64.decode(kv["value"].as_str().unwrap_or("")).expect("base64 value");
+            let key = b64
+                .decode(kv["key"].as_str().unwrap_or(""))
+                .expect("base64 key");
+            let value = b64
+                .decode(kv["value"].as_str().unwrap_or(""))
+                .expect("base64 value");
             (
                 String::from_utf8_lossy(&key).into_owned(),
                 serde_json::from_slice(&value).expect("a stored pod is JSON"),
@@ -145,7 +174,19 @@ fn a_deployment_rolls_out_scales_exposes_and_goes_away_as_on_kubernetes() {
     let (c, _sim) = cluster(3);
     let k = Kubectl::new(&c.kubeconfig(0));
     let k2 = Kubectl::new(&c.kubeconfig(2));
-    k.ok(&["create", "deployment", "web", "--image=busybox:1.35", "--replicas=3", "--port=8080", "--", "httpd", "-f", "-p", "8080"]);
+    k.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox:1.35",
+        "--replicas=3",
+        "--port=8080",
+        "--",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+    ]);
     let out = k2.ok(&["rollout", "status", "deployment/web", "--timeout=90s"]);
     assert!(out.contains("successfully rolled out"), "{out}");
     let pods = json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]));
@@ -171,8 +212,14 @@ fn a_deployment_rolls_out_scales_exposes_and_goes_away_as_on_kubernetes() {
     let initial = pods_at(&c, from - 1);
     assert_eq!(initial.len(), 3);
     let (max_pods, min_ready, created) = replay(initial, &changes, "web", 3);
-    assert!(max_pods <= 4, "more than replicas + maxSurge pods at once: {max_pods}");
-    assert!(min_ready >= 3, "fewer than replicas - maxUnavailable available: {min_ready}");
+    assert!(
+        max_pods <= 4,
+        "more than replicas + maxSurge pods at once: {max_pods}"
+    );
+    assert!(
+        min_ready >= 3,
+        "fewer than replicas - maxUnavailable available: {min_ready}"
+    );
     assert_eq!(created, 3, "one new pod per slot");
     let rs = json(&k.ok(&["get", "rs", "-l", "app=web", "-o", "json"]));
     assert_eq!(rs["items"].as_array().map(Vec::len), Some(2));
@@ -182,19 +229,48 @@ fn a_deployment_rolls_out_scales_exposes_and_goes_away_as_on_kubernetes() {
     // Undo reuses the first ReplicaSet.
     k.ok(&["rollout", "undo", "deployment/web"]);
     k2.ok(&["rollout", "status", "deployment/web", "--timeout=120s"]);
-    let image = k.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    let image = k.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
     assert_eq!(image, "busybox:1.35");
     let rs = json(&k.ok(&["get", "rs", "-l", "app=web", "-o", "json"]));
-    assert_eq!(rs["items"].as_array().map(Vec::len), Some(2), "undo must not create a third ReplicaSet");
-    let revision = k.ok(&["get", "deployment", "web", "-o", "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}"]);
+    assert_eq!(
+        rs["items"].as_array().map(Vec::len),
+        Some(2),
+        "undo must not create a third ReplicaSet"
+    );
+    let revision = k.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}",
+    ]);
     assert_eq!(revision, "3");
 
     // Scale, expose: the EndpointSlice and Endpoints follow the ready pods.
     k.ok(&["scale", "deployment/web", "--replicas=5"]);
     k2.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
-    k.ok(&["expose", "deployment", "web", "--port=80", "--target-port=8080"]);
+    k.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port=80",
+        "--target-port=8080",
+    ]);
     let ips = wait_for("5 endpoints in the slice", Duration::from_secs(30), || {
-        let s = json(&k.ok(&["get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o", "json"]));
+        let s = json(&k.ok(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            "json",
+        ]));
         let eps: Vec<String> = s["items"]
             .as_array()
             .into_iter()
@@ -209,7 +285,8 @@ fn a_deployment_rolls_out_scales_exposes_and_goes_away_as_on_kubernetes() {
             Err(format!("{s}"))
         }
     });
-    let pod_ips: Vec<String> = json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]))["items"]
+    let pod_ips: Vec<String> = json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]))
+        ["items"]
         .as_array()
         .into_iter()
         .flatten()
@@ -221,22 +298,36 @@ fn a_deployment_rolls_out_scales_exposes_and_goes_away_as_on_kubernetes() {
     b.sort();
     assert_eq!(a, b, "the slice holds exactly the pods' IPs");
     let ep = json(&k.ok(&["get", "endpoints", "web", "-o", "json"]));
-    assert_eq!(ep["subsets"][0]["addresses"].as_array().map(Vec::len), Some(5), "{ep}");
+    assert_eq!(
+        ep["subsets"][0]["addresses"].as_array().map(Vec::len),
+        Some(5),
+        "{ep}"
+    );
     assert_eq!(ep["subsets"][0]["ports"][0]["port"], 8080);
 
     // Orphan: the ReplicaSets and pods stay, without their owner.
     k.ok(&["delete", "deployment", "web", "--cascade=orphan"]);
-    wait_for("the ReplicaSets to be orphaned", Duration::from_secs(30), || {
-        let rs = json(&k.ok(&["get", "rs", "-l", "app=web", "-o", "json"]));
-        let items = rs["items"].as_array().cloned().unwrap_or_default();
-        if items.len() == 2 && items.iter().all(|r| r["metadata"]["ownerReferences"].is_null()) {
-            Ok(())
-        } else {
-            Err(format!("{rs}"))
-        }
-    });
+    wait_for(
+        "the ReplicaSets to be orphaned",
+        Duration::from_secs(30),
+        || {
+            let rs = json(&k.ok(&["get", "rs", "-l", "app=web", "-o", "json"]));
+            let items = rs["items"].as_array().cloned().unwrap_or_default();
+            if items.len() == 2
+                && items
+                    .iter()
+                    .all(|r| r["metadata"]["ownerReferences"].is_null())
+            {
+                Ok(())
+            } else {
+                Err(format!("{rs}"))
+            }
+        },
+    );
     assert_eq!(
-        json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]))["items"].as_array().map(Vec::len),
+        json(&k.ok(&["get", "pods", "-l", "app=web", "-o", "json"]))["items"]
+            .as_array()
+            .map(Vec::len),
         Some(5)
     );
     // Background: deleting the ReplicaSets removes their pods.
@@ -268,19 +359,52 @@ fn a_namespace_with_a_hundred_objects_deletes_completely() {
         items.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": format!("s-{i}"), "namespace": "doomed"}, "stringData": {"i": i.to_string()}}));
     }
-    k.ok_stdin(&["create", "-f", "-"], &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string());
-    k.ok(&["create", "deployment", "d", "-n", "doomed", "--image=busybox:1.35", "--replicas=2"]);
-    k.ok(&["rollout", "status", "deployment/d", "-n", "doomed", "--timeout=60s"]);
+    k.ok_stdin(
+        &["create", "-f", "-"],
+        &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
+    );
+    k.ok(&[
+        "create",
+        "deployment",
+        "d",
+        "-n",
+        "doomed",
+        "--image=busybox:1.35",
+        "--replicas=2",
+    ]);
+    k.ok(&[
+        "rollout",
+        "status",
+        "deployment/d",
+        "-n",
+        "doomed",
+        "--timeout=60s",
+    ]);
     // The ServiceAccount and root CA controllers filled the namespace.
-    wait_for("the default ServiceAccount and kube-root-ca.crt", Duration::from_secs(30), || {
-        let sa = k.run(&["get", "serviceaccount", "default", "-n", "doomed"], None);
-        let cm = k.run(&["get", "configmap", "kube-root-ca.crt", "-n", "doomed", "-o", "jsonpath={.data.ca\\.crt}"], None);
-        if sa.status.success() && cm.stdout.contains("BEGIN CERTIFICATE") {
-            Ok(())
-        } else {
-            Err(format!("{}{}", sa.stderr, cm.stderr))
-        }
-    });
+    wait_for(
+        "the default ServiceAccount and kube-root-ca.crt",
+        Duration::from_secs(30),
+        || {
+            let sa = k.run(&["get", "serviceaccount", "default", "-n", "doomed"], None);
+            let cm = k.run(
+                &[
+                    "get",
+                    "configmap",
+                    "kube-root-ca.crt",
+                    "-n",
+                    "doomed",
+                    "-o",
+                    "jsonpath={.data.ca\\.crt}",
+                ],
+                None,
+            );
+            if sa.status.success() && cm.stdout.contains("BEGIN CERTIFICATE") {
+                Ok(())
+            } else {
+                Err(format!("{}{}", sa.stderr, cm.stderr))
+            }
+        },
+    );
     k.ok(&["delete", "namespace", "doomed", "--wait=false"]);
     wait_for("the namespace to be gone", Duration::from_secs(90), || {
         let out = k.run(&["get", "namespace", "doomed"], None);
@@ -291,11 +415,19 @@ fn a_namespace_with_a_hundred_objects_deletes_completely() {
         }
     });
     let mut left: BTreeMap<String, usize> = BTreeMap::new();
-    let keys = c.etcdctl(&["get", "/registry/", "--prefix", "--keys-only"]).stdout;
-    for key in keys.lines().filter(|l| l.contains("/doomed/") || l.ends_with("/doomed")) {
+    let keys = c
+        .etcdctl(&["get", "/registry/", "--prefix", "--keys-only"])
+        .stdout;
+    for key in keys
+        .lines()
+        .filter(|l| l.contains("/doomed/") || l.ends_with("/doomed"))
+    {
         *left.entry(key.to_string()).or_default() += 1;
     }
-    assert!(left.is_empty(), "objects of the deleted namespace remain: {left:?}");
+    assert!(
+        left.is_empty(),
+        "objects of the deleted namespace remain: {left:?}"
+    );
 }
 
 #[test]
@@ -320,8 +452,20 @@ fn a_silent_node_is_tainted_and_its_pods_replaced_elsewhere() {
     k.wait_ready();
     // Leases renewed every second, well inside the 6 s grace period (kubelet: 10 s in 40 s).
     let renew = ["--node-lease-renew-interval-ms", "1000"];
-    let _a = SimNodes::start(&c.kubeconfig(1), 1, "a-", &c.dir().join("sim-a.log"), &renew);
-    let mut b = SimNodes::start(&c.kubeconfig(2), 1, "b-", &c.dir().join("sim-b.log"), &renew);
+    let _a = SimNodes::start(
+        &c.kubeconfig(1),
+        1,
+        "a-",
+        &c.dir().join("sim-a.log"),
+        &renew,
+    );
+    let mut b = SimNodes::start(
+        &c.kubeconfig(2),
+        1,
+        "b-",
+        &c.dir().join("sim-b.log"),
+        &renew,
+    );
     wait_for("two nodes", Duration::from_secs(30), || {
         let n = k.ok(&["get", "nodes", "-o", "name"]).lines().count();
         if n == 2 {
@@ -348,40 +492,59 @@ fn a_silent_node_is_tainted_and_its_pods_replaced_elsewhere() {
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|p| p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null())
+            .filter(|p| {
+                p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null()
+            })
             .count()
     };
     assert!(on("b-0") >= 1, "spread scoring puts pods on both nodes");
 
     b.kill();
-    wait_for("b-0 to be unreachable and tainted", Duration::from_secs(40), || {
-        let n = json(&k.ok(&["get", "node", "b-0", "-o", "json"]));
-        let unknown = n["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["type"] == "Ready" && c["status"] == "Unknown" && c["reason"] == "NodeStatusUnknown");
-        let tainted = n["spec"]["taints"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoExecute");
-        if unknown && tainted {
-            Ok(())
-        } else {
-            Err(format!("{}", n["spec"]))
-        }
-    });
+    wait_for(
+        "b-0 to be unreachable and tainted",
+        Duration::from_secs(40),
+        || {
+            let n = json(&k.ok(&["get", "node", "b-0", "-o", "json"]));
+            let unknown = n["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| {
+                    c["type"] == "Ready"
+                        && c["status"] == "Unknown"
+                        && c["reason"] == "NodeStatusUnknown"
+                });
+            let tainted = n["spec"]["taints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| {
+                    t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoExecute"
+                });
+            if unknown && tainted {
+                Ok(())
+            } else {
+                Err(format!("{}", n["spec"]))
+            }
+        },
+    );
     // Evicted after 2 s; the ReplicaSet replaces them, on a-0 (b-0 is tainted NoSchedule).
-    wait_for("the pods to be replaced on a-0", Duration::from_secs(60), || {
-        let (a, b) = (on("a-0"), on("b-0"));
-        if a == 4 && b == 0 {
-            Ok(())
-        } else {
-            Err(format!("a-0: {a}, b-0: {b}"))
-        }
-    });
+    wait_for(
+        "the pods to be replaced on a-0",
+        Duration::from_secs(60),
+        || {
+            let (a, b) = (on("a-0"), on("b-0"));
+            if a == 4 && b == 0 {
+                Ok(())
+            } else {
+                Err(format!("a-0: {a}, b-0: {b}"))
+            }
+        },
+    );
     let events = k.ok(&["get", "events", "-A", "-o", "json"]);
-    assert!(events.contains("TaintManagerEviction"), "a TaintManagerEviction event");
+    assert!(
+        events.contains("TaintManagerEviction"),
+        "a TaintManagerEviction event"
+    );
     assert!(events.contains("NodeNotReady"), "a NodeNotReady event");
 }

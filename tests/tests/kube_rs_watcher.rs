@@ -39,14 +39,18 @@ fn kube_watcher_stays_consistent_across_failover_and_compaction() {
     // The root CA publisher's ConfigMap first: the test needs `default`'s ConfigMaps to
     // change only by its own writes (a controller's write after the compaction would move
     // the watcher past it, legitimately, and no 410 would come).
-    berth_system_tests::wait_for("kube-root-ca.crt in default", Duration::from_secs(30), || {
-        let out = k.run(&["get", "configmap", "kube-root-ca.crt"], None);
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(out.stderr)
-        }
-    });
+    berth_system_tests::wait_for(
+        "kube-root-ca.crt in default",
+        Duration::from_secs(30),
+        || {
+            let out = k.run(&["get", "configmap", "kube-root-ca.crt"], None);
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(out.stderr)
+            }
+        },
+    );
     let rt = berth_system_tests::client::runtime();
     let kubeconfig = c.kubeconfig(via);
     let client = rt.block_on(async {

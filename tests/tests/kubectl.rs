@@ -22,14 +22,18 @@ fn cluster() -> Cluster {
     // The controllers' first writes in `default` (the root CA publisher's ConfigMap) are
     // done before a test compares lists, as on a settled Kubernetes cluster.
     let k = Kubectl::new(&c.kubeconfig(0));
-    berth_system_tests::wait_for("kube-root-ca.crt in default", Duration::from_secs(30), || {
-        let out = k.run(&["get", "configmap", "kube-root-ca.crt"], None);
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(out.stderr)
-        }
-    });
+    berth_system_tests::wait_for(
+        "kube-root-ca.crt in default",
+        Duration::from_secs(30),
+        || {
+            let out = k.run(&["get", "configmap", "kube-root-ca.crt"], None);
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(out.stderr)
+            }
+        },
+    );
     c
 }
 

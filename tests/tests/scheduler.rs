@@ -125,7 +125,15 @@ fn scheduler_leader(k: &Kubectl) -> (usize, String) {
         Duration::from_secs(30),
         || {
             let out = k.run(
-                &["get", "lease", "-n", "kube-system", "kube-scheduler", "-o", "jsonpath={.spec.holderIdentity}"],
+                &[
+                    "get",
+                    "lease",
+                    "-n",
+                    "kube-system",
+                    "kube-scheduler",
+                    "-o",
+                    "jsonpath={.spec.holderIdentity}",
+                ],
                 None,
             );
             let holder = out.stdout.trim().to_string();
@@ -171,7 +179,15 @@ fn assert_bound_at_most_once(hist: &HashMap<String, Vec<String>>) {
 }
 
 fn store_revision(c: &Cluster) -> i64 {
-    let out = c.etcdctl(&["get", "/", "--prefix", "--keys-only", "--limit=1", "-w", "json"]);
+    let out = c.etcdctl(&[
+        "get",
+        "/",
+        "--prefix",
+        "--keys-only",
+        "--limit=1",
+        "-w",
+        "json",
+    ]);
     json(&out.stdout)["header"]["revision"]
         .as_i64()
         .expect("a revision")
@@ -184,24 +200,55 @@ fn pods_are_placed_as_kube_scheduler_places_them() {
     let k2 = Kubectl::new(&c.kubeconfig(1));
     let (_, holder) = scheduler_leader(&k);
     assert!(
-        k.ok(&["get", "lease", "-n", "kube-system"]).contains("kube-scheduler"),
+        k.ok(&["get", "lease", "-n", "kube-system"])
+            .contains("kube-scheduler"),
         "kubectl get lease shows the scheduler's Lease"
     );
-    let lease = json(&k.ok(&["get", "lease", "-n", "kube-system", "kube-scheduler", "-o", "json"]));
-    assert_eq!(lease["spec"]["leaseDurationSeconds"], 15, "client-go's default lease");
+    let lease = json(&k.ok(&[
+        "get",
+        "lease",
+        "-n",
+        "kube-system",
+        "kube-scheduler",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        lease["spec"]["leaseDurationSeconds"], 15,
+        "client-go's default lease"
+    );
     assert!(holder.len() > 3);
 
     let from = store_revision(&c);
-    create(&k, &node("node-a", "2", json!({"disk": "ssd"}), json!([]), false));
-    create(&k, &node("node-b", "2", json!({"disk": "ssd"}), json!([]), true));
     create(
         &k,
-        &node("node-c", "2", json!({"disk": "ssd"}),
-              json!([{"key": "dedicated", "value": "infra", "effect": "NoSchedule"}]), false),
+        &node("node-a", "2", json!({"disk": "ssd"}), json!([]), false),
+    );
+    create(
+        &k,
+        &node("node-b", "2", json!({"disk": "ssd"}), json!([]), true),
+    );
+    create(
+        &k,
+        &node(
+            "node-c",
+            "2",
+            json!({"disk": "ssd"}),
+            json!([{"key": "dedicated", "value": "infra", "effect": "NoSchedule"}]),
+            false,
+        ),
     );
 
     // kubectl run: the one node neither cordoned nor tainted.
-    k.ok(&["run", "p1", "--image=busybox:1.35", "--restart=Never", "--", "sleep", "3600"]);
+    k.ok(&[
+        "run",
+        "p1",
+        "--image=busybox:1.35",
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
     assert_eq!(wait_scheduled(&k, "p1", Duration::from_secs(20)), "node-a");
     let described = wait_for("the Scheduled event", Duration::from_secs(10), || {
         let d = k2.ok(&["describe", "pod", "p1"]);
@@ -224,13 +271,27 @@ fn pods_are_placed_as_kube_scheduler_places_them() {
     // kube-scheduler's message.
     create(
         &k,
-        &pod("tolerant", None,
-             json!({"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
+        &pod(
+            "tolerant",
+            None,
+            json!({"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
                     "nodeSelector": {"kubernetes.io/hostname": "node-c"}}),
-             json!({})),
+            json!({}),
+        ),
     );
-    assert_eq!(wait_scheduled(&k, "tolerant", Duration::from_secs(20)), "node-c");
-    create(&k, &pod("picky", None, json!({"nodeSelector": {"disk": "hdd"}}), json!({})));
+    assert_eq!(
+        wait_scheduled(&k, "tolerant", Duration::from_secs(20)),
+        "node-c"
+    );
+    create(
+        &k,
+        &pod(
+            "picky",
+            None,
+            json!({"nodeSelector": {"disk": "hdd"}}),
+            json!({}),
+        ),
+    );
     let msg = wait_unschedulable(&k, "picky");
     assert_eq!(
         msg,
@@ -238,34 +299,60 @@ fn pods_are_placed_as_kube_scheduler_places_them() {
         // "N reason" strings sorted.
         "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {dedicated: infra}, 1 node(s) were unschedulable. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     );
-    let events = k.ok(&["get", "events", "--field-selector", "involvedObject.name=picky", "-o", "json"]);
+    let events = k.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=picky",
+        "-o",
+        "json",
+    ]);
     let events = json(&events);
     assert!(
-        events["items"].as_array().into_iter().flatten().any(|e| e["reason"] == "FailedScheduling"
-            && e["type"] == "Warning"
-            && e["message"].as_str() == Some(msg.as_str())),
+        events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["reason"] == "FailedScheduling"
+                && e["type"] == "Warning"
+                && e["message"].as_str() == Some(msg.as_str())),
         "a FailedScheduling event: {events}"
     );
     // A node event makes the pod schedulable: it is retried without waiting 5 minutes.
     k.ok(&["label", "node", "node-a", "disk=hdd", "--overwrite"]);
-    assert_eq!(wait_scheduled(&k, "picky", Duration::from_secs(20)), "node-a");
+    assert_eq!(
+        wait_scheduled(&k, "picky", Duration::from_secs(20)),
+        "node-a"
+    );
 
     // Resources are never overcommitted: node-a has 2 cpus; three 1-cpu pods that may only
     // go there: two fit, the third waits with "Insufficient cpu" until one is deleted.
     for name in ["r1", "r2", "r3"] {
-        create(&k, &pod(name, Some("1"), json!({"nodeSelector": {"kubernetes.io/hostname": "node-a"}}), json!({})));
+        create(
+            &k,
+            &pod(
+                name,
+                Some("1"),
+                json!({"nodeSelector": {"kubernetes.io/hostname": "node-a"}}),
+                json!({}),
+            ),
+        );
     }
-    let placed = wait_for("two of three 1-cpu pods placed", Duration::from_secs(20), || {
-        let placed: Vec<&str> = ["r1", "r2", "r3"]
-            .into_iter()
-            .filter(|p| !node_of(&k, p).is_empty())
-            .collect();
-        if placed.len() == 2 {
-            Ok(placed)
-        } else {
-            Err(format!("{placed:?}"))
-        }
-    });
+    let placed = wait_for(
+        "two of three 1-cpu pods placed",
+        Duration::from_secs(20),
+        || {
+            let placed: Vec<&str> = ["r1", "r2", "r3"]
+                .into_iter()
+                .filter(|p| !node_of(&k, p).is_empty())
+                .collect();
+            if placed.len() == 2 {
+                Ok(placed)
+            } else {
+                Err(format!("{placed:?}"))
+            }
+        },
+    );
     let waiting = ["r1", "r2", "r3"]
         .into_iter()
         .find(|p| !placed.contains(p))
@@ -273,9 +360,15 @@ fn pods_are_placed_as_kube_scheduler_places_them() {
     let msg = wait_unschedulable(&k, waiting);
     assert!(msg.contains("1 Insufficient cpu"), "{msg}");
     std::thread::sleep(Duration::from_secs(2));
-    assert!(node_of(&k, waiting).is_empty(), "the third pod must not overcommit node-a");
+    assert!(
+        node_of(&k, waiting).is_empty(),
+        "the third pod must not overcommit node-a"
+    );
     k.ok(&["delete", "pod", placed[0], "--grace-period=0", "--force"]);
-    assert_eq!(wait_scheduled(&k, waiting, Duration::from_secs(20)), "node-a");
+    assert_eq!(
+        wait_scheduled(&k, waiting, Duration::from_secs(20)),
+        "node-a"
+    );
 
     // Over the whole history, nothing was bound twice.
     let hist = bindings(&history(&c.certs, &c.endpoints(), "/registry/pods/", from));
@@ -290,7 +383,13 @@ fn spread_anti_affinity_and_preemption() {
     scheduler_leader(&k);
     // Simulated nodes (they finish the victims' graceful deletion, as a kubelet does):
     // sim-0..2 in zones zone-a, zone-b, zone-c, 4 cpus each.
-    let _sim = SimNodes::start(&c.kubeconfig(1), 3, "sim-", &c.dir().join("sim.log"), &["--node-cpu", "4"]);
+    let _sim = SimNodes::start(
+        &c.kubeconfig(1),
+        3,
+        "sim-",
+        &c.dir().join("sim.log"),
+        &["--node-cpu", "4"],
+    );
     wait_for("three simulated nodes", Duration::from_secs(30), || {
         let out = k.ok(&["get", "nodes", "-o", "name"]);
         if out.lines().count() == 3 {
@@ -303,25 +402,44 @@ fn spread_anti_affinity_and_preemption() {
     for i in 0..6 {
         create(
             &k,
-            &pod(&format!("spread-{i}"), Some("100m"),
-                 json!({"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+            &pod(
+                &format!("spread-{i}"),
+                Some("100m"),
+                json!({"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
                         "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "spread"}}}]}),
-                 json!({"app": "spread"})),
+                json!({"app": "spread"}),
+            ),
         );
     }
     let mut per_node: HashMap<String, usize> = HashMap::new();
     for i in 0..6 {
         *per_node
-            .entry(wait_scheduled(&k, &format!("spread-{i}"), Duration::from_secs(20)))
+            .entry(wait_scheduled(
+                &k,
+                &format!("spread-{i}"),
+                Duration::from_secs(20),
+            ))
             .or_default() += 1;
     }
-    assert_eq!(per_node.values().copied().collect::<Vec<_>>(), vec![2, 2, 2], "{per_node:?}");
+    assert_eq!(
+        per_node.values().copied().collect::<Vec<_>>(),
+        vec![2, 2, 2],
+        "{per_node:?}"
+    );
 
     // Required anti-affinity on hostname: one per node, the fourth waits.
     let anti = json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
         {"labelSelector": {"matchLabels": {"app": "solo"}}, "topologyKey": "kubernetes.io/hostname"}]}}});
     for i in 0..4 {
-        create(&k, &pod(&format!("solo-{i}"), None, anti.clone(), json!({"app": "solo"})));
+        create(
+            &k,
+            &pod(
+                &format!("solo-{i}"),
+                None,
+                anti.clone(),
+                json!({"app": "solo"}),
+            ),
+        );
     }
     let placed: Vec<String> = wait_for("three solo pods placed", Duration::from_secs(20), || {
         let nodes: Vec<String> = (0..4)
@@ -343,21 +461,38 @@ fn spread_anti_affinity_and_preemption() {
         .find(|p| node_of(&k, p).is_empty())
         .expect("one solo pod waits");
     let msg = wait_unschedulable(&k, &waiting);
-    assert!(msg.starts_with("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."), "{msg}");
+    assert!(
+        msg.starts_with("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."),
+        "{msg}"
+    );
 
     // Preemption: fill sim-0 with low-priority pods, then a high-priority pod that only fits
     // there evicts the fewest, lowest ones and is nominated, then bound.
     k.ok_stdin(&["create", "-f", "-"], r#"{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"high"},"value":1000}"#);
     k.ok_stdin(&["create", "-f", "-"], r#"{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"low"},"value":10}"#);
-    let only_a = json!({"nodeSelector": {"kubernetes.io/hostname": "sim-0"}, "priorityClassName": "low"});
+    let only_a =
+        json!({"nodeSelector": {"kubernetes.io/hostname": "sim-0"}, "priorityClassName": "low"});
     // sim-0 has 4 cpus; 0.2 used by spread pods (2 x 100m) -> 3.8 free: three 1.2-cpu pods.
     for i in 0..3 {
-        create(&k, &pod(&format!("low-{i}"), Some("1200m"), only_a.clone(), json!({})));
+        create(
+            &k,
+            &pod(
+                &format!("low-{i}"),
+                Some("1200m"),
+                only_a.clone(),
+                json!({}),
+            ),
+        );
         wait_scheduled(&k, &format!("low-{i}"), Duration::from_secs(20));
     }
     create(
         &k,
-        &pod("vip", Some("1"), json!({"nodeSelector": {"kubernetes.io/hostname": "sim-0"}, "priorityClassName": "high"}), json!({})),
+        &pod(
+            "vip",
+            Some("1"),
+            json!({"nodeSelector": {"kubernetes.io/hostname": "sim-0"}, "priorityClassName": "high"}),
+            json!({}),
+        ),
     );
     assert_eq!(wait_scheduled(&k, "vip", Duration::from_secs(30)), "sim-0");
     let left: Vec<String> = (0..3)
@@ -391,37 +526,51 @@ fn deposed_leader_binds(fenced: bool) -> (String, HashMap<String, Vec<String>>, 
     let from = store_revision(&c);
     create(&other, &node("node-a", "4", json!({}), json!([]), false));
     create(&other, &pod("p1", None, json!({}), json!({})));
-    wait_for("the leader to stall before its bind", Duration::from_secs(20), || {
-        if c.log(old).contains("failpoint scheduler::before-bind: stalling") {
-            Ok(())
-        } else {
-            Err("not yet".into())
-        }
-    });
+    wait_for(
+        "the leader to stall before its bind",
+        Duration::from_secs(20),
+        || {
+            if c.log(old)
+                .contains("failpoint scheduler::before-bind: stalling")
+            {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        },
+    );
     // The decision is made; now the node is cordoned and the leader frozen past its Lease.
     other.ok(&["cordon", "node-a"]);
     c.pause(old);
-    let (new, _) = wait_for("another replica to take the Lease", Duration::from_secs(30), || {
-        let (i, h) = scheduler_leader(&other);
-        if h != old_holder {
-            Ok((i, h))
-        } else {
-            Err(h)
-        }
-    });
+    let (new, _) = wait_for(
+        "another replica to take the Lease",
+        Duration::from_secs(30),
+        || {
+            let (i, h) = scheduler_leader(&other);
+            if h != old_holder {
+                Ok((i, h))
+            } else {
+                Err(h)
+            }
+        },
+    );
     assert_ne!(new, old);
     // The new leader sees p1 pending on a cordoned node: unschedulable.
     wait_unschedulable(&other, "p1");
     c.resume(old);
     // The old leader's stall ends at once (its timer is overdue) and the bind goes out.
-    wait_for("the resumed replica to send its bind", Duration::from_secs(30), || {
-        let log = c.log(old);
-        if log.contains("bind refused") || !node_of(&other, "p1").is_empty() {
-            Ok(())
-        } else {
-            Err("not yet".into())
-        }
-    });
+    wait_for(
+        "the resumed replica to send its bind",
+        Duration::from_secs(30),
+        || {
+            let log = c.log(old);
+            if log.contains("bind refused") || !node_of(&other, "p1").is_empty() {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        },
+    );
     std::thread::sleep(Duration::from_secs(2));
     let placed = node_of(&other, "p1");
     let hist = bindings(&history(&c.certs, &c.endpoints(), "/registry/pods/", from));
@@ -433,8 +582,14 @@ fn a_deposed_scheduler_cannot_bind() {
     let (placed, hist, c) = deposed_leader_binds(true);
     assert_eq!(placed, "", "the deposed scheduler's bind must be refused");
     assert_bound_at_most_once(&hist);
-    let old_refused = (0..3).any(|i| c.log(i).contains("bind refused: the scheduler's lease has moved on"));
-    assert!(old_refused, "the old leader's bind was refused by the fence");
+    let old_refused = (0..3).any(|i| {
+        c.log(i)
+            .contains("bind refused: the scheduler's lease has moved on")
+    });
+    assert!(
+        old_refused,
+        "the old leader's bind was refused by the fence"
+    );
     // The new leader schedules once the node is usable again.
     let k = Kubectl::new(&c.kubeconfig(0));
     k.ok(&["uncordon", "node-a"]);
@@ -463,7 +618,14 @@ fn a_killed_leaders_pending_pods_are_all_scheduled_once_by_the_next() {
     let from = store_revision(&c);
     // The pods wait (no nodes yet), then the nodes appear and the leader dies at once.
     let pods: Vec<Value> = (0..N)
-        .map(|i| pod(&format!("p-{i:04}"), Some("10m"), json!({}), json!({"app": "bulk"})))
+        .map(|i| {
+            pod(
+                &format!("p-{i:04}"),
+                Some("10m"),
+                json!({}),
+                json!({"app": "bulk"}),
+            )
+        })
         .collect();
     survivor.ok_stdin(
         &["create", "-f", "-"],
@@ -479,7 +641,14 @@ fn a_killed_leaders_pending_pods_are_all_scheduled_once_by_the_next() {
     c.kill(leader);
     let killed = Instant::now();
     wait_for("all pods to be scheduled", Duration::from_secs(60), || {
-        let out = survivor.ok(&["get", "pods", "-l", "app=bulk", "-o", "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}"]);
+        let out = survivor.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=bulk",
+            "-o",
+            "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}",
+        ]);
         let bound = out.lines().filter(|l| !l.is_empty()).count();
         if bound == N {
             Ok(())
@@ -491,9 +660,20 @@ fn a_killed_leaders_pending_pods_are_all_scheduled_once_by_the_next() {
     let (_, new_holder) = scheduler_leader(&survivor);
     assert_ne!(new_holder, holder);
     // Lease duration (4 s) + a few seconds.
-    assert!(took < Duration::from_secs(30), "failover and scheduling took {took:?}");
-    let survivors: Vec<String> = (0..3).filter(|i| *i != leader).map(|i| c.endpoint(i).to_string()).collect();
-    let hist = bindings(&history(&c.certs, &survivors, "/registry/pods/default/p-", from));
+    assert!(
+        took < Duration::from_secs(30),
+        "failover and scheduling took {took:?}"
+    );
+    let survivors: Vec<String> = (0..3)
+        .filter(|i| *i != leader)
+        .map(|i| c.endpoint(i).to_string())
+        .collect();
+    let hist = bindings(&history(
+        &c.certs,
+        &survivors,
+        "/registry/pods/default/p-",
+        from,
+    ));
     assert_eq!(hist.len(), N);
     assert_bound_at_most_once(&hist);
     eprintln!("failover: {N} pending pods all bound {took:?} after the leader was killed");

@@ -10,7 +10,10 @@
 use crate::resources::Resource;
 use crate::status::{ApiError, Cause, Subject};
 use serde_json::Value;
-use storage::{Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, ResponseOp, TxnRequest};
+use storage::{
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
+    ResponseOp, TxnRequest,
+};
 
 /// The request header carrying a fence (JSON: namespace, name, holderIdentity,
 /// leaseTransitions).

@@ -4,12 +4,12 @@
 //! kube-apiserver's metrics. It knows the store only through the `Store` trait.
 
 pub mod auth;
+mod bootstrap;
 pub mod cache;
 mod continuation;
 pub mod discovery;
 pub mod fence;
 pub mod filter;
-mod bootstrap;
 mod handler;
 mod managed;
 pub mod meta;

@@ -122,7 +122,10 @@ impl Client {
 
     fn request(&self, method: Method, path: String, content_type: &str, body: Bytes) -> Request {
         let mut headers = HeaderMap::new();
-        headers.insert(http::header::ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
         if !body.is_empty() {
             if let Ok(v) = HeaderValue::from_str(content_type) {
                 headers.insert(http::header::CONTENT_TYPE, v);
@@ -183,8 +186,13 @@ impl Client {
         ns: &str,
         obj: &impl Serialize,
     ) -> Result<T, ClientError> {
-        self.send(Method::POST, r.collection(ns), "application/json", to_body(obj)?)
-            .await
+        self.send(
+            Method::POST,
+            r.collection(ns),
+            "application/json",
+            to_body(obj)?,
+        )
+        .await
     }
 
     /// POST to a subresource (`binding`, `eviction`).
@@ -254,8 +262,13 @@ impl Client {
         } else {
             to_body(options)?
         };
-        self.send(Method::DELETE, r.object(ns, name, None), "application/json", body)
-            .await
+        self.send(
+            Method::DELETE,
+            r.object(ns, name, None),
+            "application/json",
+            body,
+        )
+        .await
     }
 
     /// Opens a watch; `query` carries resourceVersion, selectors, bookmarks.
@@ -264,8 +277,7 @@ impl Client {
         r: &Resource,
         ns: &str,
         query: &str,
-    ) -> Result<futures::stream::BoxStream<'static, Result<Bytes, ClientError>>, ClientError>
-    {
+    ) -> Result<futures::stream::BoxStream<'static, Result<Bytes, ClientError>>, ClientError> {
         let path = format!("{}?watch=1&{query}", r.collection(ns));
         let req = self.request(Method::GET, path, "", Bytes::new());
         self.transport.stream(req).await
@@ -286,7 +298,10 @@ mod tests {
     fn paths() {
         let cases = [
             (Resource::PODS.collection(""), "/api/v1/pods"),
-            (Resource::PODS.collection("ns-1"), "/api/v1/namespaces/ns-1/pods"),
+            (
+                Resource::PODS.collection("ns-1"),
+                "/api/v1/namespaces/ns-1/pods",
+            ),
             (Resource::NODES.collection("ignored"), "/api/v1/nodes"),
             (
                 Resource::PODS.object("default", "web.1", Some("binding")),
@@ -296,7 +311,10 @@ mod tests {
                 Resource::LEASES.object("kube-system", "kube-scheduler", None),
                 "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler",
             ),
-            (Resource::NODES.object("", "a/b", None), "/api/v1/nodes/a%2Fb"),
+            (
+                Resource::NODES.object("", "a/b", None),
+                "/api/v1/nodes/a%2Fb",
+            ),
         ];
         for (got, want) in cases {
             assert_eq!(got, want);

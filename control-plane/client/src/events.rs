@@ -128,9 +128,14 @@ impl Recorder {
 /// What to do with one recorded event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Create { name: String },
+    Create {
+        name: String,
+    },
     /// Bump the existing Event `name` to `count`.
-    Update { name: String, count: i32 },
+    Update {
+        name: String,
+        count: i32,
+    },
     Drop,
 }
 
@@ -144,14 +149,16 @@ pub struct Correlator {
     last_nanos: i128,
 }
 
-
 impl Correlator {
     pub fn decide(&mut self, r: &Record, now: Instant, wall: Timestamp) -> Decision {
         let obj_key = format!(
             "{}|{}|{}/{}|{}",
             r.component, r.object.kind, r.object.namespace, r.object.name, r.object.uid
         );
-        let b = self.buckets.entry(obj_key.clone()).or_insert((SPAM_BURST, now));
+        let b = self
+            .buckets
+            .entry(obj_key.clone())
+            .or_insert((SPAM_BURST, now));
         let refill = now.saturating_duration_since(b.1).as_secs_f64() / SPAM_REFILL.as_secs_f64();
         b.0 = (b.0 + refill).min(SPAM_BURST);
         b.1 = now;
@@ -258,15 +265,27 @@ pub fn start(client: Client, tasks: &mut tokio::task::JoinSet<()>) -> Recorder {
                 Decision::Update { name, count } => {
                     let patch = json!({"count": count, "lastTimestamp": time(wall)});
                     let res = client
-                        .patch::<Value>(&Resource::EVENTS, &ns, &name, None, PatchType::Merge, &patch)
+                        .patch::<Value>(
+                            &Resource::EVENTS,
+                            &ns,
+                            &name,
+                            None,
+                            PatchType::Merge,
+                            &patch,
+                        )
                         .await;
                     if let Err(e) = res {
                         corr.forget(&r);
                         if e.is_not_found() {
                             // Expired: write it again as a first occurrence.
-                            if let Decision::Create { name } = corr.decide(&r, Instant::now(), wall) {
+                            if let Decision::Create { name } = corr.decide(&r, Instant::now(), wall)
+                            {
                                 let _ = client
-                                    .create::<Value>(&Resource::EVENTS, &ns, &event_body(&r, &name, wall))
+                                    .create::<Value>(
+                                        &Resource::EVENTS,
+                                        &ns,
+                                        &event_body(&r, &name, wall),
+                                    )
                                     .await;
                             }
                         }
@@ -275,10 +294,7 @@ pub fn start(client: Client, tasks: &mut tokio::task::JoinSet<()>) -> Recorder {
             }
         }
     });
-    Recorder {
-        tx,
-        component: "",
-    }
+    Recorder { tx, component: "" }
 }
 
 #[cfg(test)]
@@ -308,28 +324,56 @@ mod tests {
         let now = Instant::now();
         let wall = Timestamp::now();
         let first = c.decide(&rec("web", "FailedCreate", "Error creating: x"), now, wall);
-        let Decision::Create { name } = first else { panic!("{first:?}") };
+        let Decision::Create { name } = first else {
+            panic!("{first:?}")
+        };
         assert!(name.starts_with("web."));
         assert_eq!(
             c.decide(&rec("web", "FailedCreate", "Error creating: x"), now, wall),
-            Decision::Update { name: name.clone(), count: 2 }
+            Decision::Update {
+                name: name.clone(),
+                count: 2
+            }
         );
         // Another message is another Event.
-        assert!(matches!(c.decide(&rec("web", "FailedCreate", "Error creating: y"), now, wall), Decision::Create { .. }));
+        assert!(matches!(
+            c.decide(&rec("web", "FailedCreate", "Error creating: y"), now, wall),
+            Decision::Create { .. }
+        ));
         // 25 per object, then dropped until tokens come back.
         for _ in 3..25 {
-            assert_ne!(c.decide(&rec("web", "SuccessfulCreate", "z"), now, wall), Decision::Drop);
+            assert_ne!(
+                c.decide(&rec("web", "SuccessfulCreate", "z"), now, wall),
+                Decision::Drop
+            );
         }
-        assert_eq!(c.decide(&rec("web", "SuccessfulCreate", "z"), now, wall), Decision::Drop);
-        assert_ne!(c.decide(&rec("other", "SuccessfulCreate", "z"), now, wall), Decision::Drop);
+        assert_eq!(
+            c.decide(&rec("web", "SuccessfulCreate", "z"), now, wall),
+            Decision::Drop
+        );
+        assert_ne!(
+            c.decide(&rec("other", "SuccessfulCreate", "z"), now, wall),
+            Decision::Drop
+        );
         let later = now + SPAM_REFILL;
-        assert_ne!(c.decide(&rec("web", "SuccessfulCreate", "z"), later, wall), Decision::Drop);
+        assert_ne!(
+            c.decide(&rec("web", "SuccessfulCreate", "z"), later, wall),
+            Decision::Drop
+        );
     }
 
     #[test]
     fn body_has_kubernetes_fields() {
-        let r = rec("web-5d8f7c9b4", "SuccessfulCreate", "Created pod: web-5d8f7c9b4-x2x7q");
-        let b = event_body(&r, "web-5d8f7c9b4.17", Timestamp::from_second(1_700_000_000).unwrap());
+        let r = rec(
+            "web-5d8f7c9b4",
+            "SuccessfulCreate",
+            "Created pod: web-5d8f7c9b4-x2x7q",
+        );
+        let b = event_body(
+            &r,
+            "web-5d8f7c9b4.17",
+            Timestamp::from_second(1_700_000_000).unwrap(),
+        );
         assert_eq!(b["source"]["component"], "replicaset-controller");
         assert_eq!(b["involvedObject"]["kind"], "ReplicaSet");
         assert_eq!(b["involvedObject"]["namespace"], "default");

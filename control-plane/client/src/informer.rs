@@ -127,7 +127,8 @@ where
     let items = list["items"].as_array().cloned().unwrap_or_default();
     let mut fresh: HashMap<String, Arc<T>> = HashMap::with_capacity(items.len());
     for item in items {
-        let obj: T = serde_json::from_value(item).map_err(|e| ClientError::Decode(e.to_string()))?;
+        let obj: T =
+            serde_json::from_value(item).map_err(|e| ClientError::Decode(e.to_string()))?;
         fresh.insert(key_of(obj.metadata()), Arc::new(obj));
     }
     let gone: Vec<Arc<T>> = {

@@ -68,7 +68,11 @@ impl LeaderConfig {
         LeaderConfig {
             namespace: namespace.into(),
             name: name.into(),
-            identity: format!("{replica}_{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>()),
+            identity: format!(
+                "{replica}_{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
+            ),
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
@@ -241,8 +245,10 @@ impl LeaderElector {
     ) -> Result<Option<Fence>, ClientError> {
         let c = &self.config;
         let now = micro_time(SystemTime::now());
-        let current: Result<Value, ClientError> =
-            self.client.get(&Resource::LEASES, &c.namespace, &c.name).await;
+        let current: Result<Value, ClientError> = self
+            .client
+            .get(&Resource::LEASES, &c.namespace, &c.name)
+            .await;
         let lease = match current {
             Err(e) if e.is_not_found() => {
                 let body = json!({

@@ -63,10 +63,18 @@ pub fn resolve_fenceposts(d: &Deployment, replicas: i32) -> (i32, i32) {
         .and_then(|s| s.strategy.as_ref())
         .and_then(|s| s.rolling_update.as_ref());
     let quarter = IntOrString::String("25%".into());
-    let surge_v = ru.and_then(|r| r.max_surge.clone()).unwrap_or(quarter.clone());
-    let unav_v = ru.and_then(|r| r.max_unavailable.clone()).unwrap_or(quarter);
-    let surge = util::scaled_value(&surge_v, replicas, true).unwrap_or(0).max(0);
-    let mut unavailable = util::scaled_value(&unav_v, replicas, false).unwrap_or(0).max(0);
+    let surge_v = ru
+        .and_then(|r| r.max_surge.clone())
+        .unwrap_or(quarter.clone());
+    let unav_v = ru
+        .and_then(|r| r.max_unavailable.clone())
+        .unwrap_or(quarter);
+    let surge = util::scaled_value(&surge_v, replicas, true)
+        .unwrap_or(0)
+        .max(0);
+    let mut unavailable = util::scaled_value(&unav_v, replicas, false)
+        .unwrap_or(0)
+        .max(0);
     if surge == 0 && unavailable == 0 {
         unavailable = 1;
     }
@@ -124,7 +132,8 @@ fn template_without_hash(t: &PodTemplateSpec) -> Value {
 
 /// deployment/util's `EqualIgnoreHash`.
 pub fn equal_ignore_hash(a: &PodTemplateSpec, b: &PodTemplateSpec) -> bool {
-    util::canonical_json(&template_without_hash(a)) == util::canonical_json(&template_without_hash(b))
+    util::canonical_json(&template_without_hash(a))
+        == util::canonical_json(&template_without_hash(b))
 }
 
 /// The pod-template-hash: FNV-1a over the template's canonical JSON (and the collision
@@ -145,10 +154,16 @@ fn set_rs_replicas(rs: &mut ReplicaSet, n: i32) {
     rs.spec.get_or_insert_with(Default::default).replicas = Some(n);
 }
 fn rs_available(rs: &ReplicaSet) -> i32 {
-    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
+    rs.status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0)
 }
 fn rs_ready(rs: &ReplicaSet) -> i32 {
-    rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0)
+    rs.status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0)
 }
 fn rs_status_replicas(rs: &ReplicaSet) -> i32 {
     rs.status.as_ref().map(|s| s.replicas).unwrap_or(0)
@@ -222,7 +237,13 @@ fn condition<'s>(s: &'s DeploymentStatus, type_: &str) -> Option<&'s DeploymentC
     s.conditions.as_ref()?.iter().find(|c| c.type_ == type_)
 }
 
-fn new_condition(type_: &str, status: &str, reason: &str, message: String, now: Timestamp) -> DeploymentCondition {
+fn new_condition(
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: String,
+    now: Timestamp,
+) -> DeploymentCondition {
     DeploymentCondition {
         type_: type_.into(),
         status: status.into(),
@@ -259,7 +280,9 @@ impl<'a> Work<'a> {
     }
 
     fn old_indexes(&self) -> Vec<usize> {
-        (0..self.rss.len()).filter(|i| Some(*i) != self.new_idx).collect()
+        (0..self.rss.len())
+            .filter(|i| Some(*i) != self.new_idx)
+            .collect()
     }
 
     fn touch(&mut self, i: usize) {
@@ -272,7 +295,10 @@ impl<'a> Work<'a> {
     fn set_replicas_annotations(&mut self, i: usize) -> bool {
         let desired = self.replicas.to_string();
         let max = (self.replicas + self.surge).to_string();
-        let a = self.rss[i].metadata.annotations.get_or_insert_with(BTreeMap::new);
+        let a = self.rss[i]
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new);
         let mut changed = false;
         for (k, v) in [(DESIRED_REPLICAS, desired), (MAX_REPLICAS, max)] {
             if a.get(k) != Some(&v) {
@@ -325,10 +351,20 @@ impl<'a> Work<'a> {
     fn set_new_rs_annotations(&mut self, i: usize, new_revision: i64, exists: bool) -> bool {
         let mut changed = false;
         let d_ann = self.d.metadata.annotations.clone().unwrap_or_default();
-        let a = self.rss[i].metadata.annotations.get_or_insert_with(BTreeMap::new);
+        let a = self.rss[i]
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new);
         for (k, v) in d_ann {
-            if [LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS, ROLLBACK_TO]
-                .contains(&k.as_str())
+            if [
+                LAST_APPLIED,
+                REVISION,
+                REVISION_HISTORY,
+                DESIRED_REPLICAS,
+                MAX_REPLICAS,
+                ROLLBACK_TO,
+            ]
+            .contains(&k.as_str())
                 || a.get(&k) == Some(&v)
             {
                 continue;
@@ -391,11 +427,21 @@ impl<'a> Work<'a> {
             if updated {
                 self.touch(i);
             }
-            let rev = annotation(&self.rss[i].metadata, REVISION).unwrap_or("").to_string();
+            let rev = annotation(&self.rss[i].metadata, REVISION)
+                .unwrap_or("")
+                .to_string();
             self.set_deployment_revision(rev);
-            if progress_deadline(self.d).is_some() && condition(&self.status, "Progressing").is_none() {
-                let msg = format!("Found new replica set {:?}", util::name(&self.rss[i].metadata));
-                set_condition(&mut self.status, new_condition("Progressing", "True", FOUND_NEW_RS, msg, self.now));
+            if progress_deadline(self.d).is_some()
+                && condition(&self.status, "Progressing").is_none()
+            {
+                let msg = format!(
+                    "Found new replica set {:?}",
+                    util::name(&self.rss[i].metadata)
+                );
+                set_condition(
+                    &mut self.status,
+                    new_condition("Progressing", "True", FOUND_NEW_RS, msg, self.now),
+                );
             }
             return;
         }
@@ -404,7 +450,10 @@ impl<'a> Work<'a> {
         }
         let d = self.d;
         let spec = d.spec.clone().unwrap_or_default();
-        let hash = template_hash(&spec.template, d.status.as_ref().and_then(|s| s.collision_count));
+        let hash = template_hash(
+            &spec.template,
+            d.status.as_ref().and_then(|s| s.collision_count),
+        );
         let mut template = spec.template.clone();
         template
             .metadata
@@ -422,7 +471,11 @@ impl<'a> Work<'a> {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 namespace: d.metadata.namespace.clone(),
-                owner_references: Some(vec![util::controller_ref_to("apps/v1", "Deployment", &d.metadata)]),
+                owner_references: Some(vec![util::controller_ref_to(
+                    "apps/v1",
+                    "Deployment",
+                    &d.metadata,
+                )]),
                 labels: template.metadata.as_ref().and_then(|m| m.labels.clone()),
                 ..Default::default()
             },
@@ -451,7 +504,10 @@ impl<'a> Work<'a> {
         self.set_deployment_revision(new_revision.to_string());
         if progress_deadline(d).is_some() {
             let msg = format!("Created new replica set {name:?}");
-            set_condition(&mut self.status, new_condition("Progressing", "True", NEW_RS_CREATED, msg, self.now));
+            set_condition(
+                &mut self.status,
+                new_condition("Progressing", "True", NEW_RS_CREATED, msg, self.now),
+            );
         }
     }
 
@@ -472,7 +528,9 @@ impl<'a> Work<'a> {
         if current >= max_total {
             return new_replicas;
         }
-        let up = (max_total - current).min(self.replicas - new_replicas).max(0);
+        let up = (max_total - current)
+            .min(self.replicas - new_replicas)
+            .max(0);
         new_replicas + up
     }
 
@@ -494,8 +552,11 @@ impl<'a> Work<'a> {
 
     fn is_saturated(&self, i: usize) -> bool {
         let rs = &self.rss[i];
-        let desired = annotation(&rs.metadata, DESIRED_REPLICAS).and_then(|v| v.parse::<i32>().ok());
-        rs_replicas(rs) == self.replicas && desired == Some(self.replicas) && rs_available(rs) == self.replicas
+        let desired =
+            annotation(&rs.metadata, DESIRED_REPLICAS).and_then(|v| v.parse::<i32>().ok());
+        rs_replicas(rs) == self.replicas
+            && desired == Some(self.replicas)
+            && rs_available(rs) == self.replicas
     }
 
     /// `scale`: the Deployment's size changed (or it is paused).
@@ -519,9 +580,17 @@ impl<'a> Work<'a> {
         }
         let mut all: Vec<usize> = (0..self.rss.len()).filter(|i| self.active(*i)).collect();
         let total: i32 = all.iter().map(|i| rs_replicas(&self.rss[*i])).sum();
-        let allowed = if self.replicas > 0 { self.replicas + self.surge } else { 0 };
+        let allowed = if self.replicas > 0 {
+            self.replicas + self.surge
+        } else {
+            0
+        };
         let to_add = allowed - total;
-        let (op, newer_first) = if to_add > 0 { ("up", true) } else { ("down", false) };
+        let (op, newer_first) = if to_add > 0 {
+            ("up", true)
+        } else {
+            ("down", false)
+        };
         all.sort_by(|a, b| {
             let (ra, rb) = (&self.rss[*a], &self.rss[*b]);
             rs_replicas(rb).cmp(&rs_replicas(ra)).then_with(|| {
@@ -608,7 +677,11 @@ impl<'a> Work<'a> {
     /// `reconcileOldReplicaSets`: true when an old RS was scaled down.
     fn reconcile_old(&mut self) -> bool {
         let Some(n) = self.new_idx else { return false };
-        let mut olds: Vec<usize> = self.old_indexes().into_iter().filter(|i| self.active(*i)).collect();
+        let mut olds: Vec<usize> = self
+            .old_indexes()
+            .into_iter()
+            .filter(|i| self.active(*i))
+            .collect();
         let old_count: i32 = olds.iter().map(|i| rs_replicas(&self.rss[*i])).sum();
         if old_count == 0 {
             return false;
@@ -663,7 +736,11 @@ impl<'a> Work<'a> {
         let mut s = DeploymentStatus {
             observed_generation: self.d.metadata.generation,
             replicas: Some(self.rss.iter().map(rs_status_replicas).sum()),
-            updated_replicas: Some(self.new_idx.map(|n| rs_status_replicas(&self.rss[n])).unwrap_or(0)),
+            updated_replicas: Some(
+                self.new_idx
+                    .map(|n| rs_status_replicas(&self.rss[n]))
+                    .unwrap_or(0),
+            ),
             ready_replicas: Some(self.rss.iter().map(rs_ready).sum()),
             available_replicas: Some(available),
             unavailable_replicas: Some((total - available).max(0)),
@@ -672,9 +749,21 @@ impl<'a> Work<'a> {
             terminating_replicas: None,
         };
         let c = if available >= self.replicas - max_unavailable(self.d) {
-            new_condition("Available", "True", MIN_AVAILABLE, "Deployment has minimum availability.".into(), self.now)
+            new_condition(
+                "Available",
+                "True",
+                MIN_AVAILABLE,
+                "Deployment has minimum availability.".into(),
+                self.now,
+            )
         } else {
-            new_condition("Available", "False", MIN_UNAVAILABLE, "Deployment does not have minimum availability.".into(), self.now)
+            new_condition(
+                "Available",
+                "False",
+                MIN_UNAVAILABLE,
+                "Deployment does not have minimum availability.".into(),
+                self.now,
+            )
         };
         set_condition(&mut s, c);
         s
@@ -689,15 +778,22 @@ impl<'a> Work<'a> {
         }
         let cur = condition(&s, "Progressing").cloned();
         let complete_already = s.replicas == s.updated_replicas
-            && cur.as_ref().is_some_and(|c| c.reason.as_deref() == Some(NEW_RS_AVAILABLE));
-        let new_name = self.new_idx.map(|n| util::name(&self.rss[n].metadata).to_string());
+            && cur
+                .as_ref()
+                .is_some_and(|c| c.reason.as_deref() == Some(NEW_RS_AVAILABLE));
+        let new_name = self
+            .new_idx
+            .map(|n| util::name(&self.rss[n].metadata).to_string());
         if let (Some(deadline), false) = (deadline, complete_already) {
             if self.complete(&s) {
                 let msg = match &new_name {
                     Some(n) => format!("ReplicaSet {n:?} has successfully progressed."),
                     None => "Deployment has successfully progressed.".into(),
                 };
-                set_condition(&mut s, new_condition("Progressing", "True", NEW_RS_AVAILABLE, msg, self.now));
+                set_condition(
+                    &mut s,
+                    new_condition("Progressing", "True", NEW_RS_AVAILABLE, msg, self.now),
+                );
             } else if self.progressing(&s) {
                 let msg = match &new_name {
                     Some(n) => format!("ReplicaSet {n:?} is progressing."),
@@ -716,14 +812,18 @@ impl<'a> Work<'a> {
                     Some(n) => format!("ReplicaSet {n:?} has timed out progressing."),
                     None => "Deployment has timed out progressing.".into(),
                 };
-                set_condition(&mut s, new_condition("Progressing", "False", TIMED_OUT, msg, self.now));
+                set_condition(
+                    &mut s,
+                    new_condition("Progressing", "False", TIMED_OUT, msg, self.now),
+                );
             }
         }
         // requeueStuckDeployment, when nothing else changes.
         if let (Some(deadline), Some(c)) = (deadline, condition(&s, "Progressing")) {
             if !self.complete(&s) && c.reason.as_deref() != Some(TIMED_OUT) {
                 let from = c.last_update_time.as_ref().map(|t| t.0).unwrap_or(self.now);
-                let after = (from + SignedDuration::from_secs(deadline as i64)).duration_since(self.now);
+                let after =
+                    (from + SignedDuration::from_secs(deadline as i64)).duration_since(self.now);
                 if after < SignedDuration::from_secs(1) {
                     self.plan.requeue_soon = true;
                 } else {
@@ -775,11 +875,17 @@ impl<'a> Work<'a> {
         let diff = cleanable.len() - limit;
         cleanable.sort_by(|a, b| {
             let (ra, rb) = (&self.rss[*a], &self.rss[*b]);
-            revision(ra).cmp(&revision(rb)).then_with(|| by_creation(ra, rb))
+            revision(ra)
+                .cmp(&revision(rb))
+                .then_with(|| by_creation(ra, rb))
         });
         for &i in cleanable.iter().take(diff) {
             let rs = &self.rss[i];
-            let observed = rs.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(0);
+            let observed = rs
+                .status
+                .as_ref()
+                .and_then(|s| s.observed_generation)
+                .unwrap_or(0);
             if rs_status_replicas(rs) != 0
                 || rs_replicas(rs) != 0
                 || rs.metadata.generation.unwrap_or(0) > observed
@@ -787,7 +893,9 @@ impl<'a> Work<'a> {
             {
                 continue;
             }
-            self.plan.actions.push(Action::DeleteRs(Box::new(rs.metadata.clone())));
+            self.plan
+                .actions
+                .push(Action::DeleteRs(Box::new(rs.metadata.clone())));
         }
     }
 
@@ -802,9 +910,27 @@ impl<'a> Work<'a> {
         let paused_exists = cur.is_some_and(|c| c.reason.as_deref() == Some(PAUSED));
         let paused = self.d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false);
         if paused && !paused_exists {
-            set_condition(&mut self.status, new_condition("Progressing", "Unknown", PAUSED, "Deployment is paused".into(), self.now));
+            set_condition(
+                &mut self.status,
+                new_condition(
+                    "Progressing",
+                    "Unknown",
+                    PAUSED,
+                    "Deployment is paused".into(),
+                    self.now,
+                ),
+            );
         } else if !paused && paused_exists {
-            set_condition(&mut self.status, new_condition("Progressing", "Unknown", RESUMED, "Deployment is resumed".into(), self.now));
+            set_condition(
+                &mut self.status,
+                new_condition(
+                    "Progressing",
+                    "Unknown",
+                    RESUMED,
+                    "Deployment is resumed".into(),
+                    self.now,
+                ),
+            );
         }
     }
 
@@ -814,7 +940,10 @@ impl<'a> Work<'a> {
         if olds.iter().any(|i| rs_status_replicas(&self.rss[*i]) > 0) {
             return true;
         }
-        let old_uids: Vec<&str> = olds.iter().map(|i| util::uid(&self.rss[*i].metadata)).collect();
+        let old_uids: Vec<&str> = olds
+            .iter()
+            .map(|i| util::uid(&self.rss[*i].metadata))
+            .collect();
         pods.iter().any(|p| {
             util::controller_ref(&p.metadata).is_some_and(|r| old_uids.contains(&r.uid.as_str()))
                 && !matches!(util::phase(p), "Succeeded" | "Failed")
@@ -825,19 +954,30 @@ impl<'a> Work<'a> {
         let original = self.d.status.clone().unwrap_or_default();
         if self.created_new {
             if let Some(n) = self.new_idx {
-                self.plan.actions.insert(0, Action::CreateRs(Box::new(self.rss[n].clone())));
+                self.plan
+                    .actions
+                    .insert(0, Action::CreateRs(Box::new(self.rss[n].clone())));
             }
         }
         let deletes = std::mem::take(&mut self.plan.actions);
         let mut actions: Vec<Action> = Vec::new();
-        actions.extend(deletes.iter().filter(|a| matches!(a, Action::CreateRs(_))).cloned());
+        actions.extend(
+            deletes
+                .iter()
+                .filter(|a| matches!(a, Action::CreateRs(_)))
+                .cloned(),
+        );
         for &i in &self.dirty {
             if self.created_new && Some(i) == self.new_idx {
                 continue;
             }
             actions.push(Action::UpdateRs(Box::new(self.rss[i].clone())));
         }
-        actions.extend(deletes.into_iter().filter(|a| matches!(a, Action::DeleteRs(_))));
+        actions.extend(
+            deletes
+                .into_iter()
+                .filter(|a| matches!(a, Action::DeleteRs(_))),
+        );
         self.plan.actions = actions;
         if !status_equal(&original, &self.status) {
             self.plan.status = Some(self.status.clone());
@@ -877,7 +1017,11 @@ pub fn plan(input: Input) -> Plan {
     let replicas = replicas_of(d);
     let mut rss = input.rss;
     rss.sort_by(by_creation);
-    let template = d.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+    let template = d
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
     let new_idx = rss.iter().position(|rs| {
         rs.spec
             .as_ref()
@@ -999,7 +1143,13 @@ pub fn start(t: &mut Term) {
         }
     });
     let c2 = c.clone();
-    t.resync(&queue, move || c2.deployments.list().iter().map(|d| util::key(&d.metadata)).collect());
+    t.resync(&queue, move || {
+        c2.deployments
+            .list()
+            .iter()
+            .map(|d| util::key(&d.metadata))
+            .collect()
+    });
     let workers = t.config.concurrent_deployment_syncs;
     t.spawn_workers(&queue, workers, move |key| {
         let c = c.clone();
@@ -1012,7 +1162,11 @@ impl Controller {
         let ns = util::namespace(&rs.metadata);
         match util::controller_ref(&rs.metadata) {
             Some(r) if r.kind == "Deployment" => {
-                if let Some(d) = self.deployments.get_in(ns, &r.name).filter(|d| util::uid(&d.metadata) == r.uid) {
+                if let Some(d) = self
+                    .deployments
+                    .get_in(ns, &r.name)
+                    .filter(|d| util::uid(&d.metadata) == r.uid)
+                {
                     self.queue.add(&util::key(&d.metadata));
                 }
             }
@@ -1073,7 +1227,11 @@ impl Controller {
         Ok(out)
     }
 
-    async fn patch_rs_owners(&self, rs: &ReplicaSet, refs: Vec<OwnerReference>) -> Result<(), ControllerError> {
+    async fn patch_rs_owners(
+        &self,
+        rs: &ReplicaSet,
+        refs: Vec<OwnerReference>,
+    ) -> Result<(), ControllerError> {
         let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": rs.metadata.resource_version}});
         let (ns, name) = (util::namespace(&rs.metadata), util::name(&rs.metadata));
         self.client
@@ -1084,10 +1242,16 @@ impl Controller {
     }
 
     async fn sync(&self, key: &str) -> Result<(), ControllerError> {
-        let Some(d) = self.deployments.get(key) else { return Ok(()) };
+        let Some(d) = self.deployments.get(key) else {
+            return Ok(());
+        };
         let (ns, name) = util::split_key(key);
         let me = ObjectRef::of(&*d);
-        let selector = d.spec.as_ref().map(|s| s.selector.clone()).unwrap_or_default();
+        let selector = d
+            .spec
+            .as_ref()
+            .map(|s| s.selector.clone())
+            .unwrap_or_default();
         if util::selector_is_empty(&selector) {
             self.recorder.warning(
                 me,
@@ -1098,7 +1262,12 @@ impl Controller {
         }
         let rss = self.claim(&d).await?;
         let pods = self.pods.list_in(ns);
-        let plan = plan(Input { d: &d, rss, pods: &pods, now: util::now() });
+        let plan = plan(Input {
+            d: &d,
+            rss,
+            pods: &pods,
+            now: util::now(),
+        });
         let result = self.apply(&d, &plan).await;
         for (t, reason, msg) in &plan.events {
             self.recorder.event(me.clone(), *t, reason, msg.clone());
@@ -1107,7 +1276,14 @@ impl Controller {
         if let Some(rev) = &plan.revision {
             let patch = json!({"metadata": {"annotations": {REVISION: rev}}});
             self.client
-                .patch::<Value>(&DEPLOYMENT_RESOURCE, ns, name, None, PatchType::Merge, &patch)
+                .patch::<Value>(
+                    &DEPLOYMENT_RESOURCE,
+                    ns,
+                    name,
+                    None,
+                    PatchType::Merge,
+                    &patch,
+                )
                 .await
                 .ctx(|| format!("set the revision of deployment {key}"))?;
         }
@@ -1141,7 +1317,11 @@ impl Controller {
             match a {
                 Action::CreateRs(rs) => {
                     let name = util::name(&rs.metadata);
-                    match self.client.create::<ReplicaSet>(&RS_RESOURCE, ns, &**rs).await {
+                    match self
+                        .client
+                        .create::<ReplicaSet>(&RS_RESOURCE, ns, &**rs)
+                        .await
+                    {
                         Ok(_) => {}
                         Err(e) if e.is_already_exists() => {
                             // Ours with the same template (a stale cache): fine. Anything
@@ -1153,7 +1333,10 @@ impl Controller {
                                 .ctx(|| format!("get replica set {ns}/{name}"))?;
                             let ours = util::controller_ref(&existing.metadata)
                                 .is_some_and(|r| r.uid == util::uid(&d.metadata));
-                            let same = match (existing.spec.as_ref().and_then(|s| s.template.as_ref()), d.spec.as_ref()) {
+                            let same = match (
+                                existing.spec.as_ref().and_then(|s| s.template.as_ref()),
+                                d.spec.as_ref(),
+                            ) {
                                 (Some(a), Some(b)) => equal_ignore_hash(a, &b.template),
                                 _ => false,
                             };
@@ -1162,11 +1345,23 @@ impl Controller {
                             }
                             let mut cur = d.clone();
                             let st = cur.status.get_or_insert_with(Default::default);
-                            st.collision_count = Some(st.collision_count.unwrap_or(0).saturating_add(1));
+                            st.collision_count =
+                                Some(st.collision_count.unwrap_or(0).saturating_add(1));
                             self.client
-                                .replace::<Value>(&DEPLOYMENT_RESOURCE, ns, util::name(&d.metadata), Some("status"), &cur)
+                                .replace::<Value>(
+                                    &DEPLOYMENT_RESOURCE,
+                                    ns,
+                                    util::name(&d.metadata),
+                                    Some("status"),
+                                    &cur,
+                                )
                                 .await
-                                .ctx(|| format!("update collisionCount of deployment {ns}/{}", util::name(&d.metadata)))?;
+                                .ctx(|| {
+                                    format!(
+                                        "update collisionCount of deployment {ns}/{}",
+                                        util::name(&d.metadata)
+                                    )
+                                })?;
                             return Err(ControllerError::Invalid(format!(
                                 "replica set {ns}/{name} exists with another template (hash collision); retrying with a new collisionCount"
                             )));

@@ -15,7 +15,8 @@ use crate::workqueue::WorkQueue;
 use crate::Term;
 use berth_client::{Client, Resource};
 use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort as CorePort, EndpointSubset, Endpoints, Node, ObjectReference, Pod, Service,
+    EndpointAddress, EndpointPort as CorePort, EndpointSubset, Endpoints, Node, ObjectReference,
+    Pod, Service,
 };
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -46,7 +47,11 @@ pub struct Desired {
 }
 
 fn service_selector(svc: &Service) -> Option<&Labels> {
-    svc.spec.as_ref()?.selector.as_ref().filter(|s| !s.is_empty())
+    svc.spec
+        .as_ref()?
+        .selector
+        .as_ref()
+        .filter(|s| !s.is_empty())
 }
 
 fn publish_not_ready(svc: &Service) -> bool {
@@ -57,7 +62,11 @@ fn publish_not_ready(svc: &Service) -> bool {
 }
 
 fn pod_ip(pod: &Pod) -> Option<&str> {
-    pod.status.as_ref()?.pod_ip.as_deref().filter(|ip| !ip.is_empty())
+    pod.status
+        .as_ref()?
+        .pod_ip
+        .as_deref()
+        .filter(|ip| !ip.is_empty())
 }
 
 /// A Service port's target on `pod`: a number, or a named container port.
@@ -76,13 +85,21 @@ fn resolve_port(pod: &Pod, target: Option<&IntOrString>, port: i32, protocol: &s
 }
 
 /// The endpoints a Service should have (Kubernetes' `podToEndpoint`), sorted by address.
-pub fn desired_endpoints(svc: &Service, pods: &[Arc<Pod>], nodes: &HashMap<String, Arc<Node>>) -> Vec<Desired> {
-    let Some(sel) = service_selector(svc) else { return Vec::new() };
+pub fn desired_endpoints(
+    svc: &Service,
+    pods: &[Arc<Pod>],
+    nodes: &HashMap<String, Arc<Node>>,
+) -> Vec<Desired> {
+    let Some(sel) = service_selector(svc) else {
+        return Vec::new();
+    };
     let ns = util::namespace(&svc.metadata);
     let svc_name = util::name(&svc.metadata);
     let mut out = Vec::new();
     for p in pods {
-        if util::namespace(&p.metadata) != ns || !util::map_selector_matches(sel, p.metadata.labels.as_ref()) {
+        if util::namespace(&p.metadata) != ns
+            || !util::map_selector_matches(sel, p.metadata.labels.as_ref())
+        {
             continue;
         }
         let Some(ip) = pod_ip(p) else { continue };
@@ -97,10 +114,18 @@ pub fn desired_endpoints(svc: &Service, pods: &[Arc<Pod>], nodes: &HashMap<Strin
             .and_then(|n| nodes.get(n))
             .and_then(|n| n.metadata.labels.as_ref()?.get(ZONE_LABEL).cloned());
         let hostname = p.spec.as_ref().and_then(|s| {
-            (s.subdomain.as_deref() == Some(svc_name) && s.hostname.is_some()).then(|| s.hostname.clone()).flatten()
+            (s.subdomain.as_deref() == Some(svc_name) && s.hostname.is_some())
+                .then(|| s.hostname.clone())
+                .flatten()
         });
         let mut ports = Vec::new();
-        for sp in svc.spec.as_ref().and_then(|s| s.ports.as_ref()).into_iter().flatten() {
+        for sp in svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .into_iter()
+            .flatten()
+        {
             let protocol = sp.protocol.clone().unwrap_or_else(|| "TCP".into());
             if let Some(port) = resolve_port(p, sp.target_port.as_ref(), sp.port, &protocol) {
                 ports.push(EndpointPort {
@@ -206,11 +231,17 @@ fn new_slice(svc: &Service, ports: &[EndpointPort], endpoints: Vec<Endpoint>) ->
 
 /// Reconciles a Service's slices (`existing`: the IPv4 slices it owns) against `desired`
 /// with minimal churn.
-pub fn plan_slices(svc: &Service, desired: &[Desired], existing: &[Arc<EndpointSlice>], max_per_slice: usize) -> SlicePlan {
+pub fn plan_slices(
+    svc: &Service,
+    desired: &[Desired],
+    existing: &[Arc<EndpointSlice>],
+    max_per_slice: usize,
+) -> SlicePlan {
     let max = max_per_slice.max(1);
     let mut plan = SlicePlan::default();
     // Desired, by port set, keyed by endpoint identity.
-    let mut groups: BTreeMap<String, (Vec<EndpointPort>, BTreeMap<String, Endpoint>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (Vec<EndpointPort>, BTreeMap<String, Endpoint>)> =
+        BTreeMap::new();
     for d in desired {
         let g = groups
             .entry(ports_key(&d.ports))
@@ -299,7 +330,13 @@ pub fn endpoints_subsets(svc: &Service, desired: &[Desired]) -> (Vec<EndpointSub
     let mut truncated = false;
     // Ready addresses first, so truncation keeps them.
     let mut ordered: Vec<&Desired> = desired.iter().collect();
-    ordered.sort_by_key(|d| !d.endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false));
+    ordered.sort_by_key(|d| {
+        !d.endpoint
+            .conditions
+            .as_ref()
+            .and_then(|c| c.ready)
+            .unwrap_or(false)
+    });
     for d in ordered {
         let c = d.endpoint.conditions.clone().unwrap_or_default();
         if c.terminating == Some(true) && !tolerate {
@@ -364,22 +401,29 @@ type Write = (String, Option<u64>);
 const TRACKER_TTL: Duration = Duration::from_secs(10);
 
 fn rv(meta: &ObjectMeta) -> u64 {
-    meta.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+    meta.resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Tracker {
     fn stale(&self, svc_key: &str, slices: &Informer<EndpointSlice>, ns: &str) -> bool {
         let mut g = self.pending.lock();
-        let Some((writes, at)) = g.get(svc_key) else { return false };
+        let Some((writes, at)) = g.get(svc_key) else {
+            return false;
+        };
         if at.elapsed() > TRACKER_TTL {
             g.remove(svc_key);
             return false;
         }
-        let seen = writes.iter().all(|(name, want)| match (slices.get_in(ns, name), want) {
-            (Some(s), Some(v)) => rv(&s.metadata) >= *v,
-            (None, None) => true,
-            _ => false,
-        });
+        let seen = writes
+            .iter()
+            .all(|(name, want)| match (slices.get_in(ns, name), want) {
+                (Some(s), Some(v)) => rv(&s.metadata) >= *v,
+                (None, None) => true,
+                _ => false,
+            });
         if seen {
             g.remove(svc_key);
         }
@@ -389,7 +433,9 @@ impl Tracker {
         if writes.is_empty() {
             return;
         }
-        self.pending.lock().insert(svc_key.into(), (writes, Instant::now()));
+        self.pending
+            .lock()
+            .insert(svc_key.into(), (writes, Instant::now()));
     }
 }
 
@@ -402,17 +448,27 @@ struct Shared {
 
 impl Shared {
     fn nodes_by_name(&self) -> HashMap<String, Arc<Node>> {
-        self.nodes.list().into_iter().map(|n| (util::name(&n.metadata).to_string(), n)).collect()
+        self.nodes
+            .list()
+            .into_iter()
+            .map(|n| (util::name(&n.metadata).to_string(), n))
+            .collect()
     }
 
     /// Services in the pod's namespace whose selector matches the old or new labels.
     fn services_for(&self, old: Option<&Pod>, new: Option<&Pod>) -> Vec<String> {
-        let Some(ns) = old.or(new).map(|p| util::namespace(&p.metadata)) else { return Vec::new() };
-        let relevant = |p: Option<&Pod>, sel: &Labels| p.is_some_and(|p| util::map_selector_matches(sel, p.metadata.labels.as_ref()));
+        let Some(ns) = old.or(new).map(|p| util::namespace(&p.metadata)) else {
+            return Vec::new();
+        };
+        let relevant = |p: Option<&Pod>, sel: &Labels| {
+            p.is_some_and(|p| util::map_selector_matches(sel, p.metadata.labels.as_ref()))
+        };
         self.services
             .list_in(ns)
             .iter()
-            .filter(|s| service_selector(s).is_some_and(|sel| relevant(old, sel) || relevant(new, sel)))
+            .filter(|s| {
+                service_selector(s).is_some_and(|sel| relevant(old, sel) || relevant(new, sel))
+            })
             .map(|s| util::key(&s.metadata))
             .collect()
     }
@@ -434,9 +490,11 @@ impl Shared {
                 let same = o.metadata.labels == n.metadata.labels
                     && pod_ip(o) == pod_ip(n)
                     && util::is_pod_ready(o) == util::is_pod_ready(n)
-                    && o.metadata.deletion_timestamp.is_some() == n.metadata.deletion_timestamp.is_some()
+                    && o.metadata.deletion_timestamp.is_some()
+                        == n.metadata.deletion_timestamp.is_some()
                     && util::phase(o) == util::phase(n)
-                    && o.spec.as_ref().and_then(|s| s.node_name.as_ref()) == n.spec.as_ref().and_then(|s| s.node_name.as_ref());
+                    && o.spec.as_ref().and_then(|s| s.node_name.as_ref())
+                        == n.spec.as_ref().and_then(|s| s.node_name.as_ref());
                 if same {
                     return;
                 }
@@ -481,7 +539,11 @@ pub fn start_slices(t: &mut Term) {
         // A slice changed or deleted by someone else: reconcile its Service.
         if let Some(s) = new.or(old) {
             let labels = s.metadata.labels.as_ref();
-            if labels.and_then(|l| l.get(MANAGED_BY_LABEL)).map(String::as_str) == Some(MANAGED_BY) {
+            if labels
+                .and_then(|l| l.get(MANAGED_BY_LABEL))
+                .map(String::as_str)
+                == Some(MANAGED_BY)
+            {
                 if let Some(svc) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) {
                     q.add(&format!("{}/{svc}", util::namespace(&s.metadata)));
                 }
@@ -489,7 +551,14 @@ pub fn start_slices(t: &mut Term) {
         }
     });
     let c2 = c.clone();
-    t.resync(&queue, move || c2.shared.services.list().iter().map(|s| util::key(&s.metadata)).collect());
+    t.resync(&queue, move || {
+        c2.shared
+            .services
+            .list()
+            .iter()
+            .map(|s| util::key(&s.metadata))
+            .collect()
+    });
     let workers = t.config.concurrent_service_endpoint_syncs;
     t.spawn_workers(&queue, workers, move |key| {
         let c = c.clone();
@@ -505,8 +574,11 @@ impl SliceController {
             .into_iter()
             .filter(|s| {
                 let l = s.metadata.labels.as_ref();
-                l.and_then(|l| l.get(SERVICE_NAME_LABEL)).map(String::as_str) == Some(name)
-                    && l.and_then(|l| l.get(MANAGED_BY_LABEL)).map(String::as_str) == Some(MANAGED_BY)
+                l.and_then(|l| l.get(SERVICE_NAME_LABEL))
+                    .map(String::as_str)
+                    == Some(name)
+                    && l.and_then(|l| l.get(MANAGED_BY_LABEL)).map(String::as_str)
+                        == Some(MANAGED_BY)
                     && s.address_type == "IPv4"
             })
             .collect()
@@ -518,29 +590,49 @@ impl SliceController {
             // Slices go with the Service (ownerReference, garbage collector).
             return Ok(());
         };
-        if service_selector(&svc).is_none() || svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+        if service_selector(&svc).is_none()
+            || svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName")
+        {
             return Ok(());
         }
         if self.tracker.stale(key, &self.slices, ns) {
             self.queue.add_after(key, Duration::from_millis(100));
             return Ok(());
         }
-        let desired = desired_endpoints(&svc, &self.shared.pods.list_in(ns), &self.shared.nodes_by_name());
-        let plan = plan_slices(&svc, &desired, &self.owned_slices(ns, &svc), self.max_per_slice);
+        let desired = desired_endpoints(
+            &svc,
+            &self.shared.pods.list_in(ns),
+            &self.shared.nodes_by_name(),
+        );
+        let plan = plan_slices(
+            &svc,
+            &desired,
+            &self.owned_slices(ns, &svc),
+            self.max_per_slice,
+        );
         let client = &self.shared.client;
         let mut writes = Vec::new();
         let mut errors = Vec::new();
         for s in &plan.update {
             let name = util::name(&s.metadata);
-            match client.replace::<EndpointSlice>(&SLICE_RESOURCE, ns, name, None, s).await {
+            match client
+                .replace::<EndpointSlice>(&SLICE_RESOURCE, ns, name, None, s)
+                .await
+            {
                 Ok(w) => writes.push((name.to_string(), Some(rv(&w.metadata)))),
-                Err(e) => errors.push(ControllerError::Api { action: format!("update endpoint slice {ns}/{name}"), source: e }),
+                Err(e) => errors.push(ControllerError::Api {
+                    action: format!("update endpoint slice {ns}/{name}"),
+                    source: e,
+                }),
             }
         }
         for s in &plan.create {
             match client.create::<EndpointSlice>(&SLICE_RESOURCE, ns, s).await {
                 Ok(w) => writes.push((util::name(&w.metadata).to_string(), Some(rv(&w.metadata)))),
-                Err(e) => errors.push(ControllerError::Api { action: format!("create endpoint slice for service {key}"), source: e }),
+                Err(e) => errors.push(ControllerError::Api {
+                    action: format!("create endpoint slice for service {key}"),
+                    source: e,
+                }),
             }
         }
         for m in &plan.delete {
@@ -574,7 +666,14 @@ pub fn start_endpoints(t: &mut Term) {
         }
     });
     let c2 = c.clone();
-    t.resync(&queue, move || c2.shared.services.list().iter().map(|s| util::key(&s.metadata)).collect());
+    t.resync(&queue, move || {
+        c2.shared
+            .services
+            .list()
+            .iter()
+            .map(|s| util::key(&s.metadata))
+            .collect()
+    });
     let workers = t.config.concurrent_endpoint_syncs;
     t.spawn_workers(&queue, workers, move |key| {
         let c = c.clone();
@@ -583,7 +682,11 @@ pub fn start_endpoints(t: &mut Term) {
 }
 
 /// The Endpoints object a Service should have, from its current one (if any).
-pub fn desired_endpoints_object(svc: &Service, desired: &[Desired], current: Option<&Endpoints>) -> Endpoints {
+pub fn desired_endpoints_object(
+    svc: &Service,
+    desired: &[Desired],
+    current: Option<&Endpoints>,
+) -> Endpoints {
     let (subsets, truncated) = endpoints_subsets(svc, desired);
     let mut labels: Labels = svc.metadata.labels.clone().unwrap_or_default();
     labels.remove(HEADLESS_LABEL);
@@ -591,17 +694,21 @@ pub fn desired_endpoints_object(svc: &Service, desired: &[Desired], current: Opt
     if svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None") {
         labels.insert(HEADLESS_LABEL.into(), String::new());
     }
-    let mut annotations = current.and_then(|e| e.metadata.annotations.clone()).unwrap_or_default();
+    let mut annotations = current
+        .and_then(|e| e.metadata.annotations.clone())
+        .unwrap_or_default();
     if truncated {
         annotations.insert(OVER_CAPACITY.into(), "truncated".into());
     } else {
         annotations.remove(OVER_CAPACITY);
     }
-    let mut meta = current.map(|e| e.metadata.clone()).unwrap_or_else(|| ObjectMeta {
-        name: svc.metadata.name.clone(),
-        namespace: svc.metadata.namespace.clone(),
-        ..Default::default()
-    });
+    let mut meta = current
+        .map(|e| e.metadata.clone())
+        .unwrap_or_else(|| ObjectMeta {
+            name: svc.metadata.name.clone(),
+            namespace: svc.metadata.namespace.clone(),
+            ..Default::default()
+        });
     meta.labels = Some(labels);
     meta.annotations = (!annotations.is_empty()).then_some(annotations);
     Endpoints {
@@ -616,8 +723,14 @@ impl EndpointsController {
         let Some(svc) = self.shared.services.get(key) else {
             // The Service is gone: so is its Endpoints object.
             if let Some(e) = self.endpoints.get(key) {
-                if e.metadata.labels.as_ref().and_then(|l| l.get(SKIP_MIRROR_LABEL)).is_some() {
-                    delete_with_uid(&self.shared.client, &Resource::ENDPOINTS, &e.metadata, None).await?;
+                if e.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SKIP_MIRROR_LABEL))
+                    .is_some()
+                {
+                    delete_with_uid(&self.shared.client, &Resource::ENDPOINTS, &e.metadata, None)
+                        .await?;
                 }
             }
             return Ok(());
@@ -625,12 +738,22 @@ impl EndpointsController {
         if service_selector(&svc).is_none() {
             return Ok(());
         }
-        let desired = desired_endpoints(&svc, &self.shared.pods.list_in(ns), &self.shared.nodes_by_name());
+        let desired = desired_endpoints(
+            &svc,
+            &self.shared.pods.list_in(ns),
+            &self.shared.nodes_by_name(),
+        );
         let current = self.endpoints.get(key);
         let want = desired_endpoints_object(&svc, &desired, current.as_deref());
         let client = &self.shared.client;
         match current {
-            Some(cur) if cur.subsets == want.subsets && cur.metadata.labels == want.metadata.labels && cur.metadata.annotations == want.metadata.annotations => Ok(()),
+            Some(cur)
+                if cur.subsets == want.subsets
+                    && cur.metadata.labels == want.metadata.labels
+                    && cur.metadata.annotations == want.metadata.annotations =>
+            {
+                Ok(())
+            }
             Some(_) => {
                 client
                     .replace::<Value>(&Resource::ENDPOINTS, ns, name, None, &want)
@@ -638,7 +761,10 @@ impl EndpointsController {
                     .ctx(|| format!("update endpoints {key}"))?;
                 Ok(())
             }
-            None => match client.create::<Value>(&Resource::ENDPOINTS, ns, &want).await {
+            None => match client
+                .create::<Value>(&Resource::ENDPOINTS, ns, &want)
+                .await
+            {
                 Ok(_) => Ok(()),
                 // Not in our cache yet: the informer event brings another sync.
                 Err(e) if e.is_already_exists() => Ok(()),
@@ -681,7 +807,14 @@ mod tests {
     /// A web pod with an IP, on `node`, ready or not, with a container port named "http"
     /// at `http_port`.
     fn web_pod(i: u32, node: &str, ready: bool, http_port: i32) -> Arc<Pod> {
-        let mut p = pod(&format!("web-{i}"), "Running", node, ready.then_some(1), 0, 0);
+        let mut p = pod(
+            &format!("web-{i}"),
+            "Running",
+            node,
+            ready.then_some(1),
+            0,
+            0,
+        );
         p.status.as_mut().unwrap().pod_ip = Some(format!("10.244.{}.{}", i / 250, i % 250 + 1));
         p.spec.as_mut().unwrap().containers = vec![Container {
             name: "c".into(),
@@ -718,25 +851,70 @@ mod tests {
         other.metadata.labels = Some(labels(&[("app", "db")]));
         let mut done = (*web_pod(6, "n1", true, 8080)).clone();
         done.status.as_mut().unwrap().phase = Some("Succeeded".into());
-        let pods = vec![web_pod(1, "n1", true, 8080), web_pod(2, "n2", false, 8080), Arc::new(gone), Arc::new(no_ip), Arc::new(other), Arc::new(done)];
+        let pods = vec![
+            web_pod(1, "n1", true, 8080),
+            web_pod(2, "n2", false, 8080),
+            Arc::new(gone),
+            Arc::new(no_ip),
+            Arc::new(other),
+            Arc::new(done),
+        ];
         let d = desired_endpoints(&svc(IntOrString::String("http".into())), &pods, &zones());
-        type Row = (String, Option<bool>, Option<bool>, Option<bool>, Option<String>, Option<i32>);
+        type Row = (
+            String,
+            Option<bool>,
+            Option<bool>,
+            Option<bool>,
+            Option<String>,
+            Option<i32>,
+        );
         let got: Vec<Row> = d
             .iter()
             .map(|d| {
                 let c = d.endpoint.conditions.clone().unwrap();
-                (d.endpoint.addresses[0].clone(), c.ready, c.serving, c.terminating, d.endpoint.zone.clone(), d.ports[0].port)
+                (
+                    d.endpoint.addresses[0].clone(),
+                    c.ready,
+                    c.serving,
+                    c.terminating,
+                    d.endpoint.zone.clone(),
+                    d.ports[0].port,
+                )
             })
             .collect();
         assert_eq!(
             got,
             vec![
-                ("10.244.0.2".into(), Some(true), Some(true), Some(false), Some("zone-a".into()), Some(8080)),
-                ("10.244.0.3".into(), Some(false), Some(false), Some(false), None, Some(8080)),
-                ("10.244.0.4".into(), Some(false), Some(true), Some(true), Some("zone-a".into()), Some(8080)),
+                (
+                    "10.244.0.2".into(),
+                    Some(true),
+                    Some(true),
+                    Some(false),
+                    Some("zone-a".into()),
+                    Some(8080)
+                ),
+                (
+                    "10.244.0.3".into(),
+                    Some(false),
+                    Some(false),
+                    Some(false),
+                    None,
+                    Some(8080)
+                ),
+                (
+                    "10.244.0.4".into(),
+                    Some(false),
+                    Some(true),
+                    Some(true),
+                    Some("zone-a".into()),
+                    Some(8080)
+                ),
             ]
         );
-        assert_eq!(d[0].endpoint.target_ref.as_ref().unwrap().name.as_deref(), Some("web-1"));
+        assert_eq!(
+            d[0].endpoint.target_ref.as_ref().unwrap().name.as_deref(),
+            Some("web-1")
+        );
         assert_eq!(d[0].endpoint.node_name.as_deref(), Some("n1"));
         // A numeric targetPort is used as is.
         let d = desired_endpoints(&svc(IntOrString::Int(9090)), &pods[..1], &zones());
@@ -748,7 +926,10 @@ mod tests {
             existing.retain(|s| s.metadata.name != m.name);
         }
         for u in &plan.update {
-            let i = existing.iter().position(|s| s.metadata.name == u.metadata.name).unwrap();
+            let i = existing
+                .iter()
+                .position(|s| s.metadata.name == u.metadata.name)
+                .unwrap();
             existing[i] = Arc::new(u.clone());
         }
         for c in &plan.create {
@@ -767,12 +948,24 @@ mod tests {
         let mut next = 0;
         let p = plan_slices(&s, &desired_endpoints(&s, &pods, &zones()), &existing, 100);
         assert_eq!((p.create.len(), p.update.len(), p.delete.len()), (3, 0, 0));
-        assert_eq!(p.create.iter().map(|s| s.endpoints.len()).collect::<Vec<_>>(), vec![100, 100, 50]);
+        assert_eq!(
+            p.create
+                .iter()
+                .map(|s| s.endpoints.len())
+                .collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
         let l = p.create[0].metadata.labels.as_ref().unwrap();
         assert_eq!(l.get(SERVICE_NAME_LABEL).map(String::as_str), Some("web"));
-        assert_eq!(l.get(MANAGED_BY_LABEL).map(String::as_str), Some(MANAGED_BY));
+        assert_eq!(
+            l.get(MANAGED_BY_LABEL).map(String::as_str),
+            Some(MANAGED_BY)
+        );
         assert_eq!(p.create[0].address_type, "IPv4");
-        assert_eq!(p.create[0].metadata.owner_references.as_ref().unwrap()[0].kind, "Service");
+        assert_eq!(
+            p.create[0].metadata.owner_references.as_ref().unwrap()[0].kind,
+            "Service"
+        );
         assert_eq!(p.create[0].metadata.generate_name.as_deref(), Some("web-"));
         apply(&p, &mut existing, &mut next);
         // Steady: nothing to do.
@@ -787,7 +980,10 @@ mod tests {
         pods2.push(web_pod(251, "n1", true, 8080));
         let p = plan_slices(&s, &desired_endpoints(&s, &pods2, &zones()), &existing, 100);
         assert_eq!(p.create.len(), 0);
-        assert!(p.update.iter().any(|s| s.endpoints.len() == 51), "the slice with room takes the new endpoint");
+        assert!(
+            p.update.iter().any(|s| s.endpoints.len() == 51),
+            "the slice with room takes the new endpoint"
+        );
         apply(&p, &mut existing, &mut next);
         // Everything gone: one empty placeholder slice remains.
         let p = plan_slices(&s, &[], &existing, 100);
@@ -803,7 +999,11 @@ mod tests {
         let s = svc(IntOrString::String("http".into()));
         let pods = vec![web_pod(1, "n1", true, 8080), web_pod(2, "n1", true, 9090)];
         let p = plan_slices(&s, &desired_endpoints(&s, &pods, &zones()), &[], 100);
-        let mut ports: Vec<i32> = p.create.iter().map(|s| s.ports.as_ref().unwrap()[0].port.unwrap()).collect();
+        let mut ports: Vec<i32> = p
+            .create
+            .iter()
+            .map(|s| s.ports.as_ref().unwrap()[0].port.unwrap())
+            .collect();
         ports.sort();
         assert_eq!(ports, vec![8080, 9090]);
     }
@@ -813,23 +1013,45 @@ mod tests {
         let s = svc(IntOrString::Int(8080));
         let mut gone = (*web_pod(3, "n1", true, 8080)).clone();
         gone.metadata.deletion_timestamp = Some(Time(crate::util::testutil::ts(0)));
-        let pods = vec![web_pod(2, "n1", false, 8080), web_pod(1, "n1", true, 8080), Arc::new(gone)];
+        let pods = vec![
+            web_pod(2, "n1", false, 8080),
+            web_pod(1, "n1", true, 8080),
+            Arc::new(gone),
+        ];
         let e = desired_endpoints_object(&s, &desired_endpoints(&s, &pods, &zones()), None);
         let subsets = e.subsets.unwrap();
         assert_eq!(subsets.len(), 1);
-        let ips = |a: &Option<Vec<EndpointAddress>>| a.iter().flatten().map(|a| a.ip.clone()).collect::<Vec<_>>();
+        let ips = |a: &Option<Vec<EndpointAddress>>| {
+            a.iter().flatten().map(|a| a.ip.clone()).collect::<Vec<_>>()
+        };
         assert_eq!(ips(&subsets[0].addresses), vec!["10.244.0.2"]);
         assert_eq!(ips(&subsets[0].not_ready_addresses), vec!["10.244.0.3"]);
         let port = &subsets[0].ports.as_ref().unwrap()[0];
         assert_eq!((port.name.as_deref(), port.port), (Some("http"), 8080));
-        assert_eq!(e.metadata.labels.unwrap().get(SKIP_MIRROR_LABEL).map(String::as_str), Some("true"));
+        assert_eq!(
+            e.metadata
+                .labels
+                .unwrap()
+                .get(SKIP_MIRROR_LABEL)
+                .map(String::as_str),
+            Some("true")
+        );
         assert!(e.metadata.annotations.is_none());
         // Over capacity: 1000 addresses, ready first, and the annotation.
-        let many: Vec<Arc<Pod>> = (1..=1100).map(|i| web_pod(i, "n1", i % 2 == 0, 8080)).collect();
+        let many: Vec<Arc<Pod>> = (1..=1100)
+            .map(|i| web_pod(i, "n1", i % 2 == 0, 8080))
+            .collect();
         let e = desired_endpoints_object(&s, &desired_endpoints(&s, &many, &zones()), None);
         let sub = &e.subsets.unwrap()[0];
         assert_eq!(sub.addresses.as_ref().unwrap().len(), 550);
         assert_eq!(sub.not_ready_addresses.as_ref().unwrap().len(), 450);
-        assert_eq!(e.metadata.annotations.unwrap().get(OVER_CAPACITY).map(String::as_str), Some("truncated"));
+        assert_eq!(
+            e.metadata
+                .annotations
+                .unwrap()
+                .get(OVER_CAPACITY)
+                .map(String::as_str),
+            Some("truncated")
+        );
     }
 }

@@ -17,7 +17,10 @@ pub enum ControllerError {
     Invalid(String),
     /// Several requests of one sync failed; the first error, and how many.
     #[error("{first} (and {more} more errors)")]
-    Many { first: Box<ControllerError>, more: usize },
+    Many {
+        first: Box<ControllerError>,
+        more: usize,
+    },
     #[error("failed to register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }

@@ -132,7 +132,15 @@ mod tests {
         check(&[Expect(2, &[]), Created, Created], true).await;
         check(&[Expect(3, &[]), Created, Lower(2)], true).await;
         check(&[Expect(0, &["ns/a", "ns/b"]), Deleted("ns/a")], false).await;
-        check(&[Expect(0, &["ns/a", "ns/b"]), Deleted("ns/a"), Deleted("ns/b")], true).await;
+        check(
+            &[
+                Expect(0, &["ns/a", "ns/b"]),
+                Deleted("ns/a"),
+                Deleted("ns/b"),
+            ],
+            true,
+        )
+        .await;
         check(&[Expect(0, &["ns/a"]), Deleted("ns/other")], false).await;
         check(&[Expect(1, &[]), Wait(301)], true).await;
         check(&[Expect(1, &[]), Wait(299)], false).await;

@@ -22,7 +22,10 @@ use crate::workqueue::WorkQueue;
 use crate::Term;
 use berth_client::api::PatchType;
 use berth_client::{Client, Resource};
-use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core, discovery::v1 as disc};
+use k8s_openapi::api::{
+    apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core,
+    discovery::v1 as disc,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -54,7 +57,10 @@ pub enum DependentAction {
 }
 
 /// Kubernetes' `attemptToDeleteItem`, for a dependent.
-pub fn decide_dependent(meta: &ObjectMeta, state: impl Fn(&OwnerReference) -> OwnerState) -> DependentAction {
+pub fn decide_dependent(
+    meta: &ObjectMeta,
+    state: impl Fn(&OwnerReference) -> OwnerState,
+) -> DependentAction {
     let refs = meta.owner_references.as_deref().unwrap_or(&[]);
     if refs.is_empty() || meta.deletion_timestamp.is_some() {
         return DependentAction::None;
@@ -134,16 +140,24 @@ impl<T: Kind> View for ViewOf<T> {
     }
     fn group_kind(&self) -> (&'static str, &'static str) {
         let av = <T as k8s_openapi::Resource>::API_VERSION;
-        (av.rsplit_once('/').map(|(g, _)| g).unwrap_or(""), <T as k8s_openapi::Resource>::KIND)
+        (
+            av.rsplit_once('/').map(|(g, _)| g).unwrap_or(""),
+            <T as k8s_openapi::Resource>::KIND,
+        )
     }
     fn get(&self, key: &str) -> Option<ObjectMeta> {
         self.0.get(key).map(|o| o.metadata().clone())
     }
     fn keys(&self) -> Vec<String> {
-        self.0.list().iter().map(|o| util::key(o.metadata())).collect()
+        self.0
+            .list()
+            .iter()
+            .map(|o| util::key(o.metadata()))
+            .collect()
     }
     fn on_change(&self, h: MetaHandler) {
-        self.0.on_change(move |old, new| h(old.map(|o| o.metadata()), new.map(|o| o.metadata())));
+        self.0
+            .on_change(move |old, new| h(old.map(|o| o.metadata()), new.map(|o| o.metadata())));
     }
 }
 
@@ -190,7 +204,11 @@ pub fn start(t: &mut Term) {
         Arc::new(ViewOf(i.get::<coord::Lease>())),
         Arc::new(ViewOf(i.get::<core::Node>())),
     ];
-    let kinds = views.iter().enumerate().map(|(n, v)| (v.group_kind(), n)).collect();
+    let kinds = views
+        .iter()
+        .enumerate()
+        .map(|(n, v)| (v.group_kind(), n))
+        .collect();
     let c = Arc::new(Collector {
         client: t.client.clone(),
         views,
@@ -238,7 +256,11 @@ impl Collector {
         let me = qkey(view, &util::key(any));
         {
             let mut idx = self.dependents.lock();
-            for r in old.and_then(|m| m.owner_references.as_ref()).into_iter().flatten() {
+            for r in old
+                .and_then(|m| m.owner_references.as_ref())
+                .into_iter()
+                .flatten()
+            {
                 if let Some(set) = idx.get_mut(&r.uid) {
                     set.remove(&me);
                     if set.is_empty() {
@@ -246,7 +268,11 @@ impl Collector {
                     }
                 }
             }
-            for r in new.and_then(|m| m.owner_references.as_ref()).into_iter().flatten() {
+            for r in new
+                .and_then(|m| m.owner_references.as_ref())
+                .into_iter()
+                .flatten()
+            {
                 idx.entry(r.uid.clone()).or_default().insert(me.clone());
             }
         }
@@ -254,7 +280,10 @@ impl Collector {
             Some(m) => {
                 let has_owners = m.owner_references.as_ref().is_some_and(|r| !r.is_empty());
                 let finalizing = m.deletion_timestamp.is_some()
-                    && m.finalizers.iter().flatten().any(|f| f == ORPHAN || f == FOREGROUND);
+                    && m.finalizers
+                        .iter()
+                        .flatten()
+                        .any(|f| f == ORPHAN || f == FOREGROUND);
                 if has_owners || finalizing {
                     self.queue.add(&me);
                 }
@@ -276,7 +305,10 @@ impl Collector {
         let ns = util::namespace(any);
         for r in any.owner_references.iter().flatten() {
             if let Some((v, k)) = self.owner_key(ns, r) {
-                if self.views[v].get(&k).is_some_and(|o| o.deletion_timestamp.is_some()) {
+                if self.views[v]
+                    .get(&k)
+                    .is_some_and(|o| o.deletion_timestamp.is_some())
+                {
                     self.queue.add(&qkey(v, &k));
                 }
             }
@@ -284,15 +316,26 @@ impl Collector {
     }
 
     /// The owner's state from the cache, confirmed live when the cache says it is gone.
-    async fn owner_state(&self, dependent_ns: &str, r: &OwnerReference) -> Result<OwnerState, ControllerError> {
-        let Some((view, key)) = self.owner_key(dependent_ns, r) else { return Ok(OwnerState::Unknown) };
-        if self.views[view].get(&key).is_some_and(|o| util::uid(&o) == r.uid) {
+    async fn owner_state(
+        &self,
+        dependent_ns: &str,
+        r: &OwnerReference,
+    ) -> Result<OwnerState, ControllerError> {
+        let Some((view, key)) = self.owner_key(dependent_ns, r) else {
+            return Ok(OwnerState::Unknown);
+        };
+        if self.views[view]
+            .get(&key)
+            .is_some_and(|o| util::uid(&o) == r.uid)
+        {
             return Ok(OwnerState::Present);
         }
         let res = self.views[view].resource();
         let (ns, name) = util::split_key(&key);
         match self.client.get::<Value>(&res, ns, name).await {
-            Ok(v) if v["metadata"]["uid"].as_str() == Some(r.uid.as_str()) => Ok(OwnerState::Present),
+            Ok(v) if v["metadata"]["uid"].as_str() == Some(r.uid.as_str()) => {
+                Ok(OwnerState::Present)
+            }
             Ok(_) => Ok(OwnerState::Absent),
             Err(e) if e.is_not_found() => Ok(OwnerState::Absent),
             Err(e) => Err(e).ctx(|| format!("get owner {} {key}", r.kind)),
@@ -300,9 +343,15 @@ impl Collector {
     }
 
     async fn sync(&self, qk: &str) -> Result<(), ControllerError> {
-        let Some((view, key)) = split_qkey(qk) else { return Ok(()) };
-        let Some(v) = self.views.get(view) else { return Ok(()) };
-        let Some(meta) = v.get(key) else { return Ok(()) };
+        let Some((view, key)) = split_qkey(qk) else {
+            return Ok(());
+        };
+        let Some(v) = self.views.get(view) else {
+            return Ok(());
+        };
+        let Some(meta) = v.get(key) else {
+            return Ok(());
+        };
         let res = v.resource();
         // As an owner being deleted.
         if meta.deletion_timestamp.is_some() {
@@ -328,7 +377,13 @@ impl Collector {
                         waiting = true;
                         if let Some((dv, dkey)) = split_qkey(&dk) {
                             if let Some(dm) = self.views[dv].get(dkey) {
-                                delete_with_uid(&self.client, &self.views[dv].resource(), &dm, Some("Foreground")).await?;
+                                delete_with_uid(
+                                    &self.client,
+                                    &self.views[dv].resource(),
+                                    &dm,
+                                    Some("Foreground"),
+                                )
+                                .await?;
                             }
                         }
                     }
@@ -350,10 +405,15 @@ impl Collector {
         for r in meta.owner_references.iter().flatten() {
             states.insert(r.uid.clone(), self.owner_state(&ns, r).await?);
         }
-        match decide_dependent(&meta, |r| states.get(&r.uid).copied().unwrap_or(OwnerState::Unknown)) {
+        match decide_dependent(&meta, |r| {
+            states.get(&r.uid).copied().unwrap_or(OwnerState::Unknown)
+        }) {
             DependentAction::None => Ok(()),
             DependentAction::Delete => {
-                tracing::debug!(object = qk, "garbage collector: every owner is gone; deleting");
+                tracing::debug!(
+                    object = qk,
+                    "garbage collector: every owner is gone; deleting"
+                );
                 delete_with_uid(&self.client, &res, &meta, Some("Background")).await
             }
             DependentAction::RemoveRefs(uids) => {
@@ -364,14 +424,19 @@ impl Collector {
                     .filter(|r| !uids.contains(&r.uid))
                     .cloned()
                     .collect();
-                self.patch_meta(&res, &meta, json!({"ownerReferences": refs})).await
+                self.patch_meta(&res, &meta, json!({"ownerReferences": refs}))
+                    .await
             }
         }
     }
 
     async fn unlink(&self, dk: &str, owner_uid: &str) -> Result<(), ControllerError> {
-        let Some((dv, dkey)) = split_qkey(dk) else { return Ok(()) };
-        let Some(dm) = self.views[dv].get(dkey) else { return Ok(()) };
+        let Some((dv, dkey)) = split_qkey(dk) else {
+            return Ok(());
+        };
+        let Some(dm) = self.views[dv].get(dkey) else {
+            return Ok(());
+        };
         let refs: Vec<OwnerReference> = dm
             .owner_references
             .iter()
@@ -379,23 +444,59 @@ impl Collector {
             .filter(|r| r.uid != owner_uid)
             .cloned()
             .collect();
-        let value = if refs.is_empty() { Value::Null } else { json!(refs) };
-        self.patch_meta(&self.views[dv].resource(), &dm, json!({"ownerReferences": value})).await
+        let value = if refs.is_empty() {
+            Value::Null
+        } else {
+            json!(refs)
+        };
+        self.patch_meta(
+            &self.views[dv].resource(),
+            &dm,
+            json!({"ownerReferences": value}),
+        )
+        .await
     }
 
-    async fn remove_finalizer(&self, res: &Resource, meta: &ObjectMeta, f: &str) -> Result<(), ControllerError> {
-        let fins: Vec<&String> = meta.finalizers.iter().flatten().filter(|x| *x != f).collect();
-        let value = if fins.is_empty() { Value::Null } else { json!(fins) };
-        self.patch_meta(res, meta, json!({"finalizers": value})).await
+    async fn remove_finalizer(
+        &self,
+        res: &Resource,
+        meta: &ObjectMeta,
+        f: &str,
+    ) -> Result<(), ControllerError> {
+        let fins: Vec<&String> = meta
+            .finalizers
+            .iter()
+            .flatten()
+            .filter(|x| *x != f)
+            .collect();
+        let value = if fins.is_empty() {
+            Value::Null
+        } else {
+            json!(fins)
+        };
+        self.patch_meta(res, meta, json!({"finalizers": value}))
+            .await
     }
 
     /// A merge patch of metadata, conditional on the resourceVersion read.
-    async fn patch_meta(&self, res: &Resource, meta: &ObjectMeta, mut fields: Value) -> Result<(), ControllerError> {
+    async fn patch_meta(
+        &self,
+        res: &Resource,
+        meta: &ObjectMeta,
+        mut fields: Value,
+    ) -> Result<(), ControllerError> {
         fields["resourceVersion"] = json!(meta.resource_version);
         let (ns, name) = (util::namespace(meta), util::name(meta));
         match self
             .client
-            .patch::<Value>(res, ns, name, None, PatchType::Merge, &json!({"metadata": fields}))
+            .patch::<Value>(
+                res,
+                ns,
+                name,
+                None,
+                PatchType::Merge,
+                &json!({"metadata": fields}),
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -445,29 +546,62 @@ mod tests {
         check(&[("a", Present)], false, DependentAction::None);
         check(&[("a", Absent)], false, DependentAction::Delete);
         check(&[("a", Absent)], true, DependentAction::None);
-        check(&[("a", Absent), ("b", Absent)], false, DependentAction::Delete);
-        check(&[("a", Absent), ("b", Present)], false, DependentAction::RemoveRefs(vec!["a".into()]));
-        check(&[("a", Absent), ("b", Unknown)], false, DependentAction::RemoveRefs(vec!["a".into()]));
+        check(
+            &[("a", Absent), ("b", Absent)],
+            false,
+            DependentAction::Delete,
+        );
+        check(
+            &[("a", Absent), ("b", Present)],
+            false,
+            DependentAction::RemoveRefs(vec!["a".into()]),
+        );
+        check(
+            &[("a", Absent), ("b", Unknown)],
+            false,
+            DependentAction::RemoveRefs(vec!["a".into()]),
+        );
         check(&[("a", Unknown)], false, DependentAction::None);
     }
 
     #[test]
     fn owners() {
-        let dep = |k: &str, block: bool, deleting: bool| (k.to_string(), meta(&[oref("me", block)], deleting, &[]));
+        let dep = |k: &str, block: bool, deleting: bool| {
+            (k.to_string(), meta(&[oref("me", block)], deleting, &[]))
+        };
         let check = |fins: &[&str], deps: Vec<(String, ObjectMeta)>, want: Vec<OwnerStep>| {
             let mut owner = meta(&[], true, fins);
             owner.uid = Some("me".into());
             assert_eq!(decide_owner(&owner, &deps), want, "{fins:?}");
         };
         use OwnerStep::*;
-        check(&[ORPHAN], vec![dep("0|ns/a", true, false)], vec![Unlink("0|ns/a".into()), RemoveFinalizer(ORPHAN)]);
+        check(
+            &[ORPHAN],
+            vec![dep("0|ns/a", true, false)],
+            vec![Unlink("0|ns/a".into()), RemoveFinalizer(ORPHAN)],
+        );
         check(&[ORPHAN], vec![], vec![RemoveFinalizer(ORPHAN)]);
         check(&[FOREGROUND], vec![], vec![RemoveFinalizer(FOREGROUND)]);
-        check(&[FOREGROUND], vec![dep("0|ns/a", true, false)], vec![DeleteDependent("0|ns/a".into())]);
+        check(
+            &[FOREGROUND],
+            vec![dep("0|ns/a", true, false)],
+            vec![DeleteDependent("0|ns/a".into())],
+        );
         check(&[FOREGROUND], vec![dep("0|ns/a", true, true)], vec![]);
         // Only blocking dependents hold the owner; the rest are deleted all the same.
-        check(&[FOREGROUND], vec![dep("0|ns/a", false, false)], vec![DeleteDependent("0|ns/a".into()), RemoveFinalizer(FOREGROUND)]);
-        check(&["example.com/other"], vec![dep("0|ns/a", true, false)], vec![]);
+        check(
+            &[FOREGROUND],
+            vec![dep("0|ns/a", false, false)],
+            vec![
+                DeleteDependent("0|ns/a".into()),
+                RemoveFinalizer(FOREGROUND),
+            ],
+        );
+        check(
+            &["example.com/other"],
+            vec![dep("0|ns/a", true, false)],
+            vec![],
+        );
         // Not being deleted: nothing.
         let mut owner = meta(&[], false, &[FOREGROUND]);
         owner.uid = Some("me".into());

@@ -35,7 +35,10 @@ macro_rules! kind {
     };
 }
 
-use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core, discovery::v1 as disc};
+use k8s_openapi::api::{
+    apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core,
+    discovery::v1 as disc,
+};
 kind!(core::Pod, "/api/v1", "pods", true);
 kind!(core::Node, "/api/v1", "nodes", false);
 kind!(core::Namespace, "/api/v1", "namespaces", false);
@@ -51,7 +54,12 @@ kind!(apps::StatefulSet, "/apis/apps/v1", "statefulsets", true);
 kind!(batch::Job, "/apis/batch/v1", "jobs", true);
 kind!(batch::CronJob, "/apis/batch/v1", "cronjobs", true);
 kind!(coord::Lease, "/apis/coordination.k8s.io/v1", "leases", true);
-kind!(disc::EndpointSlice, "/apis/discovery.k8s.io/v1", "endpointslices", true);
+kind!(
+    disc::EndpointSlice,
+    "/apis/discovery.k8s.io/v1",
+    "endpointslices",
+    true
+);
 
 /// A change: `old` is None for an add, `new` is None for a delete.
 type Handler<T> = Box<dyn Fn(Option<&Arc<T>>, Option<&Arc<T>>) + Send + Sync>;

@@ -17,7 +17,7 @@ use crate::error::{Context, ControllerError};
 use crate::events::{EventType, ObjectRef, Recorder};
 use crate::expectations::Expectations;
 use crate::informers::{Informer, Kind};
-use crate::replicaset::{delete_with_uid, pod_from_template, set_owner_refs, slow_start};
+use crate::replicaset::{claim_pods, delete_with_uid, pod_from_template, slow_start};
 use crate::util;
 use crate::workqueue::WorkQueue;
 use crate::Term;
@@ -57,16 +57,28 @@ pub struct Input<'a> {
 }
 
 fn condition_true(st: &JobStatus, type_: &str) -> bool {
-    st.conditions.iter().flatten().any(|c| c.type_ == type_ && c.status == "True")
+    st.conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == type_ && c.status == "True")
 }
 
 /// Whether the Job has finished (Complete or Failed).
 pub fn finished(job: &Job) -> bool {
-    job.status.as_ref().is_some_and(|s| condition_true(s, "Complete") || condition_true(s, "Failed"))
+    job.status
+        .as_ref()
+        .is_some_and(|s| condition_true(s, "Complete") || condition_true(s, "Failed"))
 }
 
 /// Sets a condition, keeping its transition time when the status does not change.
-fn set_condition(st: &mut JobStatus, type_: &str, status: &str, reason: &str, message: &str, now: Timestamp) {
+fn set_condition(
+    st: &mut JobStatus,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) {
     let conds = st.conditions.get_or_insert_with(Vec::new);
     let t = Some(util::time(now));
     match conds.iter_mut().find(|c| c.type_ == type_) {
@@ -94,14 +106,23 @@ fn set_condition(st: &mut JobStatus, type_: &str, status: &str, reason: &str, me
 /// kube's `pastBackoffLimitOnFailure`: with restartPolicy OnFailure, failures are
 /// container restarts in active pods.
 fn past_backoff_limit_on_failure(job: &Job, active: &[&Arc<Pod>], backoff_limit: i32) -> bool {
-    let policy = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).and_then(|s| s.restart_policy.as_deref());
+    let policy = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.restart_policy.as_deref());
     if policy != Some("OnFailure") {
         return false;
     }
     let restarts: i32 = active
         .iter()
         .filter_map(|p| p.status.as_ref())
-        .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()))
+        .flat_map(|s| {
+            s.init_container_statuses
+                .iter()
+                .flatten()
+                .chain(s.container_statuses.iter().flatten())
+        })
         .map(|c| c.restart_count)
         .sum();
     if backoff_limit == 0 {
@@ -138,7 +159,11 @@ pub fn plan(input: &Input) -> Plan {
             None => {}
         }
     }
-    let active: Vec<&Arc<Pod>> = owned.iter().copied().filter(|p| util::is_pod_active(p)).collect();
+    let active: Vec<&Arc<Pod>> = owned
+        .iter()
+        .copied()
+        .filter(|p| util::is_pod_active(p))
+        .collect();
     let count = |phase: &str| owned.iter().filter(|p| util::phase(p) == phase).count() as i32;
     let old = job.status.clone().unwrap_or_default();
     let succeeded = count("Succeeded").max(old.succeeded.unwrap_or(0));
@@ -151,7 +176,12 @@ pub fn plan(input: &Input) -> Plan {
         failed: Some(failed),
         ..old.clone()
     };
-    let all_active = |plan: &mut Plan| plan.delete = active.iter().map(|p| util::name(&p.metadata).to_string()).collect();
+    let all_active = |plan: &mut Plan| {
+        plan.delete = active
+            .iter()
+            .map(|p| util::name(&p.metadata).to_string())
+            .collect()
+    };
 
     if finished(job) {
         // Leftovers (a pod created as the Job finished) go.
@@ -170,17 +200,25 @@ pub fn plan(input: &Input) -> Plan {
         (Some(s), Some(t)) if !suspended => Some(t.0 + SignedDuration::from_secs(s)),
         _ => None,
     };
-    let failure = if failed > backoff_limit || past_backoff_limit_on_failure(job, &active, backoff_limit) {
-        Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
-    } else if deadline.is_some_and(|d| d <= now) {
-        Some(("DeadlineExceeded", "Job was active longer than specified deadline"))
-    } else {
-        None
-    };
+    let failure =
+        if failed > backoff_limit || past_backoff_limit_on_failure(job, &active, backoff_limit) {
+            Some((
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            ))
+        } else if deadline.is_some_and(|d| d <= now) {
+            Some((
+                "DeadlineExceeded",
+                "Job was active longer than specified deadline",
+            ))
+        } else {
+            None
+        };
     if let Some((reason, message)) = failure {
         all_active(&mut plan);
         set_condition(&mut st, "Failed", "True", reason, message, now);
-        plan.events.push((EventType::Warning, reason, message.into()));
+        plan.events
+            .push((EventType::Warning, reason, message.into()));
         st.active = Some(0);
         st.ready = Some(0);
         plan.status = st;
@@ -194,12 +232,27 @@ pub fn plan(input: &Input) -> Plan {
     };
     if complete {
         all_active(&mut plan);
-        set_condition(&mut st, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
-        set_condition(&mut st, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
+        set_condition(
+            &mut st,
+            "SuccessCriteriaMet",
+            "True",
+            "CompletionsReached",
+            "Reached expected number of succeeded pods",
+            now,
+        );
+        set_condition(
+            &mut st,
+            "Complete",
+            "True",
+            "CompletionsReached",
+            "Reached expected number of succeeded pods",
+            now,
+        );
         st.completion_time = Some(util::time(now));
         st.active = Some(0);
         st.ready = Some(0);
-        plan.events.push((EventType::Normal, "Completed", "Job completed".into()));
+        plan.events
+            .push((EventType::Normal, "Completed", "Job completed".into()));
         plan.status = st;
         return plan;
     }
@@ -208,15 +261,31 @@ pub fn plan(input: &Input) -> Plan {
     if suspended {
         all_active(&mut plan);
         if !condition_true(&st, "Suspended") {
-            set_condition(&mut st, "Suspended", "True", "JobSuspended", "Job suspended", now);
-            plan.events.push((EventType::Normal, "Suspended", "Job suspended".into()));
+            set_condition(
+                &mut st,
+                "Suspended",
+                "True",
+                "JobSuspended",
+                "Job suspended",
+                now,
+            );
+            plan.events
+                .push((EventType::Normal, "Suspended", "Job suspended".into()));
         }
         plan.status = st;
         return plan;
     }
     if condition_true(&st, "Suspended") {
-        set_condition(&mut st, "Suspended", "False", "JobResumed", "Job resumed", now);
-        plan.events.push((EventType::Normal, "Resumed", "Job resumed".into()));
+        set_condition(
+            &mut st,
+            "Suspended",
+            "False",
+            "JobResumed",
+            "Job resumed",
+            now,
+        );
+        plan.events
+            .push((EventType::Normal, "Resumed", "Job resumed".into()));
         // As kube: the deadline counts from the resumption.
         st.start_time = Some(util::time(now));
     }
@@ -308,7 +377,13 @@ pub fn start(t: &mut Term) {
         }
     });
     let c4 = c.clone();
-    t.resync(&queue, move || c4.jobs.list().iter().map(|j| util::key(&j.metadata)).collect());
+    t.resync(&queue, move || {
+        c4.jobs
+            .list()
+            .iter()
+            .map(|j| util::key(&j.metadata))
+            .collect()
+    });
     let c5 = c.clone();
     t.spawn_workers(&queue, t.config.concurrent_job_syncs, move |key| {
         let c = c5.clone();
@@ -318,7 +393,10 @@ pub fn start(t: &mut Term) {
 
 impl Controller {
     fn resolve(&self, ns: &str, r: &OwnerReference) -> Option<Arc<Job>> {
-        (r.kind == "Job").then(|| self.jobs.get_in(ns, &r.name)).flatten().filter(|j| util::uid(&j.metadata) == r.uid)
+        (r.kind == "Job")
+            .then(|| self.jobs.get_in(ns, &r.name))
+            .flatten()
+            .filter(|j| util::uid(&j.metadata) == r.uid)
     }
 
     fn pod_changed(&self, old: Option<&Pod>, new: Option<&Pod>) {
@@ -329,10 +407,12 @@ impl Controller {
                 let key = util::key(&job.metadata);
                 match (old, new) {
                     (None, Some(_)) => self.expectations.creation_observed(&key),
-                    (_, None) => self.expectations.deletion_observed(&key, &util::key(&p.metadata)),
-                    (_, Some(n)) if n.metadata.deletion_timestamp.is_some() => {
-                        self.expectations.deletion_observed(&key, &util::key(&p.metadata))
-                    }
+                    (_, None) => self
+                        .expectations
+                        .deletion_observed(&key, &util::key(&p.metadata)),
+                    (_, Some(n)) if n.metadata.deletion_timestamp.is_some() => self
+                        .expectations
+                        .deletion_observed(&key, &util::key(&p.metadata)),
                     _ => {}
                 }
                 self.queue.add(&key);
@@ -361,7 +441,13 @@ impl Controller {
                 let now = util::now();
                 if at <= now {
                     tracing::info!(job = key, "ttl-after-finished: deleting the finished job");
-                    return delete_with_uid(&self.client, &JOB_RESOURCE, &job.metadata, Some("Background")).await;
+                    return delete_with_uid(
+                        &self.client,
+                        &JOB_RESOURCE,
+                        &job.metadata,
+                        Some("Background"),
+                    )
+                    .await;
                 }
                 let secs = at.duration_since(now).as_secs().max(0) as u64 + 1;
                 self.queue.add_after(key, Duration::from_secs(secs));
@@ -369,57 +455,71 @@ impl Controller {
         }
         let spec = job.spec.as_ref();
         if spec.and_then(|s| s.completion_mode.as_deref()) == Some("Indexed") {
-            self.recorder.warning(me, "UnsupportedCompletionMode", "Indexed Jobs are not supported by Berth's job controller".into());
+            self.recorder.warning(
+                me,
+                "UnsupportedCompletionMode",
+                "Indexed Jobs are not supported by Berth's job controller".into(),
+            );
             return Ok(());
         }
-        if spec.and_then(|s| s.selector.as_ref()).is_none_or(util::selector_is_empty) {
+        if spec
+            .and_then(|s| s.selector.as_ref())
+            .is_none_or(util::selector_is_empty)
+        {
             tracing::warn!(job = key, "the Job has no selector; ignoring it");
             return Ok(());
         }
         let pods = self.pods.list_in(ns);
-        let plan = plan(&Input { job: &job, pods: &pods, now: util::now(), expectations_satisfied: self.expectations.satisfied(key) });
-        let by_name: HashMap<&str, &Arc<Pod>> = pods.iter().map(|p| (util::name(&p.metadata), p)).collect();
+        let plan = plan(&Input {
+            job: &job,
+            pods: &pods,
+            now: util::now(),
+            expectations_satisfied: self.expectations.satisfied(key),
+        });
+        let by_name: HashMap<&str, &Arc<Pod>> =
+            pods.iter().map(|p| (util::name(&p.metadata), p)).collect();
         let owner = util::controller_ref_to("batch/v1", "Job", &job.metadata);
-        let mut errors = Vec::new();
-        for n in &plan.adopt {
-            if let Some(p) = by_name.get(n.as_str()) {
-                let mut refs = p.metadata.owner_references.clone().unwrap_or_default();
-                refs.push(owner.clone());
-                if let Err(e) = set_owner_refs(&self.client, p, refs).await {
-                    errors.push(e);
-                }
-            }
-        }
-        for n in &plan.release {
-            if let Some(p) = by_name.get(n.as_str()) {
-                let refs: Vec<OwnerReference> =
-                    p.metadata.owner_references.iter().flatten().filter(|r| r.uid != owner.uid).cloned().collect();
-                if let Err(e) = set_owner_refs(&self.client, p, refs).await {
-                    if !e.is_not_found() {
-                        errors.push(e);
-                    }
-                }
-            }
-        }
+        let mut errors =
+            claim_pods(&self.client, &by_name, &owner, &plan.adopt, &plan.release).await;
         if !errors.is_empty() {
             return ControllerError::collect(errors);
         }
-        let victims: Vec<&Arc<Pod>> = plan.delete.iter().filter_map(|n| by_name.get(n.as_str()).copied()).collect();
+        let victims: Vec<&Arc<Pod>> = plan
+            .delete
+            .iter()
+            .filter_map(|n| by_name.get(n.as_str()).copied())
+            .collect();
         if plan.create > 0 || !victims.is_empty() {
-            self.expectations.expect(key, plan.create, victims.iter().map(|p| util::key(&p.metadata)));
+            self.expectations.expect(
+                key,
+                plan.create,
+                victims.iter().map(|p| util::key(&p.metadata)),
+            );
         }
         if plan.create > 0 {
-            let template = job.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+            let template = job
+                .spec
+                .as_ref()
+                .map(|s| s.template.clone())
+                .unwrap_or_default();
             let pod = pod_from_template(&template, ns, &format!("{name}-"), owner.clone());
             let (skipped, errs) = slow_start(plan.create, || async {
                 match self.client.create::<Pod>(&Resource::PODS, ns, &pod).await {
                     Ok(created) => {
-                        self.recorder.normal(me.clone(), "SuccessfulCreate", format!("Created pod: {}", util::name(&created.metadata)));
+                        self.recorder.normal(
+                            me.clone(),
+                            "SuccessfulCreate",
+                            format!("Created pod: {}", util::name(&created.metadata)),
+                        );
                         Ok(())
                     }
                     Err(e) => {
                         self.expectations.creation_observed(key);
-                        self.recorder.warning(me.clone(), "FailedCreate", format!("Error creating: {e}"));
+                        self.recorder.warning(
+                            me.clone(),
+                            "FailedCreate",
+                            format!("Error creating: {e}"),
+                        );
                         Err(e).ctx(|| format!("create pod for job {key}"))
                     }
                 }
@@ -429,12 +529,27 @@ impl Controller {
             errors.extend(errs);
         }
         let results = futures::future::join_all(victims.iter().map(|p| async {
-            let r = delete_with_uid(&self.client, &Resource::PODS, &p.metadata, Some("Background")).await;
+            let r = delete_with_uid(
+                &self.client,
+                &Resource::PODS,
+                &p.metadata,
+                Some("Background"),
+            )
+            .await;
             match &r {
-                Ok(()) => self.recorder.normal(me.clone(), "SuccessfulDelete", format!("Deleted pod: {}", util::name(&p.metadata))),
+                Ok(()) => self.recorder.normal(
+                    me.clone(),
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {}", util::name(&p.metadata)),
+                ),
                 Err(e) => {
-                    self.expectations.deletion_observed(key, &util::key(&p.metadata));
-                    self.recorder.warning(me.clone(), "FailedDelete", format!("Error deleting: {e}"));
+                    self.expectations
+                        .deletion_observed(key, &util::key(&p.metadata));
+                    self.recorder.warning(
+                        me.clone(),
+                        "FailedDelete",
+                        format!("Error deleting: {e}"),
+                    );
                 }
             }
             r
@@ -444,15 +559,23 @@ impl Controller {
         if job.status.as_ref() != Some(&plan.status) {
             let mut updated = (*job).clone();
             updated.status = Some(plan.status.clone());
-            match self.client.replace::<Value>(&JOB_RESOURCE, ns, name, Some("status"), &updated).await {
+            match self
+                .client
+                .replace::<Value>(&JOB_RESOURCE, ns, name, Some("status"), &updated)
+                .await
+            {
                 Ok(_) => {
                     // Events of a transition only once its status is written.
                     for (ty, reason, message) in &plan.events {
-                        self.recorder.event(me.clone(), *ty, reason, message.clone());
+                        self.recorder
+                            .event(me.clone(), *ty, reason, message.clone());
                     }
                 }
                 Err(e) if e.is_not_found() => {}
-                Err(e) => errors.push(ControllerError::Api { action: format!("update status of job {key}"), source: e }),
+                Err(e) => errors.push(ControllerError::Api {
+                    action: format!("update status of job {key}"),
+                    source: e,
+                }),
             }
         }
         if errors.is_empty() {
@@ -499,14 +622,26 @@ mod tests {
                 active_deadline_seconds: j.deadline,
                 suspend: Some(j.suspend),
                 ttl_seconds_after_finished: j.ttl,
-                selector: Some(LabelSelector { match_labels: Some(labels(&[("app", "web")])), match_expressions: None }),
+                selector: Some(LabelSelector {
+                    match_labels: Some(labels(&[("app", "web")])),
+                    match_expressions: None,
+                }),
                 template: PodTemplateSpec {
-                    metadata: Some(ObjectMeta { labels: Some(labels(&[("app", "web")])), ..Default::default() }),
-                    spec: Some(PodSpec { restart_policy: Some(j.restart_policy.into()), ..Default::default() }),
+                    metadata: Some(ObjectMeta {
+                        labels: Some(labels(&[("app", "web")])),
+                        ..Default::default()
+                    }),
+                    spec: Some(PodSpec {
+                        restart_policy: Some(j.restart_policy.into()),
+                        ..Default::default()
+                    }),
                 },
                 ..Default::default()
             }),
-            status: j.started.map(|s| JobStatus { start_time: Some(Time(ts(s))), ..Default::default() }),
+            status: j.started.map(|s| JobStatus {
+                start_time: Some(Time(ts(s))),
+                ..Default::default()
+            }),
         }
     }
 
@@ -551,62 +686,230 @@ mod tests {
     fn check(what: &str, j: J, phases: &str, want: Want) {
         let job = job(j);
         let pods = pods(phases);
-        let p = plan(&Input { job: &job, pods: &pods, now: ts(1000), expectations_satisfied: true });
+        let p = plan(&Input {
+            job: &job,
+            pods: &pods,
+            now: ts(1000),
+            expectations_satisfied: true,
+        });
         assert_eq!(p.create, want.create, "{what}: create");
         assert_eq!(p.delete.len(), want.n_delete, "{what}: delete");
         assert_eq!(p.status.active, Some(want.active), "{what}: active");
-        assert_eq!(p.status.succeeded, Some(want.succeeded), "{what}: succeeded");
+        assert_eq!(
+            p.status.succeeded,
+            Some(want.succeeded),
+            "{what}: succeeded"
+        );
         assert_eq!(p.status.failed, Some(want.failed), "{what}: failed");
         let st = &p.status;
-        let fin = ["Complete", "Failed", "Suspended"].into_iter().find(|t| condition_true(st, t)).unwrap_or("");
+        let fin = ["Complete", "Failed", "Suspended"]
+            .into_iter()
+            .find(|t| condition_true(st, t))
+            .unwrap_or("");
         assert_eq!(fin, want.finished, "{what}: condition");
-        assert_eq!(p.events.first().map(|e| e.1).unwrap_or(""), want.event, "{what}: event");
+        assert_eq!(
+            p.events.first().map(|e| e.1).unwrap_or(""),
+            want.event,
+            "{what}: event"
+        );
     }
 
     #[test]
     fn plans() {
-        let base = J { completions: Some(3), parallelism: 2, backoff: 6, restart_policy: "Never", ..Default::default() };
-        let w = |create, n_delete, active, succeeded, failed, finished, event| Want { create, n_delete, active, succeeded, failed, finished, event };
+        let base = J {
+            completions: Some(3),
+            parallelism: 2,
+            backoff: 6,
+            restart_policy: "Never",
+            ..Default::default()
+        };
+        let w = |create, n_delete, active, succeeded, failed, finished, event| Want {
+            create,
+            n_delete,
+            active,
+            succeeded,
+            failed,
+            finished,
+            event,
+        };
         check("start", base.clone(), "", w(2, 0, 0, 0, 0, "", ""));
-        check("parallelism caps", base.clone(), "RP", w(0, 0, 2, 0, 0, "", ""));
-        check("remaining completions cap", base.clone(), "SSR", w(0, 0, 1, 2, 0, "", ""));
-        check("too many active for what remains", base.clone(), "SSRR", w(0, 1, 2, 2, 0, "", ""));
-        check("failed pods are replaced", base.clone(), "FFR", w(1, 0, 1, 0, 2, "", ""));
-        check("complete", base.clone(), "SSS", w(0, 0, 0, 3, 0, "Complete", "Completed"));
-        check("complete with a leftover", base.clone(), "SSSR", w(0, 1, 0, 3, 0, "Complete", "Completed"));
-        check("backoff limit not yet", J { backoff: 2, ..base.clone() }, "FFR", w(1, 0, 1, 0, 2, "", ""));
-        check("backoff limit exceeded", J { backoff: 2, ..base.clone() }, "FFFR", w(0, 1, 0, 0, 3, "Failed", "BackoffLimitExceeded"));
-        check("backoff limit 0", J { backoff: 0, ..base.clone() }, "F", w(0, 0, 0, 0, 1, "Failed", "BackoffLimitExceeded"));
-        check("deadline not reached", J { deadline: Some(100), started: Some(950), ..base.clone() }, "R", w(1, 0, 1, 0, 0, "", ""));
-        check("deadline exceeded", J { deadline: Some(100), started: Some(900), ..base.clone() }, "RR", w(0, 2, 0, 0, 0, "Failed", "DeadlineExceeded"));
-        check("suspended", J { suspend: true, ..base.clone() }, "RS", w(0, 1, 1, 1, 0, "Suspended", "Suspended"));
-        let queue = J { completions: None, parallelism: 3, ..base.clone() };
-        check("work queue: start", queue.clone(), "", w(3, 0, 0, 0, 0, "", ""));
-        check("work queue: one done, others keep running", queue.clone(), "SRR", w(0, 0, 2, 1, 0, "", ""));
-        check("work queue: all done", queue.clone(), "SS", w(0, 0, 0, 2, 0, "Complete", "Completed"));
+        check(
+            "parallelism caps",
+            base.clone(),
+            "RP",
+            w(0, 0, 2, 0, 0, "", ""),
+        );
+        check(
+            "remaining completions cap",
+            base.clone(),
+            "SSR",
+            w(0, 0, 1, 2, 0, "", ""),
+        );
+        check(
+            "too many active for what remains",
+            base.clone(),
+            "SSRR",
+            w(0, 1, 2, 2, 0, "", ""),
+        );
+        check(
+            "failed pods are replaced",
+            base.clone(),
+            "FFR",
+            w(1, 0, 1, 0, 2, "", ""),
+        );
+        check(
+            "complete",
+            base.clone(),
+            "SSS",
+            w(0, 0, 0, 3, 0, "Complete", "Completed"),
+        );
+        check(
+            "complete with a leftover",
+            base.clone(),
+            "SSSR",
+            w(0, 1, 0, 3, 0, "Complete", "Completed"),
+        );
+        check(
+            "backoff limit not yet",
+            J {
+                backoff: 2,
+                ..base.clone()
+            },
+            "FFR",
+            w(1, 0, 1, 0, 2, "", ""),
+        );
+        check(
+            "backoff limit exceeded",
+            J {
+                backoff: 2,
+                ..base.clone()
+            },
+            "FFFR",
+            w(0, 1, 0, 0, 3, "Failed", "BackoffLimitExceeded"),
+        );
+        check(
+            "backoff limit 0",
+            J {
+                backoff: 0,
+                ..base.clone()
+            },
+            "F",
+            w(0, 0, 0, 0, 1, "Failed", "BackoffLimitExceeded"),
+        );
+        check(
+            "deadline not reached",
+            J {
+                deadline: Some(100),
+                started: Some(950),
+                ..base.clone()
+            },
+            "R",
+            w(1, 0, 1, 0, 0, "", ""),
+        );
+        check(
+            "deadline exceeded",
+            J {
+                deadline: Some(100),
+                started: Some(900),
+                ..base.clone()
+            },
+            "RR",
+            w(0, 2, 0, 0, 0, "Failed", "DeadlineExceeded"),
+        );
+        check(
+            "suspended",
+            J {
+                suspend: true,
+                ..base.clone()
+            },
+            "RS",
+            w(0, 1, 1, 1, 0, "Suspended", "Suspended"),
+        );
+        let queue = J {
+            completions: None,
+            parallelism: 3,
+            ..base.clone()
+        };
+        check(
+            "work queue: start",
+            queue.clone(),
+            "",
+            w(3, 0, 0, 0, 0, "", ""),
+        );
+        check(
+            "work queue: one done, others keep running",
+            queue.clone(),
+            "SRR",
+            w(0, 0, 2, 1, 0, "", ""),
+        );
+        check(
+            "work queue: all done",
+            queue.clone(),
+            "SS",
+            w(0, 0, 0, 2, 0, "Complete", "Completed"),
+        );
     }
 
     #[test]
     fn status_fields() {
-        let j = job(J { completions: Some(2), parallelism: 2, backoff: 6, deadline: Some(60), restart_policy: "Never", ..Default::default() });
+        let j = job(J {
+            completions: Some(2),
+            parallelism: 2,
+            backoff: 6,
+            deadline: Some(60),
+            restart_policy: "Never",
+            ..Default::default()
+        });
         let pods = pods("RP");
-        let p = plan(&Input { job: &j, pods: &pods, now: ts(1000), expectations_satisfied: true });
-        assert_eq!(p.status.start_time, Some(Time(ts(1000))), "set on the first sync");
+        let p = plan(&Input {
+            job: &j,
+            pods: &pods,
+            now: ts(1000),
+            expectations_satisfied: true,
+        });
+        assert_eq!(
+            p.status.start_time,
+            Some(Time(ts(1000))),
+            "set on the first sync"
+        );
         assert_eq!(p.status.ready, Some(1));
         assert_eq!(p.requeue_after_secs, Some(61), "woken at the deadline");
         let mut done = j.clone();
         done.status = Some(p.status.clone());
         let pods = pods_done();
-        let p = plan(&Input { job: &done, pods: &pods, now: ts(1010), expectations_satisfied: true });
+        let p = plan(&Input {
+            job: &done,
+            pods: &pods,
+            now: ts(1010),
+            expectations_satisfied: true,
+        });
         assert_eq!(p.status.completion_time, Some(Time(ts(1010))));
-        let types: Vec<&str> = p.status.conditions.iter().flatten().map(|c| c.type_.as_str()).collect();
+        let types: Vec<&str> = p
+            .status
+            .conditions
+            .iter()
+            .flatten()
+            .map(|c| c.type_.as_str())
+            .collect();
         assert_eq!(types, vec!["SuccessCriteriaMet", "Complete"]);
         assert_eq!(p.status.start_time, Some(Time(ts(1000))), "kept");
         // Counts never go down when finished pods disappear.
         let mut gone = done.clone();
-        gone.status = Some(JobStatus { succeeded: Some(1), failed: Some(2), ..Default::default() });
-        let p = plan(&Input { job: &gone, pods: &[], now: ts(1020), expectations_satisfied: true });
-        assert_eq!((p.status.succeeded, p.status.failed, p.create), (Some(1), Some(2), 1));
+        gone.status = Some(JobStatus {
+            succeeded: Some(1),
+            failed: Some(2),
+            ..Default::default()
+        });
+        let p = plan(&Input {
+            job: &gone,
+            pods: &[],
+            now: ts(1020),
+            expectations_satisfied: true,
+        });
+        assert_eq!(
+            (p.status.succeeded, p.status.failed, p.create),
+            (Some(1), Some(2), 1)
+        );
     }
 
     fn pods_done() -> Vec<Arc<Pod>> {
@@ -615,40 +918,100 @@ mod tests {
 
     #[test]
     fn unsatisfied_expectations_hold_creations() {
-        let j = job(J { completions: Some(3), parallelism: 3, backoff: 6, restart_policy: "Never", ..Default::default() });
-        let p = plan(&Input { job: &j, pods: &[], now: ts(0), expectations_satisfied: false });
+        let j = job(J {
+            completions: Some(3),
+            parallelism: 3,
+            backoff: 6,
+            restart_policy: "Never",
+            ..Default::default()
+        });
+        let p = plan(&Input {
+            job: &j,
+            pods: &[],
+            now: ts(0),
+            expectations_satisfied: false,
+        });
         assert_eq!(p.create, 0);
     }
 
     #[test]
     fn on_failure_counts_restarts() {
-        let j = job(J { completions: Some(1), parallelism: 1, backoff: 2, restart_policy: "OnFailure", ..Default::default() });
+        let j = job(J {
+            completions: Some(1),
+            parallelism: 1,
+            backoff: 2,
+            restart_policy: "OnFailure",
+            ..Default::default()
+        });
         let mut p = (*pods("R")[0]).clone();
-        p.status.as_mut().unwrap().container_statuses.as_mut().unwrap()[0].restart_count = 2;
+        p.status
+            .as_mut()
+            .unwrap()
+            .container_statuses
+            .as_mut()
+            .unwrap()[0]
+            .restart_count = 2;
         let pods = vec![Arc::new(p)];
-        let plan = plan(&Input { job: &j, pods: &pods, now: ts(0), expectations_satisfied: true });
+        let plan = plan(&Input {
+            job: &j,
+            pods: &pods,
+            now: ts(0),
+            expectations_satisfied: true,
+        });
         assert!(condition_true(&plan.status, "Failed"));
         assert_eq!(plan.delete.len(), 1);
     }
 
     #[test]
     fn resume_restarts_the_clock() {
-        let mut j = job(J { completions: Some(1), parallelism: 1, backoff: 6, started: Some(0), restart_policy: "Never", ..Default::default() });
+        let mut j = job(J {
+            completions: Some(1),
+            parallelism: 1,
+            backoff: 6,
+            started: Some(0),
+            restart_policy: "Never",
+            ..Default::default()
+        });
         let mut st = j.status.clone().unwrap();
-        set_condition(&mut st, "Suspended", "True", "JobSuspended", "Job suspended", ts(0));
+        set_condition(
+            &mut st,
+            "Suspended",
+            "True",
+            "JobSuspended",
+            "Job suspended",
+            ts(0),
+        );
         j.status = Some(st);
-        let p = plan(&Input { job: &j, pods: &[], now: ts(500), expectations_satisfied: true });
+        let p = plan(&Input {
+            job: &j,
+            pods: &[],
+            now: ts(500),
+            expectations_satisfied: true,
+        });
         assert_eq!(p.create, 1);
         assert_eq!(p.status.start_time, Some(Time(ts(500))));
         assert_eq!(p.events[0].1, "Resumed");
-        let c = p.status.conditions.as_ref().unwrap().iter().find(|c| c.type_ == "Suspended").unwrap();
-        assert_eq!((c.status.as_str(), c.reason.as_deref()), ("False", Some("JobResumed")));
+        let c = p
+            .status
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|c| c.type_ == "Suspended")
+            .unwrap();
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_deref()),
+            ("False", Some("JobResumed"))
+        );
     }
 
     #[test]
     fn ttl_after_finished() {
         let check = |ttl: Option<i32>, finish: Option<(&str, i64)>, want: Option<i64>| {
-            let mut j = job(J { ttl, ..Default::default() });
+            let mut j = job(J {
+                ttl,
+                ..Default::default()
+            });
             if let Some((type_, at)) = finish {
                 let mut st = JobStatus::default();
                 set_condition(&mut st, type_, "True", "x", "x", ts(at));

@@ -57,7 +57,10 @@ pub fn run(
         let mut leadership = leadership;
         loop {
             let fence = leadership.acquired().await;
-            tracing::info!(transitions = fence.transitions, "controllers: leading; starting a term");
+            tracing::info!(
+                transitions = fence.transitions,
+                "controllers: leading; starting a term"
+            );
             let term = start_term(&client, &leadership, &fence, &config, &queue_metrics);
             leadership.lost(&fence).await;
             tracing::info!("controllers: the term ended; stopping workers");
@@ -74,7 +77,13 @@ fn start_term(
     config: &Arc<Config>,
     queue_metrics: &QueueMetrics,
 ) -> Term {
-    let mut t = Term::new(client, leadership, fence, config, Some(queue_metrics.clone()));
+    let mut t = Term::new(
+        client,
+        leadership,
+        fence,
+        config,
+        Some(queue_metrics.clone()),
+    );
     if config.enabled("replicaset") {
         replicaset::start(&mut t);
     }

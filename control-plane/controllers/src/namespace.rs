@@ -20,30 +20,90 @@ pub const FINALIZER: &str = "kubernetes";
 /// Every namespaced, stored resource the API server serves (from its resource table),
 /// deleted in this order; events last so the deletions' own events go too.
 pub const NAMESPACED: &[Resource] = &[
-    Resource { prefix: "/apis/apps/v1", plural: "deployments", namespaced: true },
-    Resource { prefix: "/apis/apps/v1", plural: "daemonsets", namespaced: true },
-    Resource { prefix: "/apis/apps/v1", plural: "statefulsets", namespaced: true },
-    Resource { prefix: "/apis/apps/v1", plural: "replicasets", namespaced: true },
-    Resource { prefix: "/apis/apps/v1", plural: "controllerrevisions", namespaced: true },
-    Resource { prefix: "/apis/batch/v1", plural: "cronjobs", namespaced: true },
-    Resource { prefix: "/apis/batch/v1", plural: "jobs", namespaced: true },
+    Resource {
+        prefix: "/apis/apps/v1",
+        plural: "deployments",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/apps/v1",
+        plural: "daemonsets",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/apps/v1",
+        plural: "statefulsets",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/apps/v1",
+        plural: "replicasets",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/apps/v1",
+        plural: "controllerrevisions",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/batch/v1",
+        plural: "cronjobs",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/batch/v1",
+        plural: "jobs",
+        namespaced: true,
+    },
     Resource::core("pods", true),
     Resource::core("services", true),
     Resource::core("endpoints", true),
-    Resource { prefix: "/apis/discovery.k8s.io/v1", plural: "endpointslices", namespaced: true },
+    Resource {
+        prefix: "/apis/discovery.k8s.io/v1",
+        plural: "endpointslices",
+        namespaced: true,
+    },
     Resource::core("configmaps", true),
     Resource::core("secrets", true),
     Resource::core("serviceaccounts", true),
     Resource::core("limitranges", true),
     Resource::core("resourcequotas", true),
     Resource::core("podtemplates", true),
-    Resource { prefix: "/apis/coordination.k8s.io/v1", plural: "leases", namespaced: true },
-    Resource { prefix: "/apis/policy/v1", plural: "poddisruptionbudgets", namespaced: true },
-    Resource { prefix: "/apis/networking.k8s.io/v1", plural: "ingresses", namespaced: true },
-    Resource { prefix: "/apis/networking.k8s.io/v1", plural: "networkpolicies", namespaced: true },
-    Resource { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "roles", namespaced: true },
-    Resource { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "rolebindings", namespaced: true },
-    Resource { prefix: "/apis/events.k8s.io/v1", plural: "events", namespaced: true },
+    Resource {
+        prefix: "/apis/coordination.k8s.io/v1",
+        plural: "leases",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/policy/v1",
+        plural: "poddisruptionbudgets",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/networking.k8s.io/v1",
+        plural: "ingresses",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/networking.k8s.io/v1",
+        plural: "networkpolicies",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/rbac.authorization.k8s.io/v1",
+        plural: "roles",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/rbac.authorization.k8s.io/v1",
+        plural: "rolebindings",
+        namespaced: true,
+    },
+    Resource {
+        prefix: "/apis/events.k8s.io/v1",
+        plural: "events",
+        namespaced: true,
+    },
     Resource::core("events", true),
 ];
 
@@ -81,37 +141,98 @@ fn cond(type_: &str, status: &str, reason: &str, message: String) -> NamespaceCo
 /// The deletion conditions as the namespace deleter sets them.
 pub fn conditions(c: &Content) -> Vec<NamespaceCondition> {
     let mut out = vec![
-        cond("NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered", "All resources successfully discovered".into()),
-        cond("NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions", "All legacy kube types successfully parsed".into()),
+        cond(
+            "NamespaceDeletionDiscoveryFailure",
+            "False",
+            "ResourcesDiscovered",
+            "All resources successfully discovered".into(),
+        ),
+        cond(
+            "NamespaceDeletionGroupVersionParsingFailure",
+            "False",
+            "ParsedGroupVersions",
+            "All legacy kube types successfully parsed".into(),
+        ),
     ];
     out.push(if c.errors.is_empty() {
-        cond("NamespaceDeletionContentFailure", "False", "ContentDeleted", "All content successfully deleted, may be waiting on finalization".into())
+        cond(
+            "NamespaceDeletionContentFailure",
+            "False",
+            "ContentDeleted",
+            "All content successfully deleted, may be waiting on finalization".into(),
+        )
     } else {
-        cond("NamespaceDeletionContentFailure", "True", "ContentDeletionFailed", format!("Failed to delete all resource types, {} remaining: {}", c.errors.len(), c.errors.join(", ")))
+        cond(
+            "NamespaceDeletionContentFailure",
+            "True",
+            "ContentDeletionFailed",
+            format!(
+                "Failed to delete all resource types, {} remaining: {}",
+                c.errors.len(),
+                c.errors.join(", ")
+            ),
+        )
     });
     out.push(if c.remaining.is_empty() {
-        cond("NamespaceContentRemaining", "False", "ContentRemoved", "All content successfully removed".into())
+        cond(
+            "NamespaceContentRemaining",
+            "False",
+            "ContentRemoved",
+            "All content successfully removed".into(),
+        )
     } else {
-        let parts: Vec<String> = c.remaining.iter().map(|(r, n)| format!("{r} has {n} resource instances")).collect();
-        cond("NamespaceContentRemaining", "True", "SomeResourcesRemain", format!("Some resources are remaining: {}", parts.join(", ")))
+        let parts: Vec<String> = c
+            .remaining
+            .iter()
+            .map(|(r, n)| format!("{r} has {n} resource instances"))
+            .collect();
+        cond(
+            "NamespaceContentRemaining",
+            "True",
+            "SomeResourcesRemain",
+            format!("Some resources are remaining: {}", parts.join(", ")),
+        )
     });
     out.push(if c.finalizers.is_empty() {
-        cond("NamespaceFinalizersRemaining", "False", "ContentHasNoFinalizers", "All content-preserving finalizers finished".into())
+        cond(
+            "NamespaceFinalizersRemaining",
+            "False",
+            "ContentHasNoFinalizers",
+            "All content-preserving finalizers finished".into(),
+        )
     } else {
-        let parts: Vec<String> = c.finalizers.iter().map(|(f, n)| format!("{f} in {n} resource instances")).collect();
-        cond("NamespaceFinalizersRemaining", "True", "SomeFinalizersRemain", format!("Some content in the namespace has finalizers remaining: {}", parts.join(", ")))
+        let parts: Vec<String> = c
+            .finalizers
+            .iter()
+            .map(|(f, n)| format!("{f} in {n} resource instances"))
+            .collect();
+        cond(
+            "NamespaceFinalizersRemaining",
+            "True",
+            "SomeFinalizersRemain",
+            format!(
+                "Some content in the namespace has finalizers remaining: {}",
+                parts.join(", ")
+            ),
+        )
     });
     out
 }
 
 /// Merges new conditions into the current ones, keeping lastTransitionTime when the status
 /// did not change; None when nothing changed.
-pub fn merge_conditions(current: &[NamespaceCondition], new: Vec<NamespaceCondition>, now: k8s_openapi::jiff::Timestamp) -> Option<Vec<NamespaceCondition>> {
+pub fn merge_conditions(
+    current: &[NamespaceCondition],
+    new: Vec<NamespaceCondition>,
+    now: k8s_openapi::jiff::Timestamp,
+) -> Option<Vec<NamespaceCondition>> {
     let mut changed = false;
     let mut out: Vec<NamespaceCondition> = Vec::new();
     for mut n in new {
         match current.iter().find(|c| c.type_ == n.type_) {
-            Some(c) if c.status == n.status && c.reason == n.reason && c.message == n.message => out.push(c.clone()),
+            Some(c) if c.status == n.status && c.reason == n.reason && c.message == n.message => {
+                out.push(c.clone())
+            }
             Some(c) if c.status == n.status => {
                 n.last_transition_time = c.last_transition_time.clone();
                 changed = true;
@@ -178,11 +299,17 @@ pub fn start(t: &mut Term) {
 impl Controller {
     /// One pass; Some(delay) when content remains.
     async fn sync(&self, name: &str) -> Result<Option<Duration>, ControllerError> {
-        let Some(ns) = self.namespaces.get(name) else { return Ok(None) };
+        let Some(ns) = self.namespaces.get(name) else {
+            return Ok(None);
+        };
         if ns.metadata.deletion_timestamp.is_none() {
             return Ok(None);
         }
-        let finalizers = ns.spec.as_ref().and_then(|s| s.finalizers.clone()).unwrap_or_default();
+        let finalizers = ns
+            .spec
+            .as_ref()
+            .and_then(|s| s.finalizers.clone())
+            .unwrap_or_default();
         if !finalizers.iter().any(|f| f == FINALIZER) {
             return Ok(None);
         }
@@ -199,14 +326,20 @@ impl Controller {
             let items = list["items"].as_array().cloned().unwrap_or_default();
             for item in &items {
                 let m = &item["metadata"];
-                for f in m["finalizers"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                for f in m["finalizers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
                     *content.finalizers.entry(f.to_string()).or_default() += 1;
                 }
                 if !m["deletionTimestamp"].is_null() {
                     continue;
                 }
                 let obj_name = m["name"].as_str().unwrap_or("");
-                let opts = json!({"preconditions": {"uid": m["uid"]}, "propagationPolicy": "Background"});
+                let opts =
+                    json!({"preconditions": {"uid": m["uid"]}, "propagationPolicy": "Background"});
                 match self.client.delete(r, name, obj_name, &opts).await {
                     Ok(_) => {}
                     Err(e) if e.is_not_found() || e.is_conflict() && !e.is_fenced() => {}
@@ -220,7 +353,11 @@ impl Controller {
                 content.remaining.insert(group_resource(r), items.len());
             }
         }
-        let current = ns.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+        let current = ns
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
         if content.remaining.is_empty() && content.errors.is_empty() {
             // Finalize: the API server deletes the namespace once spec.finalizers is empty.
             let mut body = (*ns).clone();
@@ -252,7 +389,11 @@ impl Controller {
         }
         // kube-controller-manager waits an estimate (the pods' grace period); a short fixed
         // delay keeps deletion snappy, and informer events cannot tell us when lists shrink.
-        Ok(Some(Duration::from_secs(if content.errors.is_empty() { 2 } else { 5 })))
+        Ok(Some(Duration::from_secs(if content.errors.is_empty() {
+            2
+        } else {
+            5
+        })))
     }
 }
 
@@ -266,15 +407,34 @@ mod tests {
             let got = conditions(&c);
             for (t, status, reason, msg) in want {
                 let x = got.iter().find(|g| g.type_ == *t).unwrap();
-                assert_eq!((x.status.as_str(), x.reason.as_deref(), x.message.as_deref()), (*status, Some(*reason), Some(*msg)), "{t}");
+                assert_eq!(
+                    (x.status.as_str(), x.reason.as_deref(), x.message.as_deref()),
+                    (*status, Some(*reason), Some(*msg)),
+                    "{t}"
+                );
             }
         };
         check(
             Content::default(),
             &[
-                ("NamespaceContentRemaining", "False", "ContentRemoved", "All content successfully removed"),
-                ("NamespaceDeletionContentFailure", "False", "ContentDeleted", "All content successfully deleted, may be waiting on finalization"),
-                ("NamespaceFinalizersRemaining", "False", "ContentHasNoFinalizers", "All content-preserving finalizers finished"),
+                (
+                    "NamespaceContentRemaining",
+                    "False",
+                    "ContentRemoved",
+                    "All content successfully removed",
+                ),
+                (
+                    "NamespaceDeletionContentFailure",
+                    "False",
+                    "ContentDeleted",
+                    "All content successfully deleted, may be waiting on finalization",
+                ),
+                (
+                    "NamespaceFinalizersRemaining",
+                    "False",
+                    "ContentHasNoFinalizers",
+                    "All content-preserving finalizers finished",
+                ),
             ],
         );
         check(
@@ -301,6 +461,13 @@ mod tests {
         let now = crate::util::testutil::ts(10);
         let first = merge_conditions(&[], conditions(&Content::default()), now).expect("new");
         assert!(first.iter().all(|c| c.last_transition_time.is_some()));
-        assert_eq!(merge_conditions(&first, conditions(&Content::default()), crate::util::testutil::ts(20)), None);
+        assert_eq!(
+            merge_conditions(
+                &first,
+                conditions(&Content::default()),
+                crate::util::testutil::ts(20)
+            ),
+            None
+        );
     }
 }

@@ -27,15 +27,27 @@ pub struct Range {
 
 impl Range {
     pub fn parse(cidr: &str, block_prefix: u8) -> Result<Range, ControllerError> {
-        let bad = || ControllerError::Invalid(format!("invalid --cluster-cidr {cidr:?} with --node-cidr-mask-size {block_prefix}"));
+        let bad = || {
+            ControllerError::Invalid(format!(
+                "invalid --cluster-cidr {cidr:?} with --node-cidr-mask-size {block_prefix}"
+            ))
+        };
         let (ip, len) = cidr.split_once('/').ok_or_else(bad)?;
         let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
         let prefix: u8 = len.parse().map_err(|_| bad())?;
         if prefix > 32 || block_prefix > 32 || block_prefix < prefix || block_prefix - prefix > 24 {
             return Err(bad());
         }
-        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
-        Ok(Range { base: u32::from(ip) & mask, prefix, block_prefix })
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        Ok(Range {
+            base: u32::from(ip) & mask,
+            prefix,
+            block_prefix,
+        })
     }
 
     pub fn blocks(&self) -> u32 {
@@ -43,22 +55,32 @@ impl Range {
     }
 
     pub fn block(&self, i: u32) -> String {
-        let size = if self.block_prefix == 32 { 1 } else { 1u32 << (32 - self.block_prefix) };
-        format!("{}/{}", Ipv4Addr::from(self.base + i * size), self.block_prefix)
+        let size = if self.block_prefix == 32 {
+            1
+        } else {
+            1u32 << (32 - self.block_prefix)
+        };
+        format!(
+            "{}/{}",
+            Ipv4Addr::from(self.base + i * size),
+            self.block_prefix
+        )
     }
 
     /// The index of a block of this range, if `cidr` is one.
     pub fn index_of(&self, cidr: &str) -> Option<u32> {
-        (0..self.blocks()).find(|i| self.block(*i) == cidr).or_else(|| {
-            let (ip, len) = cidr.split_once('/')?;
-            if len.parse::<u8>().ok()? != self.block_prefix {
-                return None;
-            }
-            let ip = u32::from(ip.parse::<Ipv4Addr>().ok()?);
-            let size = 1u64 << (32 - self.block_prefix as u32);
-            let off = ip.checked_sub(self.base)? as u64;
-            (off % size == 0 && off / size < self.blocks() as u64).then(|| (off / size) as u32)
-        })
+        (0..self.blocks())
+            .find(|i| self.block(*i) == cidr)
+            .or_else(|| {
+                let (ip, len) = cidr.split_once('/')?;
+                if len.parse::<u8>().ok()? != self.block_prefix {
+                    return None;
+                }
+                let ip = u32::from(ip.parse::<Ipv4Addr>().ok()?);
+                let size = 1u64 << (32 - self.block_prefix as u32);
+                let off = ip.checked_sub(self.base)? as u64;
+                (off % size == 0 && off / size < self.blocks() as u64).then(|| (off / size) as u32)
+            })
     }
 }
 
@@ -97,7 +119,11 @@ impl Allocator {
 }
 
 fn pod_cidr(n: &Node) -> Option<&str> {
-    n.spec.as_ref()?.pod_cidr.as_deref().filter(|c| !c.is_empty())
+    n.spec
+        .as_ref()?
+        .pod_cidr
+        .as_deref()
+        .filter(|c| !c.is_empty())
 }
 
 struct Ipam {
@@ -139,7 +165,10 @@ pub fn start(t: &mut Term) {
             }
             (_, Some(n)) if pod_cidr(n).is_none() => q.add(&util::key(&n.metadata)),
             (_, Some(n)) => {
-                if let (Some(i), Some(a)) = (pod_cidr(n).and_then(|cidr| c.range.index_of(cidr)), c.alloc.lock().as_mut()) {
+                if let (Some(i), Some(a)) = (
+                    pod_cidr(n).and_then(|cidr| c.range.index_of(cidr)),
+                    c.alloc.lock().as_mut(),
+                ) {
                     a.occupy(i);
                 }
             }
@@ -154,7 +183,9 @@ pub fn start(t: &mut Term) {
 
 impl Ipam {
     async fn sync(&self, name: &str) -> Result<(), ControllerError> {
-        let Some(node) = self.nodes.get(name) else { return Ok(()) };
+        let Some(node) = self.nodes.get(name) else {
+            return Ok(());
+        };
         if pod_cidr(&node).is_some() {
             return Ok(());
         }
@@ -164,8 +195,15 @@ impl Ipam {
             a.allocate(&self.range)
         };
         let Some(i) = i else {
-            self.recorder.normal(ObjectRef::of(&*node), "CIDRNotAvailable", format!("Node {name} status is now: CIDRNotAvailable"));
-            return Err(ControllerError::Invalid(format!("no free pod CIDR in {} for node {name}", self.range.block(0))));
+            self.recorder.normal(
+                ObjectRef::of(&*node),
+                "CIDRNotAvailable",
+                format!("Node {name} status is now: CIDRNotAvailable"),
+            );
+            return Err(ControllerError::Invalid(format!(
+                "no free pod CIDR in {} for node {name}",
+                self.range.block(0)
+            )));
         };
         let cidr = self.range.block(i);
         let patch = json!({"metadata": {"resourceVersion": node.metadata.resource_version}, "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}});
@@ -191,8 +229,14 @@ mod tests {
 
     fn node(name: &str, cidr: Option<&str>) -> Arc<Node> {
         Arc::new(Node {
-            metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
-            spec: Some(NodeSpec { pod_cidr: cidr.map(str::to_string), ..Default::default() }),
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            spec: Some(NodeSpec {
+                pod_cidr: cidr.map(str::to_string),
+                ..Default::default()
+            }),
             status: None,
         })
     }
@@ -206,7 +250,12 @@ mod tests {
         assert_eq!(r.index_of("10.244.7.0/24"), Some(7));
         assert_eq!(r.index_of("10.245.0.0/24"), None);
         assert_eq!(r.index_of("10.244.7.0/25"), None);
-        for bad in [("10.244.0.0", 24), ("10.244.0.0/16", 8), ("x/16", 24), ("10.0.0.0/33", 34)] {
+        for bad in [
+            ("10.244.0.0", 24),
+            ("10.244.0.0/16", 8),
+            ("x/16", 24),
+            ("10.0.0.0/33", 34),
+        ] {
             assert!(Range::parse(bad.0, bad.1).is_err(), "{bad:?}");
         }
     }
@@ -214,7 +263,14 @@ mod tests {
     #[test]
     fn allocation_never_repeats_and_reuses_released() {
         let r = Range::parse("10.244.0.0/22", 24).unwrap();
-        let mut a = Allocator::from_nodes(&r, &[node("a", Some("10.244.0.0/24")), node("b", Some("10.244.2.0/24")), node("c", None)]);
+        let mut a = Allocator::from_nodes(
+            &r,
+            &[
+                node("a", Some("10.244.0.0/24")),
+                node("b", Some("10.244.2.0/24")),
+                node("c", None),
+            ],
+        );
         assert_eq!(a.allocate(&r), Some(1));
         assert_eq!(a.allocate(&r), Some(3));
         assert_eq!(a.allocate(&r), None, "full");

@@ -16,7 +16,7 @@
 use crate::error::{Context, ControllerError};
 use crate::events::{ObjectRef, Recorder};
 use crate::informers::Informer;
-use crate::taints::{self, NO_EXECUTE, NO_SCHEDULE, NOT_READY, UNREACHABLE};
+use crate::taints::{self, NOT_READY, NO_EXECUTE, NO_SCHEDULE, UNREACHABLE};
 use crate::util;
 use crate::Term;
 use berth_client::{Client, Resource};
@@ -103,7 +103,11 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn new(rate_per_s: f64, now: Duration) -> TokenBucket {
-        TokenBucket { rate_per_s, tokens: 1.0, last: now }
+        TokenBucket {
+            rate_per_s,
+            tokens: 1.0,
+            last: now,
+        }
     }
     pub fn set_rate(&mut self, rate_per_s: f64, now: Duration) {
         self.refill(now);
@@ -170,7 +174,12 @@ pub struct Monitor {
 }
 
 fn condition<'a>(node: &'a Node, type_: &str) -> Option<&'a NodeCondition> {
-    node.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == type_)
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
 }
 
 fn condition_true(node: &Node, type_: &str) -> bool {
@@ -179,18 +188,27 @@ fn condition_true(node: &Node, type_: &str) -> bool {
 
 pub fn zone_of(node: &Node) -> String {
     let l = node.metadata.labels.as_ref();
-    l.and_then(|l| l.get(ZONE_LABEL).or_else(|| l.get("failure-domain.beta.kubernetes.io/zone")))
-        .cloned()
-        .unwrap_or_default()
+    l.and_then(|l| {
+        l.get(ZONE_LABEL)
+            .or_else(|| l.get("failure-domain.beta.kubernetes.io/zone"))
+    })
+    .cloned()
+    .unwrap_or_default()
 }
 
 fn has_taint(node: &Node, key: &str, effect: &str) -> bool {
-    taints::node_taints(node).iter().any(|t| t.key == key && t.effect == effect)
+    taints::node_taints(node)
+        .iter()
+        .any(|t| t.key == key && t.effect == effect)
 }
 
 /// The conditions with the silent ones set to Unknown (kube's `tryUpdateNodeHealth`).
 fn unknown_conditions(node: &Node, wall: Timestamp) -> Vec<NodeCondition> {
-    let mut conds = node.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let mut conds = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
     for type_ in SILENT_CONDITIONS {
         match conds.iter_mut().find(|c| c.type_ == type_) {
             Some(c) if c.status == "Unknown" => {}
@@ -215,21 +233,36 @@ fn unknown_conditions(node: &Node, wall: Timestamp) -> Vec<NodeCondition> {
 
 /// The NoSchedule taints TaintNodesByCondition keeps in step with a node's state.
 fn no_schedule_taints(node: &Node, ready: &str) -> Vec<(&'static str, bool)> {
-    let unschedulable = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+    let unschedulable = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false);
     vec![
         (NOT_READY, ready == "False"),
         (UNREACHABLE, ready == "Unknown"),
-        (taints::MEMORY_PRESSURE, condition_true(node, "MemoryPressure")),
+        (
+            taints::MEMORY_PRESSURE,
+            condition_true(node, "MemoryPressure"),
+        ),
         (taints::DISK_PRESSURE, condition_true(node, "DiskPressure")),
         (taints::PID_PRESSURE, condition_true(node, "PIDPressure")),
-        (taints::NETWORK_UNAVAILABLE, condition_true(node, "NetworkUnavailable")),
+        (
+            taints::NETWORK_UNAVAILABLE,
+            condition_true(node, "NetworkUnavailable"),
+        ),
         (taints::UNSCHEDULABLE, unschedulable),
     ]
 }
 
 impl Monitor {
     pub fn new(cfg: MonitorConfig) -> Monitor {
-        Monitor { cfg, observed: HashMap::new(), zones: HashMap::new(), all_disrupted: false }
+        Monitor {
+            cfg,
+            observed: HashMap::new(),
+            zones: HashMap::new(),
+            all_disrupted: false,
+        }
     }
 
     fn rate_for(&self, state: ZoneState, zone_size: usize) -> f64 {
@@ -260,14 +293,19 @@ impl Monitor {
             let node = input.node;
             let name = util::name(&node.metadata);
             let ready_cond = condition(node, "Ready");
-            let heartbeat = ready_cond.and_then(|c| c.last_heartbeat_time.as_ref()).map(|t| format!("{:?}", t.0));
-            let obs = self.observed.entry(name.to_string()).or_insert_with(|| Observation {
-                probe_at: now,
-                lease_renew: input.lease_renew.clone(),
-                heartbeat: heartbeat.clone(),
-                changed: false,
-                ready: String::new(),
-            });
+            let heartbeat = ready_cond
+                .and_then(|c| c.last_heartbeat_time.as_ref())
+                .map(|t| format!("{:?}", t.0));
+            let obs = self
+                .observed
+                .entry(name.to_string())
+                .or_insert_with(|| Observation {
+                    probe_at: now,
+                    lease_renew: input.lease_renew.clone(),
+                    heartbeat: heartbeat.clone(),
+                    changed: false,
+                    ready: String::new(),
+                });
             if obs.lease_renew != input.lease_renew || obs.heartbeat != heartbeat {
                 obs.lease_renew = input.lease_renew.clone();
                 obs.heartbeat = heartbeat;
@@ -282,14 +320,27 @@ impl Monitor {
             // "" (no Ready condition yet): not judged, no taints, until the grace expires.
             let mut ready = ready_cond.map(|c| c.status.clone()).unwrap_or_default();
             let silent = now.saturating_sub(obs.probe_at) > grace;
-            if silent && SILENT_CONDITIONS.iter().any(|t| condition(node, t).is_none_or(|c| c.status != "Unknown")) {
-                plan.status.insert(name.to_string(), unknown_conditions(node, wall));
+            if silent
+                && SILENT_CONDITIONS
+                    .iter()
+                    .any(|t| condition(node, t).is_none_or(|c| c.status != "Unknown"))
+            {
+                plan.status
+                    .insert(name.to_string(), unknown_conditions(node, wall));
                 ready = "Unknown".into();
             }
             let was = std::mem::replace(&mut obs.ready, ready.clone());
-            let was_ready = if was.is_empty() { ready_cond.is_some_and(|c| c.status == "True") } else { was == "True" };
+            let was_ready = if was.is_empty() {
+                ready_cond.is_some_and(|c| c.status == "True")
+            } else {
+                was == "True"
+            };
             if was_ready && ready != "True" {
-                plan.events.push((name.to_string(), "NodeNotReady", format!("Node {name} status is now: NodeNotReady")));
+                plan.events.push((
+                    name.to_string(),
+                    "NodeNotReady",
+                    format!("Node {name} status is now: NodeNotReady"),
+                ));
             }
             ready_of.insert(name, ready);
         }
@@ -308,12 +359,16 @@ impl Monitor {
             .iter()
             .map(|(z, (r, nr))| (z, zone_state(*r, *nr, self.cfg.unhealthy_zone_threshold)))
             .collect();
-        let all_disrupted = !states.is_empty() && states.values().all(|s| *s == ZoneState::FullDisruption);
+        let all_disrupted =
+            !states.is_empty() && states.values().all(|s| *s == ZoneState::FullDisruption);
         if all_disrupted && !self.all_disrupted {
             plan.notices.push("Controller detected that all Nodes are not-Ready. Entering master disruption mode.".into());
         }
         if !all_disrupted && self.all_disrupted {
-            plan.notices.push("Controller detected that some Nodes are Ready. Exiting master disruption mode.".into());
+            plan.notices.push(
+                "Controller detected that some Nodes are Ready. Exiting master disruption mode."
+                    .into(),
+            );
             // As kube: every node gets a fresh grace period, nothing is tainted at once.
             for o in self.observed.values_mut() {
                 o.probe_at = now;
@@ -330,7 +385,9 @@ impl Monitor {
                 queue: VecDeque::new(),
             });
             if zone.state != *state {
-                plan.notices.push(format!("Controller detected that zone {z:?} is now in state {state:?}."));
+                plan.notices.push(format!(
+                    "Controller detected that zone {z:?} is now in state {state:?}."
+                ));
                 zone.state = *state;
             }
             zone.bucket.set_rate(rate, now);
@@ -355,7 +412,10 @@ impl Monitor {
                 "Unknown" => Some(UNREACHABLE),
                 _ => None,
             };
-            let zone = self.zones.get_mut(&zone_of(node)).expect("every node's zone was added above");
+            let zone = self
+                .zones
+                .get_mut(&zone_of(node))
+                .expect("every node's zone was added above");
             for key in [NOT_READY, UNREACHABLE] {
                 if has_taint(node, key, NO_EXECUTE) && (Some(key) != want || all_disrupted) {
                     change.remove.push((key.into(), NO_EXECUTE.into()));
@@ -363,7 +423,11 @@ impl Monitor {
             }
             match want {
                 Some(key) if !all_disrupted && !has_taint(node, key, NO_EXECUTE) => {
-                    let other = if key == NOT_READY { UNREACHABLE } else { NOT_READY };
+                    let other = if key == NOT_READY {
+                        UNREACHABLE
+                    } else {
+                        NOT_READY
+                    };
                     if has_taint(node, other, NO_EXECUTE) {
                         // kube's SwapNodeControllerTaint: already evicting, not rate limited.
                         change.add.push(no_execute(key, wall));
@@ -379,16 +443,30 @@ impl Monitor {
         }
 
         // 4. The rate-limited NoExecute tainting, zone by zone.
-        let by_name: HashMap<&str, &Node> = nodes.iter().map(|n| (util::name(&n.node.metadata), n.node)).collect();
+        let by_name: HashMap<&str, &Node> = nodes
+            .iter()
+            .map(|n| (util::name(&n.node.metadata), n.node))
+            .collect();
         for zone in self.zones.values_mut() {
             while let Some(name) = zone.queue.front().cloned() {
                 if !zone.bucket.try_take(now) {
                     break;
                 }
                 zone.queue.pop_front();
-                let key = if ready_of.get(name.as_str()).map(String::as_str) == Some("False") { NOT_READY } else { UNREACHABLE };
-                if by_name.get(name.as_str()).is_some_and(|n| !has_taint(n, key, NO_EXECUTE)) {
-                    plan.taints.entry(name).or_default().add.push(no_execute(key, wall));
+                let key = if ready_of.get(name.as_str()).map(String::as_str) == Some("False") {
+                    NOT_READY
+                } else {
+                    UNREACHABLE
+                };
+                if by_name
+                    .get(name.as_str())
+                    .is_some_and(|n| !has_taint(n, key, NO_EXECUTE))
+                {
+                    plan.taints
+                        .entry(name)
+                        .or_default()
+                        .add
+                        .push(no_execute(key, wall));
                 }
             }
         }
@@ -397,7 +475,10 @@ impl Monitor {
 }
 
 fn no_execute(key: &str, wall: Timestamp) -> Taint {
-    Taint { time_added: Some(util::time(wall)), ..taints::taint(key, NO_EXECUTE) }
+    Taint {
+        time_added: Some(util::time(wall)),
+        ..taints::taint(key, NO_EXECUTE)
+    }
 }
 
 struct Controller {
@@ -436,30 +517,53 @@ impl Controller {
                 lease_renew: self
                     .leases
                     .get_in(LEASE_NAMESPACE, util::name(&n.metadata))
-                    .and_then(|l| l.spec.as_ref()?.renew_time.as_ref().map(|t| format!("{:?}", t.0))),
+                    .and_then(|l| {
+                        l.spec
+                            .as_ref()?
+                            .renew_time
+                            .as_ref()
+                            .map(|t| format!("{:?}", t.0))
+                    }),
             })
             .collect();
-        let plan = self.monitor.lock().pass(&inputs, self.origin.elapsed(), util::now());
+        let plan = self
+            .monitor
+            .lock()
+            .pass(&inputs, self.origin.elapsed(), util::now());
         for n in &plan.notices {
             tracing::info!("nodelifecycle: {n}");
         }
-        let by_name: HashMap<&str, &Arc<Node>> = nodes.iter().map(|n| (util::name(&n.metadata), n)).collect();
+        let by_name: HashMap<&str, &Arc<Node>> =
+            nodes.iter().map(|n| (util::name(&n.metadata), n)).collect();
         for (node, reason, message) in &plan.events {
             if let Some(n) = by_name.get(node.as_str()) {
-                self.recorder.normal(ObjectRef::of(&***n), reason, message.clone());
+                self.recorder
+                    .normal(ObjectRef::of(&***n), reason, message.clone());
             }
         }
         let mut errors = Vec::new();
         for (name, conds) in &plan.status {
-            let Some(n) = by_name.get(name.as_str()) else { continue };
+            let Some(n) = by_name.get(name.as_str()) else {
+                continue;
+            };
             tracing::info!(node = %name, "nodelifecycle: the node stopped posting status; marking its conditions Unknown");
             let mut updated = (***n).clone();
-            updated.status.get_or_insert_with(Default::default).conditions = Some(conds.clone());
-            match self.client.replace::<Value>(&Resource::NODES, "", name, Some("status"), &updated).await {
+            updated
+                .status
+                .get_or_insert_with(Default::default)
+                .conditions = Some(conds.clone());
+            match self
+                .client
+                .replace::<Value>(&Resource::NODES, "", name, Some("status"), &updated)
+                .await
+            {
                 Ok(_) => {}
                 // A heartbeat raced us: the next pass judges the fresh node.
                 Err(e) if e.is_not_found() || (e.is_conflict() && !e.is_fenced()) => {}
-                Err(e) => errors.push(ControllerError::Api { action: format!("update status of node {name}"), source: e }),
+                Err(e) => errors.push(ControllerError::Api {
+                    action: format!("update status of node {name}"),
+                    source: e,
+                }),
             }
         }
         for (name, change) in &plan.taints {
@@ -487,7 +591,11 @@ impl Controller {
             tracing::info!(node = name, add = ?change.add.iter().map(|t| format!("{}:{}", t.key, t.effect)).collect::<Vec<_>>(),
                 remove = ?change.remove, "nodelifecycle: updating taints");
             node.spec.get_or_insert_with(Default::default).taints = Some(new);
-            match self.client.replace::<Value>(&Resource::NODES, "", name, None, &node).await {
+            match self
+                .client
+                .replace::<Value>(&Resource::NODES, "", name, None, &node)
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_conflict() && !e.is_fenced() => continue,
                 Err(e) if e.is_not_found() => return Ok(()),
@@ -531,11 +639,18 @@ mod tests {
             let mut nodes = BTreeMap::new();
             for (name, zone) in names {
                 let mut n = node(name, &[(ZONE_LABEL, zone)], &[], "True");
-                n.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].last_heartbeat_time = Some(Time(ts(0)));
+                n.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].last_heartbeat_time =
+                    Some(Time(ts(0)));
                 nodes.insert(name.to_string(), n);
             }
             let renew = names.iter().map(|(n, _)| (n.to_string(), 0)).collect();
-            Sim { nodes, renew, monitor: Monitor::new(cfg()), events: vec![], notices: vec![] }
+            Sim {
+                nodes,
+                renew,
+                monitor: Monitor::new(cfg()),
+                events: vec![],
+                notices: vec![],
+            }
         }
         /// Nodes in `alive` renew their lease at `t`.
         fn renew(&mut self, alive: &[&str], t: u64) {
@@ -544,25 +659,46 @@ mod tests {
             }
         }
         fn set_ready(&mut self, name: &str, status: &str) {
-            let c = &mut self.nodes.get_mut(name).unwrap().status.as_mut().unwrap().conditions.as_mut().unwrap()[0];
+            let c = &mut self
+                .nodes
+                .get_mut(name)
+                .unwrap()
+                .status
+                .as_mut()
+                .unwrap()
+                .conditions
+                .as_mut()
+                .unwrap()[0];
             c.status = status.into();
         }
         fn pass(&mut self, t: u64) -> Plan {
             let inputs: Vec<NodeInput> = self
                 .nodes
                 .values()
-                .map(|n| NodeInput { node: n, lease_renew: Some(self.renew[util::name(&n.metadata)].to_string()) })
+                .map(|n| NodeInput {
+                    node: n,
+                    lease_renew: Some(self.renew[util::name(&n.metadata)].to_string()),
+                })
                 .collect();
-            let plan = self.monitor.pass(&inputs, Duration::from_secs(t), ts(t as i64));
+            let plan = self
+                .monitor
+                .pass(&inputs, Duration::from_secs(t), ts(t as i64));
             for (n, c) in &plan.status {
-                self.nodes.get_mut(n).unwrap().status.as_mut().unwrap().conditions = Some(c.clone());
+                self.nodes
+                    .get_mut(n)
+                    .unwrap()
+                    .status
+                    .as_mut()
+                    .unwrap()
+                    .conditions = Some(c.clone());
             }
             for (n, ch) in &plan.taints {
                 let node = self.nodes.get_mut(n).unwrap();
                 let new = taints::edit_taints(taints::node_taints(node), &ch.add, &ch.remove);
                 node.spec.as_mut().unwrap().taints = Some(new);
             }
-            self.events.extend(plan.events.iter().map(|(n, r, m)| format!("{n} {r}: {m}")));
+            self.events
+                .extend(plan.events.iter().map(|(n, r, m)| format!("{n} {r}: {m}")));
             self.notices.extend(plan.notices.iter().cloned());
             plan
         }
@@ -571,14 +707,21 @@ mod tests {
             let mut out = vec![];
             for (name, n) in &self.nodes {
                 for t in taints::node_taints(n) {
-                    out.push(format!("{name} {}:{}", t.key.trim_start_matches("node.kubernetes.io/"), t.effect));
+                    out.push(format!(
+                        "{name} {}:{}",
+                        t.key.trim_start_matches("node.kubernetes.io/"),
+                        t.effect
+                    ));
                 }
             }
             out.sort();
             out
         }
         fn ready(&self, name: &str) -> String {
-            condition(&self.nodes[name], "Ready").unwrap().status.clone()
+            condition(&self.nodes[name], "Ready")
+                .unwrap()
+                .status
+                .clone()
         }
     }
 
@@ -609,7 +752,11 @@ mod tests {
         // Everyone renews until t=20; sim-3 then stops.
         let mut t = 0;
         while t <= 100 {
-            let alive: &[&str] = if t <= 20 { &["sim-0", "sim-1", "sim-2", "sim-3"] } else { &["sim-0", "sim-1", "sim-2"] };
+            let alive: &[&str] = if t <= 20 {
+                &["sim-0", "sim-1", "sim-2", "sim-3"]
+            } else {
+                &["sim-0", "sim-1", "sim-2"]
+            };
             sim.renew(alive, t);
             sim.pass(t);
             if t == 60 {
@@ -621,14 +768,38 @@ mod tests {
         assert_eq!(sim.ready("sim-3"), "Unknown");
         let c = condition(&sim.nodes["sim-3"], "Ready").unwrap();
         assert_eq!(c.reason.as_deref(), Some("NodeStatusUnknown"));
-        assert_eq!(c.message.as_deref(), Some("Kubelet stopped posting node status."));
-        assert_eq!(c.last_heartbeat_time, Some(Time(ts(0))), "the heartbeat is kept");
+        assert_eq!(
+            c.message.as_deref(),
+            Some("Kubelet stopped posting node status.")
+        );
+        assert_eq!(
+            c.last_heartbeat_time,
+            Some(Time(ts(0))),
+            "the heartbeat is kept"
+        );
         for type_ in SILENT_CONDITIONS {
-            assert_eq!(condition(&sim.nodes["sim-3"], type_).unwrap().status, "Unknown", "{type_}");
+            assert_eq!(
+                condition(&sim.nodes["sim-3"], type_).unwrap().status,
+                "Unknown",
+                "{type_}"
+            );
         }
-        assert_eq!(sim.taints(), vec!["sim-3 unreachable:NoExecute", "sim-3 unreachable:NoSchedule"]);
-        assert_eq!(sim.events, vec!["sim-3 NodeNotReady: Node sim-3 status is now: NodeNotReady"]);
-        let ne = taints::node_taints(&sim.nodes["sim-3"]).iter().find(|t| t.effect == NO_EXECUTE).unwrap().clone();
+        assert_eq!(
+            sim.taints(),
+            vec![
+                "sim-3 unreachable:NoExecute",
+                "sim-3 unreachable:NoSchedule"
+            ]
+        );
+        assert_eq!(
+            sim.events,
+            vec!["sim-3 NodeNotReady: Node sim-3 status is now: NodeNotReady"]
+        );
+        let ne = taints::node_taints(&sim.nodes["sim-3"])
+            .iter()
+            .find(|t| t.effect == NO_EXECUTE)
+            .unwrap()
+            .clone();
         assert_eq!(ne.time_added, Some(Time(ts(65))));
 
         // It comes back: conditions are the node's to write; the taints go at once.
@@ -646,7 +817,11 @@ mod tests {
             sim.renew(&["sim-0"], t);
             sim.pass(t);
         }
-        assert_eq!(sim.ready("sim-1"), "True", "never seen changing: 60 s of grace");
+        assert_eq!(
+            sim.ready("sim-1"),
+            "True",
+            "never seen changing: 60 s of grace"
+        );
         sim.renew(&["sim-0"], 65);
         sim.pass(65);
         assert_eq!(sim.ready("sim-1"), "Unknown");
@@ -655,7 +830,13 @@ mod tests {
     #[test]
     fn a_node_that_never_posted_status_is_judged_after_the_startup_grace() {
         let mut sim = Sim::new(&[("sim-0", ""), ("sim-1", "")]);
-        sim.nodes.get_mut("sim-1").unwrap().status.as_mut().unwrap().conditions = None;
+        sim.nodes
+            .get_mut("sim-1")
+            .unwrap()
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions = None;
         for t in (0..=60).step_by(5) {
             sim.renew(&["sim-0"], t);
             sim.pass(t);
@@ -664,8 +845,17 @@ mod tests {
         sim.renew(&["sim-0"], 65);
         sim.pass(65);
         let c = condition(&sim.nodes["sim-1"], "Ready").unwrap();
-        assert_eq!((c.status.as_str(), c.reason.as_deref()), ("Unknown", Some("NodeStatusNeverUpdated")));
-        assert_eq!(sim.taints(), vec!["sim-1 unreachable:NoExecute", "sim-1 unreachable:NoSchedule"]);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_deref()),
+            ("Unknown", Some("NodeStatusNeverUpdated"))
+        );
+        assert_eq!(
+            sim.taints(),
+            vec![
+                "sim-1 unreachable:NoExecute",
+                "sim-1 unreachable:NoSchedule"
+            ]
+        );
     }
 
     #[test]
@@ -673,13 +863,22 @@ mod tests {
         let mut sim = Sim::new(&[("sim-0", ""), ("sim-1", ""), ("sim-2", "")]);
         sim.set_ready("sim-1", "False");
         sim.pass(0);
-        assert_eq!(sim.taints(), vec!["sim-1 not-ready:NoExecute", "sim-1 not-ready:NoSchedule"]);
+        assert_eq!(
+            sim.taints(),
+            vec!["sim-1 not-ready:NoExecute", "sim-1 not-ready:NoSchedule"]
+        );
         // Then it goes silent: unreachable replaces not-ready without waiting for a token.
         for t in (5..=70).step_by(5) {
             sim.renew(&["sim-0", "sim-2"], t);
             sim.pass(t);
         }
-        assert_eq!(sim.taints(), vec!["sim-1 unreachable:NoExecute", "sim-1 unreachable:NoSchedule"]);
+        assert_eq!(
+            sim.taints(),
+            vec![
+                "sim-1 unreachable:NoExecute",
+                "sim-1 unreachable:NoSchedule"
+            ]
+        );
     }
 
     #[test]
@@ -701,26 +900,50 @@ mod tests {
             }
             // NoSchedule taints are not rate limited.
             if t == 0 {
-                assert_eq!(sim.taints().iter().filter(|s| s.ends_with("NoSchedule")).count(), 3);
+                assert_eq!(
+                    sim.taints()
+                        .iter()
+                        .filter(|s| s.ends_with("NoSchedule"))
+                        .count(),
+                    3
+                );
             }
         }
         assert_eq!(
             tainted_at,
-            vec![("sim-1".to_string(), 0), ("sim-2".to_string(), 10), ("sim-3".to_string(), 20)]
+            vec![
+                ("sim-1".to_string(), 0),
+                ("sim-2".to_string(), 10),
+                ("sim-3".to_string(), 20)
+            ]
         );
     }
 
     #[test]
     fn partial_disruption_of_a_small_zone_stops_no_execute_tainting() {
-        let mut sim = Sim::new(&[("a-0", "a"), ("a-1", "a"), ("a-2", "a"), ("a-3", "a"), ("b-0", "b")]);
+        let mut sim = Sim::new(&[
+            ("a-0", "a"),
+            ("a-1", "a"),
+            ("a-2", "a"),
+            ("a-3", "a"),
+            ("b-0", "b"),
+        ]);
         for n in ["a-0", "a-1", "a-2"] {
             sim.set_ready(n, "False");
         }
         for t in 0..30 {
             sim.pass(t);
         }
-        assert!(sim.taints().iter().all(|s| s.ends_with("NoSchedule")), "{:?}", sim.taints());
-        assert!(sim.notices.iter().any(|n| n.contains("PartialDisruption")), "{:?}", sim.notices);
+        assert!(
+            sim.taints().iter().all(|s| s.ends_with("NoSchedule")),
+            "{:?}",
+            sim.taints()
+        );
+        assert!(
+            sim.notices.iter().any(|n| n.contains("PartialDisruption")),
+            "{:?}",
+            sim.notices
+        );
     }
 
     #[test]
@@ -728,7 +951,10 @@ mod tests {
         let mut sim = Sim::new(&[("sim-0", ""), ("sim-1", "")]);
         sim.set_ready("sim-0", "False");
         sim.pass(0);
-        assert_eq!(sim.taints(), vec!["sim-0 not-ready:NoExecute", "sim-0 not-ready:NoSchedule"]);
+        assert_eq!(
+            sim.taints(),
+            vec!["sim-0 not-ready:NoExecute", "sim-0 not-ready:NoSchedule"]
+        );
         // Every node silent: Unknown and NoSchedule-tainted, but no NoExecute taint, and
         // the one added before is lifted.
         for t in (5..=120).step_by(5) {
@@ -736,15 +962,36 @@ mod tests {
         }
         assert_eq!(sim.ready("sim-0"), "Unknown");
         assert_eq!(sim.ready("sim-1"), "Unknown");
-        assert_eq!(sim.taints(), vec!["sim-0 unreachable:NoSchedule", "sim-1 unreachable:NoSchedule"]);
-        assert_eq!(sim.notices[0], "Controller detected that all Nodes are not-Ready. Entering master disruption mode.");
+        assert_eq!(
+            sim.taints(),
+            vec![
+                "sim-0 unreachable:NoSchedule",
+                "sim-1 unreachable:NoSchedule"
+            ]
+        );
+        assert_eq!(
+            sim.notices[0],
+            "Controller detected that all Nodes are not-Ready. Entering master disruption mode."
+        );
         // sim-1 comes back: the mode ends and the node still Unknown is tainted again (a
         // node not yet judged would get a fresh grace period).
         sim.set_ready("sim-1", "True");
         sim.renew(&["sim-1"], 125);
         sim.pass(125);
-        assert!(sim.notices.iter().any(|n| n.contains("Exiting master disruption mode")), "{:?}", sim.notices);
-        assert_eq!(sim.taints(), vec!["sim-0 unreachable:NoExecute", "sim-0 unreachable:NoSchedule"]);
+        assert!(
+            sim.notices
+                .iter()
+                .any(|n| n.contains("Exiting master disruption mode")),
+            "{:?}",
+            sim.notices
+        );
+        assert_eq!(
+            sim.taints(),
+            vec![
+                "sim-0 unreachable:NoExecute",
+                "sim-0 unreachable:NoSchedule"
+            ]
+        );
     }
 
     #[test]
@@ -752,14 +999,32 @@ mod tests {
         let mut sim = Sim::new(&[("sim-0", "")]);
         let n = sim.nodes.get_mut("sim-0").unwrap();
         n.spec.as_mut().unwrap().unschedulable = Some(true);
-        n.status.as_mut().unwrap().conditions.as_mut().unwrap().push(NodeCondition {
-            type_: "DiskPressure".into(),
-            status: "True".into(),
-            ..Default::default()
-        });
+        n.status
+            .as_mut()
+            .unwrap()
+            .conditions
+            .as_mut()
+            .unwrap()
+            .push(NodeCondition {
+                type_: "DiskPressure".into(),
+                status: "True".into(),
+                ..Default::default()
+            });
         sim.pass(0);
-        assert_eq!(sim.taints(), vec!["sim-0 disk-pressure:NoSchedule", "sim-0 unschedulable:NoSchedule"]);
-        sim.nodes.get_mut("sim-0").unwrap().spec.as_mut().unwrap().unschedulable = None;
+        assert_eq!(
+            sim.taints(),
+            vec![
+                "sim-0 disk-pressure:NoSchedule",
+                "sim-0 unschedulable:NoSchedule"
+            ]
+        );
+        sim.nodes
+            .get_mut("sim-0")
+            .unwrap()
+            .spec
+            .as_mut()
+            .unwrap()
+            .unschedulable = None;
         sim.pass(1);
         assert_eq!(sim.taints(), vec!["sim-0 disk-pressure:NoSchedule"]);
     }

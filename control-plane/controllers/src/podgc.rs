@@ -46,10 +46,19 @@ pub fn plan(
                 .then_with(|| util::key(&a.metadata).cmp(&util::key(&b.metadata)))
         });
         let n = terminated.len() - threshold;
-        out.extend(terminated.iter().take(n).map(|p| (util::key(&p.metadata), Reason::Terminated)));
+        out.extend(
+            terminated
+                .iter()
+                .take(n)
+                .map(|p| (util::key(&p.metadata), Reason::Terminated)),
+        );
     }
     for p in pods {
-        let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("");
+        let node = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .unwrap_or("");
         if node.is_empty() {
             if p.metadata.deletion_timestamp.is_some() {
                 out.push((util::key(&p.metadata), Reason::UnscheduledTerminating));
@@ -91,7 +100,12 @@ pub fn start(t: &mut Term) {
 impl PodGc {
     async fn pass(&self) -> Result<(), ControllerError> {
         let pods = self.pods.list();
-        let nodes: HashSet<String> = self.nodes.list().iter().map(|n| util::name(&n.metadata).to_string()).collect();
+        let nodes: HashSet<String> = self
+            .nodes
+            .list()
+            .iter()
+            .map(|n| util::name(&n.metadata).to_string())
+            .collect();
         let now = Instant::now();
         {
             let mut m = self.missing_since.lock();
@@ -106,14 +120,25 @@ impl PodGc {
             }
         }
         let missing = self.missing_since.lock().clone();
-        let doomed = plan(&pods, |n| missing.get(n).map(|t| now - *t), self.threshold, self.quarantine);
+        let doomed = plan(
+            &pods,
+            |n| missing.get(n).map(|t| now - *t),
+            self.threshold,
+            self.quarantine,
+        );
         let mut confirmed: HashMap<String, bool> = HashMap::new();
         let mut errors = Vec::new();
         for (key, reason) in doomed {
-            let Some(p) = self.pods.get(&key) else { continue };
+            let Some(p) = self.pods.get(&key) else {
+                continue;
+            };
             if reason == Reason::Orphaned {
                 // The cache may lag: ask the API server whether the node is really gone.
-                let node = p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+                let node = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.clone())
+                    .unwrap_or_default();
                 let gone = match confirmed.get(&node) {
                     Some(g) => *g,
                     None => {
@@ -135,7 +160,10 @@ impl PodGc {
             match self.client.delete(&Resource::PODS, ns, name, &opts).await {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() || (e.is_conflict() && !e.is_fenced()) => {}
-                Err(e) => errors.push(ControllerError::Api { action: format!("delete pod {key}"), source: e }),
+                Err(e) => errors.push(ControllerError::Api {
+                    action: format!("delete pod {key}"),
+                    source: e,
+                }),
             }
         }
         ControllerError::collect(errors)
@@ -179,6 +207,8 @@ mod tests {
             ]
         );
         // Threshold 0 turns terminated-pod GC off, as in Kubernetes.
-        assert!(plan(&pods, |_| None, 0, q).iter().all(|(_, r)| *r != Reason::Terminated));
+        assert!(plan(&pods, |_| None, 0, q)
+            .iter()
+            .all(|(_, r)| *r != Reason::Terminated));
     }
 }

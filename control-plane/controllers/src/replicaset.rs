@@ -110,13 +110,21 @@ pub fn plan(input: &Input) -> Plan {
             let n = (owned.len() - replicas).min(input.burst);
             let mut per_node: HashMap<&str, usize> = HashMap::new();
             for p in &owned {
-                let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("");
+                let node = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .unwrap_or("");
                 if !node.is_empty() {
                     *per_node.entry(node).or_default() += 1;
                 }
             }
             let rank = |p: &Pod| {
-                let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("");
+                let node = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .unwrap_or("");
                 per_node.get(node).copied().unwrap_or(0)
             };
             let mut victims: Vec<&Arc<Pod>> = owned.clone();
@@ -235,6 +243,46 @@ pub async fn set_owner_refs(
     Ok(())
 }
 
+/// Claims (`adopt`) and releases (`release`) pods by name for `owner`, as client-go's
+/// ControllerRefManager does; releasing a pod that is gone is fine. The errors are returned
+/// (a sync ends on any before creating or deleting).
+pub async fn claim_pods(
+    client: &Client,
+    by_name: &HashMap<&str, &Arc<Pod>>,
+    owner: &OwnerReference,
+    adopt: &[String],
+    release: &[String],
+) -> Vec<ControllerError> {
+    let mut errors = Vec::new();
+    for n in adopt {
+        if let Some(p) = by_name.get(n.as_str()) {
+            let mut refs = p.metadata.owner_references.clone().unwrap_or_default();
+            refs.push(owner.clone());
+            if let Err(e) = set_owner_refs(client, p, refs).await {
+                errors.push(e);
+            }
+        }
+    }
+    for n in release {
+        if let Some(p) = by_name.get(n.as_str()) {
+            let refs: Vec<OwnerReference> = p
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .filter(|r| r.uid != owner.uid)
+                .cloned()
+                .collect();
+            if let Err(e) = set_owner_refs(client, p, refs).await {
+                if !e.is_not_found() {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    errors
+}
+
 /// Deletes an object, conditional on its uid; NotFound is success.
 pub async fn delete_with_uid(
     client: &Client,
@@ -304,7 +352,13 @@ pub fn start(t: &mut Term) {
         }
     });
     let c5 = c.clone();
-    t.resync(&queue, move || c5.rss.list().iter().map(|r| util::key(&r.metadata)).collect());
+    t.resync(&queue, move || {
+        c5.rss
+            .list()
+            .iter()
+            .map(|r| util::key(&r.metadata))
+            .collect()
+    });
     let workers = t.config.concurrent_replicaset_syncs;
     let c6 = c.clone();
     t.spawn_workers(&queue, workers, move |key| {
@@ -319,7 +373,9 @@ impl Controller {
         if r.kind != "ReplicaSet" {
             return None;
         }
-        self.rss.get_in(ns, &r.name).filter(|rs| util::uid(&rs.metadata) == r.uid)
+        self.rss
+            .get_in(ns, &r.name)
+            .filter(|rs| util::uid(&rs.metadata) == r.uid)
     }
 
     fn matching_rss(&self, pod: &Pod) -> Vec<String> {
@@ -337,13 +393,19 @@ impl Controller {
     }
 
     fn pod_changed(&self, old: Option<&Pod>, new: Option<&Pod>) {
-        let ns = old.or(new).map(|p| util::namespace(&p.metadata)).unwrap_or("");
+        let ns = old
+            .or(new)
+            .map(|p| util::namespace(&p.metadata))
+            .unwrap_or("");
         match (old, new) {
             (_, Some(p)) if p.metadata.deletion_timestamp.is_some() => {
                 // A pod being deleted counts as deleted (Kubernetes' updatePod).
-                if let Some(rs) = util::controller_ref(&p.metadata).and_then(|r| self.resolve(ns, r)) {
+                if let Some(rs) =
+                    util::controller_ref(&p.metadata).and_then(|r| self.resolve(ns, r))
+                {
                     let key = util::key(&rs.metadata);
-                    self.expectations.deletion_observed(&key, &util::key(&p.metadata));
+                    self.expectations
+                        .deletion_observed(&key, &util::key(&p.metadata));
                     self.queue.add(&key);
                 }
             }
@@ -374,9 +436,14 @@ impl Controller {
                         if let Some(rs) = self.resolve(ns, r) {
                             let key = util::key(&rs.metadata);
                             self.queue.add(&key);
-                            let min_ready = rs.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0);
+                            let min_ready = rs
+                                .spec
+                                .as_ref()
+                                .and_then(|s| s.min_ready_seconds)
+                                .unwrap_or(0);
                             if min_ready > 0 && !util::is_pod_ready(o) && util::is_pod_ready(p) {
-                                self.queue.add_after(&key, Duration::from_secs(min_ready as u64));
+                                self.queue
+                                    .add_after(&key, Duration::from_secs(min_ready as u64));
                             }
                         }
                     }
@@ -390,9 +457,12 @@ impl Controller {
                 }
             }
             (Some(p), None) => {
-                if let Some(rs) = util::controller_ref(&p.metadata).and_then(|r| self.resolve(ns, r)) {
+                if let Some(rs) =
+                    util::controller_ref(&p.metadata).and_then(|r| self.resolve(ns, r))
+                {
                     let key = util::key(&rs.metadata);
-                    self.expectations.deletion_observed(&key, &util::key(&p.metadata));
+                    self.expectations
+                        .deletion_observed(&key, &util::key(&p.metadata));
                     self.queue.add(&key);
                 }
             }
@@ -406,9 +476,16 @@ impl Controller {
             return Ok(());
         };
         let (ns, name) = util::split_key(key);
-        if rs.spec.as_ref().is_none_or(|s| util::selector_is_empty(&s.selector)) {
+        if rs
+            .spec
+            .as_ref()
+            .is_none_or(|s| util::selector_is_empty(&s.selector))
+        {
             // Kubernetes refuses to manage every pod of a namespace.
-            tracing::warn!(replicaset = key, "the ReplicaSet has an empty selector; ignoring it");
+            tracing::warn!(
+                replicaset = key,
+                "the ReplicaSet has an empty selector; ignoring it"
+            );
             return Ok(());
         }
         let pods = self.pods.list_in(ns);
@@ -423,33 +500,8 @@ impl Controller {
             pods.iter().map(|p| (util::name(&p.metadata), p)).collect();
         let owner = util::controller_ref_to("apps/v1", "ReplicaSet", &rs.metadata);
         // Claim first; a failed claim ends the sync before any creation or deletion.
-        let mut errors = Vec::new();
-        for n in &plan.adopt {
-            if let Some(p) = by_name.get(n.as_str()) {
-                let mut refs = p.metadata.owner_references.clone().unwrap_or_default();
-                refs.push(owner.clone());
-                if let Err(e) = set_owner_refs(&self.client, p, refs).await {
-                    errors.push(e);
-                }
-            }
-        }
-        for n in &plan.release {
-            if let Some(p) = by_name.get(n.as_str()) {
-                let refs: Vec<OwnerReference> = p
-                    .metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .filter(|r| r.uid != owner.uid)
-                    .cloned()
-                    .collect();
-                if let Err(e) = set_owner_refs(&self.client, p, refs).await {
-                    if !e.is_not_found() {
-                        errors.push(e);
-                    }
-                }
-            }
-        }
+        let mut errors =
+            claim_pods(&self.client, &by_name, &owner, &plan.adopt, &plan.release).await;
         if !errors.is_empty() {
             return ControllerError::collect(errors);
         }
@@ -474,8 +526,11 @@ impl Controller {
                     }
                     Err(e) => {
                         self.expectations.creation_observed(key);
-                        self.recorder
-                            .warning(me.clone(), "FailedCreate", format!("Error creating: {e}"));
+                        self.recorder.warning(
+                            me.clone(),
+                            "FailedCreate",
+                            format!("Error creating: {e}"),
+                        );
                         Err(e).ctx(|| format!("create pod for replica set {key}"))
                     }
                 }
@@ -501,9 +556,13 @@ impl Controller {
                         format!("Deleted pod: {}", util::name(&p.metadata)),
                     ),
                     Err(e) => {
-                        self.expectations.deletion_observed(key, &util::key(&p.metadata));
-                        self.recorder
-                            .warning(me.clone(), "FailedDelete", format!("Error deleting: {e}"));
+                        self.expectations
+                            .deletion_observed(key, &util::key(&p.metadata));
+                        self.recorder.warning(
+                            me.clone(),
+                            "FailedDelete",
+                            format!("Error deleting: {e}"),
+                        );
                     }
                 }
                 r
@@ -580,7 +639,14 @@ mod tests {
     }
 
     /// An owned pod: (name, phase, node, ready since, restarts, created).
-    fn owned(name: &str, phase: &str, node: &str, ready: Option<i64>, restarts: i32, created: i64) -> Arc<Pod> {
+    fn owned(
+        name: &str,
+        phase: &str,
+        node: &str,
+        ready: Option<i64>,
+        restarts: i32,
+        created: i64,
+    ) -> Arc<Pod> {
         let mut p = pod(name, phase, node, ready, restarts, created);
         p.metadata.owner_references = Some(vec![OwnerReference {
             api_version: "apps/v1".into(),
@@ -603,7 +669,14 @@ mod tests {
         available: i32,
     }
 
-    fn check(what: &str, rs: ReplicaSet, pods: Vec<Arc<Pod>>, satisfied: bool, burst: usize, want: Want) {
+    fn check(
+        what: &str,
+        rs: ReplicaSet,
+        pods: Vec<Arc<Pod>>,
+        satisfied: bool,
+        burst: usize,
+        want: Want,
+    ) {
         let p = plan(&Input {
             rs: &rs,
             pods: &pods,
@@ -617,8 +690,16 @@ mod tests {
         assert_eq!(p.release, want.release, "{what}: release");
         assert_eq!(p.status.replicas, want.replicas, "{what}: replicas");
         assert_eq!(p.status.ready_replicas, Some(want.ready), "{what}: ready");
-        assert_eq!(p.status.available_replicas, Some(want.available), "{what}: available");
-        assert_eq!(p.status.observed_generation, Some(4), "{what}: observedGeneration");
+        assert_eq!(
+            p.status.available_replicas,
+            Some(want.available),
+            "{what}: available"
+        );
+        assert_eq!(
+            p.status.observed_generation,
+            Some(4),
+            "{what}: observedGeneration"
+        );
     }
 
     #[test]
@@ -632,13 +713,37 @@ mod tests {
             ready,
             available,
         };
-        check("scale up from nothing", rs(3, 0), vec![], true, 500, w(3, &[], &[], &[], 0, 0, 0));
-        check("burst caps creations", rs(800, 0), vec![], true, 500, w(500, &[], &[], &[], 0, 0, 0));
-        check("unsatisfied expectations: no action", rs(3, 0), vec![], false, 500, w(0, &[], &[], &[], 0, 0, 0));
+        check(
+            "scale up from nothing",
+            rs(3, 0),
+            vec![],
+            true,
+            500,
+            w(3, &[], &[], &[], 0, 0, 0),
+        );
+        check(
+            "burst caps creations",
+            rs(800, 0),
+            vec![],
+            true,
+            500,
+            w(500, &[], &[], &[], 0, 0, 0),
+        );
+        check(
+            "unsatisfied expectations: no action",
+            rs(3, 0),
+            vec![],
+            false,
+            500,
+            w(0, &[], &[], &[], 0, 0, 0),
+        );
         check(
             "steady",
             rs(2, 0),
-            vec![owned("a", "Running", "n1", Some(1), 0, 0), owned("b", "Running", "n2", Some(1), 0, 0)],
+            vec![
+                owned("a", "Running", "n1", Some(1), 0, 0),
+                owned("b", "Running", "n2", Some(1), 0, 0),
+            ],
             true,
             500,
             w(0, &[], &[], &[], 2, 2, 2),
@@ -680,7 +785,13 @@ mod tests {
         check(
             "adopt orphans, release strays, ignore inactive and foreign",
             rs(2, 0),
-            vec![Arc::new(orphan), Arc::new(other), Arc::new(strayed), Arc::new(done), Arc::new(going)],
+            vec![
+                Arc::new(orphan),
+                Arc::new(other),
+                Arc::new(strayed),
+                Arc::new(done),
+                Arc::new(going),
+            ],
             true,
             500,
             w(1, &[], &["orphan"], &["strayed"], 1, 1, 1),
@@ -688,7 +799,10 @@ mod tests {
         check(
             "minReadySeconds: ready is not yet available",
             rs(2, 30),
-            vec![owned("a", "Running", "n1", Some(990), 0, 0), owned("b", "Running", "n2", Some(100), 0, 0)],
+            vec![
+                owned("a", "Running", "n1", Some(990), 0, 0),
+                owned("b", "Running", "n2", Some(100), 0, 0),
+            ],
             true,
             500,
             w(0, &[], &[], &[], 2, 2, 1),
@@ -699,10 +813,22 @@ mod tests {
     fn requeue_for_min_ready_seconds() {
         let pods = vec![owned("a", "Running", "n1", Some(990), 0, 0)];
         let r = rs(1, 30);
-        let p = plan(&Input { rs: &r, pods: &pods, now: ts(1000), expectations_satisfied: true, burst: 500 });
+        let p = plan(&Input {
+            rs: &r,
+            pods: &pods,
+            now: ts(1000),
+            expectations_satisfied: true,
+            burst: 500,
+        });
         assert_eq!(p.requeue_after_secs, Some(30));
         let r = rs(1, 0);
-        let p = plan(&Input { rs: &r, pods: &pods, now: ts(1000), expectations_satisfied: true, burst: 500 });
+        let p = plan(&Input {
+            rs: &r,
+            pods: &pods,
+            now: ts(1000),
+            expectations_satisfied: true,
+            burst: 500,
+        });
         assert_eq!(p.requeue_after_secs, None);
     }
 
@@ -710,15 +836,27 @@ mod tests {
     fn fully_labeled_counts_template_labels() {
         let mut full = (*owned("full", "Running", "n1", Some(1), 0, 0)).clone();
         full.metadata.labels = Some(labels(&[("app", "web"), ("tier", "fe")]));
-        let pods = vec![Arc::new(full), owned("partial", "Running", "n1", Some(1), 0, 0)];
+        let pods = vec![
+            Arc::new(full),
+            owned("partial", "Running", "n1", Some(1), 0, 0),
+        ];
         let r = rs(2, 0);
-        let p = plan(&Input { rs: &r, pods: &pods, now: ts(1000), expectations_satisfied: true, burst: 500 });
+        let p = plan(&Input {
+            rs: &r,
+            pods: &pods,
+            now: ts(1000),
+            expectations_satisfied: true,
+            burst: 500,
+        });
         assert_eq!(p.status.fully_labeled_replicas, Some(1));
     }
 
     #[tokio::test]
     async fn slow_start_batches() {
-        let check = |count: usize, fail_at: Option<usize>, want_calls: usize, want_skipped: usize| async move {
+        let check = |count: usize,
+                     fail_at: Option<usize>,
+                     want_calls: usize,
+                     want_skipped: usize| async move {
             let calls = std::sync::atomic::AtomicUsize::new(0);
             let (skipped, errs) = slow_start(count, || {
                 let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -731,7 +869,11 @@ mod tests {
                 }
             })
             .await;
-            assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), want_calls, "{count} {fail_at:?}");
+            assert_eq!(
+                calls.load(std::sync::atomic::Ordering::SeqCst),
+                want_calls,
+                "{count} {fail_at:?}"
+            );
             assert_eq!(skipped, want_skipped, "{count} {fail_at:?}");
             assert_eq!(errs.len(), usize::from(fail_at.is_some_and(|f| f < count)));
         };
@@ -746,10 +888,26 @@ mod tests {
     fn pod_template_becomes_pod() {
         let r = rs(1, 0);
         let owner = util::controller_ref_to("apps/v1", "ReplicaSet", &r.metadata);
-        let p = pod_from_template(r.spec.as_ref().unwrap().template.as_ref().unwrap(), "default", "web-", owner);
+        let p = pod_from_template(
+            r.spec.as_ref().unwrap().template.as_ref().unwrap(),
+            "default",
+            "web-",
+            owner,
+        );
         assert_eq!(p.metadata.generate_name.as_deref(), Some("web-"));
-        assert_eq!(p.metadata.labels.as_ref().unwrap().get("tier").map(String::as_str), Some("fe"));
+        assert_eq!(
+            p.metadata
+                .labels
+                .as_ref()
+                .unwrap()
+                .get("tier")
+                .map(String::as_str),
+            Some("fe")
+        );
         let r = &p.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!((r.controller, r.block_owner_deletion, r.uid.as_str()), (Some(true), Some(true), "rs-uid"));
+        assert_eq!(
+            (r.controller, r.block_owner_deletion, r.uid.as_str()),
+            (Some(true), Some(true), "rs-uid")
+        );
     }
 }

@@ -55,7 +55,13 @@ pub fn start_service_accounts(t: &mut Term) {
         }
     });
     let c2 = c.clone();
-    t.resync(&queue, move || c2.namespaces.list().iter().map(|n| util::key(&n.metadata)).collect());
+    t.resync(&queue, move || {
+        c2.namespaces
+            .list()
+            .iter()
+            .map(|n| util::key(&n.metadata))
+            .collect()
+    });
     t.spawn_workers(&queue, 1, move |ns| {
         let c = c.clone();
         async move { c.sync(&ns).await }
@@ -64,7 +70,9 @@ pub fn start_service_accounts(t: &mut Term) {
 
 impl SaController {
     async fn sync(&self, ns: &str) -> Result<(), ControllerError> {
-        let Some(n) = self.namespaces.get(ns) else { return Ok(()) };
+        let Some(n) = self.namespaces.get(ns) else {
+            return Ok(());
+        };
         if !active(&n) || self.sas.get_in(ns, "default").is_some() {
             return Ok(());
         }
@@ -76,8 +84,14 @@ impl SaController {
             },
             ..Default::default()
         };
-        match self.client.create::<Value>(&Resource::SERVICE_ACCOUNTS, ns, &sa).await {
-            Err(e) if !benign(&e) => Err(e).ctx(|| format!("create the default service account in {ns}")),
+        match self
+            .client
+            .create::<Value>(&Resource::SERVICE_ACCOUNTS, ns, &sa)
+            .await
+        {
+            Err(e) if !benign(&e) => {
+                Err(e).ctx(|| format!("create the default service account in {ns}"))
+            }
             _ => Ok(()),
         }
     }
@@ -86,11 +100,19 @@ impl SaController {
 /// The ConfigMap the publisher wants in `ns`, given the current one.
 pub fn desired_root_ca(ns: &str, pem: &str, current: Option<&ConfigMap>) -> Option<ConfigMap> {
     let data: BTreeMap<String, String> = [(ROOT_CA_KEY.to_string(), pem.to_string())].into();
-    let want_ann = (String::from("kubernetes.io/description"), DESCRIPTION.to_string());
+    let want_ann = (
+        String::from("kubernetes.io/description"),
+        DESCRIPTION.to_string(),
+    );
     match current {
         Some(cm)
             if cm.data.as_ref() == Some(&data)
-                && cm.metadata.annotations.as_ref().and_then(|a| a.get(&want_ann.0)) == Some(&want_ann.1) =>
+                && cm
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(&want_ann.0))
+                    == Some(&want_ann.1) =>
         {
             None
         }
@@ -98,7 +120,10 @@ pub fn desired_root_ca(ns: &str, pem: &str, current: Option<&ConfigMap>) -> Opti
             let mut cm = cm.clone();
             cm.data = Some(data);
             cm.binary_data = None;
-            cm.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(want_ann.0, want_ann.1);
+            cm.metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(want_ann.0, want_ann.1);
             Some(cm)
         }
         None => Some(ConfigMap {
@@ -144,7 +169,13 @@ pub fn start_root_ca(t: &mut Term) {
         }
     });
     let c2 = c.clone();
-    t.resync(&queue, move || c2.namespaces.list().iter().map(|n| util::key(&n.metadata)).collect());
+    t.resync(&queue, move || {
+        c2.namespaces
+            .list()
+            .iter()
+            .map(|n| util::key(&n.metadata))
+            .collect()
+    });
     t.spawn_workers(&queue, 1, move |ns| {
         let c = c.clone();
         async move { c.sync(&ns).await }
@@ -153,18 +184,24 @@ pub fn start_root_ca(t: &mut Term) {
 
 impl RootCa {
     async fn sync(&self, ns: &str) -> Result<(), ControllerError> {
-        let Some(n) = self.namespaces.get(ns) else { return Ok(()) };
+        let Some(n) = self.namespaces.get(ns) else {
+            return Ok(());
+        };
         if !active(&n) {
             return Ok(());
         }
         let current = self.configmaps.get_in(ns, ROOT_CA_CONFIGMAP);
-        let Some(want) = desired_root_ca(ns, &self.pem, current.as_deref()) else { return Ok(()) };
+        let Some(want) = desired_root_ca(ns, &self.pem, current.as_deref()) else {
+            return Ok(());
+        };
         let res = if current.is_some() {
             self.client
                 .replace::<Value>(&Resource::CONFIGMAPS, ns, ROOT_CA_CONFIGMAP, None, &want)
                 .await
         } else {
-            self.client.create::<Value>(&Resource::CONFIGMAPS, ns, &want).await
+            self.client
+                .create::<Value>(&Resource::CONFIGMAPS, ns, &want)
+                .await
         };
         match res {
             Err(e) if !benign(&e) => Err(e).ctx(|| format!("publish {ROOT_CA_CONFIGMAP} in {ns}")),
@@ -182,8 +219,20 @@ mod tests {
         let pem = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n";
         let created = desired_root_ca("team-a", pem, None).expect("created");
         assert_eq!(created.metadata.name.as_deref(), Some(ROOT_CA_CONFIGMAP));
-        assert_eq!(created.data.as_ref().unwrap().get(ROOT_CA_KEY).map(String::as_str), Some(pem));
-        assert_eq!(desired_root_ca("team-a", pem, Some(&created)), None, "up to date");
+        assert_eq!(
+            created
+                .data
+                .as_ref()
+                .unwrap()
+                .get(ROOT_CA_KEY)
+                .map(String::as_str),
+            Some(pem)
+        );
+        assert_eq!(
+            desired_root_ca("team-a", pem, Some(&created)),
+            None,
+            "up to date"
+        );
         let mut tampered = created.clone();
         tampered.data = Some([(ROOT_CA_KEY.to_string(), "old".to_string())].into());
         let fixed = desired_root_ca("team-a", pem, Some(&tampered)).expect("rewritten");

@@ -6,8 +6,8 @@
 //! taints. `verdict` is the pure core; the shell works from a queue of node names and
 //! re-queues a node for its next deadline.
 
-use crate::events::{ObjectRef, Recorder};
 use crate::error::ControllerError;
+use crate::events::{ObjectRef, Recorder};
 use crate::informers::Informer;
 use crate::replicaset::delete_with_uid;
 use crate::taints::{self, NO_EXECUTE};
@@ -35,7 +35,11 @@ pub enum Verdict {
 /// kube's `processPodOnNode`: every NoExecute taint must be tolerated (by the first
 /// toleration that matches it, `GetMatchingTolerations`), and the earliest deadline among
 /// those with `tolerationSeconds` wins.
-pub fn verdict(tolerations: &[Toleration], taints: &[(Taint, Timestamp)], now: Timestamp) -> Verdict {
+pub fn verdict(
+    tolerations: &[Toleration],
+    taints: &[(Taint, Timestamp)],
+    now: Timestamp,
+) -> Verdict {
     let mut deadline: Option<Timestamp> = None;
     for (taint, since) in taints.iter().filter(|(t, _)| t.effect == NO_EXECUTE) {
         let Some(tol) = tolerations.iter().find(|t| taints::tolerates(t, taint)) else {
@@ -54,11 +58,16 @@ pub fn verdict(tolerations: &[Toleration], taints: &[(Taint, Timestamp)], now: T
 }
 
 fn no_execute_taints(node: &Node) -> impl Iterator<Item = &Taint> {
-    taints::node_taints(node).iter().filter(|t| t.effect == NO_EXECUTE)
+    taints::node_taints(node)
+        .iter()
+        .filter(|t| t.effect == NO_EXECUTE)
 }
 
 fn node_of(p: &Pod) -> &str {
-    p.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("")
+    p.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .unwrap_or("")
 }
 
 struct Controller {
@@ -93,9 +102,15 @@ pub fn start(t: &mut Term) {
     });
     let c2 = Arc::downgrade(&c);
     c.pods.on_change(move |_old, new| {
-        let (Some(c), Some(p)) = (c2.upgrade(), new) else { return };
+        let (Some(c), Some(p)) = (c2.upgrade(), new) else {
+            return;
+        };
         let node = node_of(p);
-        if !node.is_empty() && c.nodes.get(node).is_some_and(|n| no_execute_taints(&n).next().is_some()) {
+        if !node.is_empty()
+            && c.nodes
+                .get(node)
+                .is_some_and(|n| no_execute_taints(&n).next().is_some())
+        {
             c.queue.add(node);
         }
     });
@@ -125,14 +140,20 @@ impl Controller {
         let taints: Vec<(Taint, Timestamp)> = {
             let mut seen = self.first_seen.lock();
             seen.retain(|(n, k, v), _| {
-                n != node_name || no_execute_taints(&node).any(|t| t.key == *k && t.value.as_deref().unwrap_or("") == v)
+                n != node_name
+                    || no_execute_taints(&node)
+                        .any(|t| t.key == *k && t.value.as_deref().unwrap_or("") == v)
             });
             no_execute_taints(&node)
                 .map(|t| {
                     let since = match &t.time_added {
                         Some(at) => at.0,
                         None => *seen
-                            .entry((node_name.into(), t.key.clone(), t.value.clone().unwrap_or_default()))
+                            .entry((
+                                node_name.into(),
+                                t.key.clone(),
+                                t.value.clone().unwrap_or_default(),
+                            ))
                             .or_insert(now),
                     };
                     (t.clone(), since)
@@ -151,15 +172,25 @@ impl Controller {
         let mut next: Option<Timestamp> = None;
         let mut errors = Vec::new();
         for p in &pods {
-            let tolerations = p.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[]);
+            let tolerations = p
+                .spec
+                .as_ref()
+                .and_then(|s| s.tolerations.as_deref())
+                .unwrap_or(&[]);
             match verdict(tolerations, &taints, now) {
                 Verdict::Keep => {}
                 Verdict::DeleteAt(at) => next = Some(next.map_or(at, |n| n.min(at))),
                 Verdict::DeleteNow => {
                     let key = util::key(&p.metadata);
                     tracing::info!(pod = %key, node = node_name, "taint-eviction-controller: deleting the pod");
-                    self.recorder.normal(ObjectRef::of(&**p), "TaintManagerEviction", format!("Marking for deletion Pod {key}"));
-                    if let Err(e) = delete_with_uid(&self.client, &Resource::PODS, &p.metadata, None).await {
+                    self.recorder.normal(
+                        ObjectRef::of(&**p),
+                        "TaintManagerEviction",
+                        format!("Marking for deletion Pod {key}"),
+                    );
+                    if let Err(e) =
+                        delete_with_uid(&self.client, &Resource::PODS, &p.metadata, None).await
+                    {
                         errors.push(e);
                     }
                 }
@@ -168,7 +199,10 @@ impl Controller {
         if let Some(at) = next {
             let wait = at.duration_since(now).as_secs_f64().max(0.0);
             // One more second: the deadline is in whole seconds and must have passed.
-            self.queue.add_after(node_name, Duration::from_secs_f64(wait) + Duration::from_secs(1));
+            self.queue.add_after(
+                node_name,
+                Duration::from_secs_f64(wait) + Duration::from_secs(1),
+            );
         }
         ControllerError::collect(errors)
     }
@@ -184,32 +218,95 @@ mod tests {
     #[test]
     fn verdicts() {
         let ne = |k: &str, at: i64| (taint(k, NO_EXECUTE), ts(at));
-        let default_tols = vec![tol(NOT_READY, "Exists", NO_EXECUTE, Some(300)), tol(UNREACHABLE, "Exists", NO_EXECUTE, Some(300))];
-        type Case = (&'static str, Vec<Toleration>, Vec<(Taint, Timestamp)>, i64, Verdict);
+        let default_tols = vec![
+            tol(NOT_READY, "Exists", NO_EXECUTE, Some(300)),
+            tol(UNREACHABLE, "Exists", NO_EXECUTE, Some(300)),
+        ];
+        type Case = (
+            &'static str,
+            Vec<Toleration>,
+            Vec<(Taint, Timestamp)>,
+            i64,
+            Verdict,
+        );
         let cases: Vec<Case> = vec![
             ("no taints", vec![], vec![], 0, Verdict::Keep),
-            ("NoSchedule only", vec![], vec![(taint("x", NO_SCHEDULE), ts(0))], 0, Verdict::Keep),
-            ("untolerated", vec![], vec![ne(UNREACHABLE, 0)], 0, Verdict::DeleteNow),
-            ("default 300 s, early", default_tols.clone(), vec![ne(UNREACHABLE, 100)], 200, Verdict::DeleteAt(ts(400))),
-            ("default 300 s, due", default_tols.clone(), vec![ne(UNREACHABLE, 100)], 400, Verdict::DeleteNow),
-            ("one taint untolerated", default_tols.clone(), vec![ne(UNREACHABLE, 0), ne("custom", 0)], 0, Verdict::DeleteNow),
-            ("forever (DaemonSet)", vec![tol(UNREACHABLE, "Exists", NO_EXECUTE, None)], vec![ne(UNREACHABLE, 0)], 10_000, Verdict::Keep),
-            ("tolerate everything", vec![tol("", "Exists", "", None)], vec![ne(UNREACHABLE, 0), ne("x", 0)], 10_000, Verdict::Keep),
+            (
+                "NoSchedule only",
+                vec![],
+                vec![(taint("x", NO_SCHEDULE), ts(0))],
+                0,
+                Verdict::Keep,
+            ),
+            (
+                "untolerated",
+                vec![],
+                vec![ne(UNREACHABLE, 0)],
+                0,
+                Verdict::DeleteNow,
+            ),
+            (
+                "default 300 s, early",
+                default_tols.clone(),
+                vec![ne(UNREACHABLE, 100)],
+                200,
+                Verdict::DeleteAt(ts(400)),
+            ),
+            (
+                "default 300 s, due",
+                default_tols.clone(),
+                vec![ne(UNREACHABLE, 100)],
+                400,
+                Verdict::DeleteNow,
+            ),
+            (
+                "one taint untolerated",
+                default_tols.clone(),
+                vec![ne(UNREACHABLE, 0), ne("custom", 0)],
+                0,
+                Verdict::DeleteNow,
+            ),
+            (
+                "forever (DaemonSet)",
+                vec![tol(UNREACHABLE, "Exists", NO_EXECUTE, None)],
+                vec![ne(UNREACHABLE, 0)],
+                10_000,
+                Verdict::Keep,
+            ),
+            (
+                "tolerate everything",
+                vec![tol("", "Exists", "", None)],
+                vec![ne(UNREACHABLE, 0), ne("x", 0)],
+                10_000,
+                Verdict::Keep,
+            ),
             (
                 "earliest deadline wins",
-                vec![tol(UNREACHABLE, "Exists", NO_EXECUTE, Some(300)), tol("x", "Exists", NO_EXECUTE, Some(30))],
+                vec![
+                    tol(UNREACHABLE, "Exists", NO_EXECUTE, Some(300)),
+                    tol("x", "Exists", NO_EXECUTE, Some(30)),
+                ],
                 vec![ne(UNREACHABLE, 0), ne("x", 100)],
                 0,
                 Verdict::DeleteAt(ts(130)),
             ),
             (
                 "first matching toleration decides",
-                vec![tol(UNREACHABLE, "Exists", NO_EXECUTE, Some(60)), tol("", "Exists", "", None)],
+                vec![
+                    tol(UNREACHABLE, "Exists", NO_EXECUTE, Some(60)),
+                    tol("", "Exists", "", None),
+                ],
                 vec![ne(UNREACHABLE, 0)],
                 0,
                 Verdict::DeleteAt(ts(60)),
             ),
-            ("zero seconds", vec![tol(UNREACHABLE, "Exists", NO_EXECUTE, Some(0))], vec![ne(UNREACHABLE, 50)], 50, Verdict::DeleteNow),
+            (
+                "zero seconds",
+                vec![tol(UNREACHABLE, "Exists", NO_EXECUTE, Some(0))],
+                vec![ne(UNREACHABLE, 50)],
+                50,
+                Verdict::DeleteNow,
+            ),
         ];
         for (what, tols, taints, now, want) in cases {
             assert_eq!(verdict(&tols, &taints, ts(now)), want, "{what}");

@@ -4,7 +4,9 @@
 //! keys the node lifecycle controller manages, and the edit of a node's taint list.
 
 use crate::util::Labels;
-use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, PodSpec, Taint, Toleration};
+use k8s_openapi::api::core::v1::{
+    Node, NodeSelectorRequirement, NodeSelectorTerm, PodSpec, Taint, Toleration,
+};
 
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
@@ -29,7 +31,10 @@ pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
     match t.operator.as_deref().unwrap_or("Equal") {
         "Exists" => true,
         // An empty key is only valid with Exists.
-        "" | "Equal" => !key.is_empty() && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+        "" | "Equal" => {
+            !key.is_empty()
+                && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
+        }
         _ => false,
     }
 }
@@ -40,12 +45,20 @@ pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
 }
 
 pub fn node_taints(node: &Node) -> &[Taint] {
-    node.spec.as_ref().and_then(|s| s.taints.as_deref()).unwrap_or(&[])
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or(&[])
 }
 
 /// A taint (no value, no timeAdded).
 pub fn taint(key: &str, effect: &str) -> Taint {
-    Taint { key: key.into(), effect: effect.into(), value: None, time_added: None }
+    Taint {
+        key: key.into(),
+        effect: effect.into(),
+        value: None,
+        time_added: None,
+    }
 }
 
 /// The taint list after removing `(key, effect)` pairs and adding (or replacing, by key and
@@ -81,10 +94,16 @@ pub fn node_matches(spec: &PodSpec, node: &Node) -> bool {
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|na| na.required_during_scheduling_ignored_during_execution.as_ref());
+        .and_then(|na| {
+            na.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
     match required {
         None => true,
-        Some(sel) => sel.node_selector_terms.iter().any(|t| term_matches(t, labels, name)),
+        Some(sel) => sel
+            .node_selector_terms
+            .iter()
+            .any(|t| term_matches(t, labels, name)),
     }
 }
 
@@ -95,8 +114,12 @@ fn term_matches(t: &NodeSelectorTerm, labels: &Labels, name: &str) -> bool {
     if exprs.is_empty() && fields.is_empty() {
         return false;
     }
-    exprs.iter().all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
-        && fields.iter().all(|r| r.key == "metadata.name" && requirement_matches(r, Some(name)))
+    exprs
+        .iter()
+        .all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
+        && fields
+            .iter()
+            .all(|r| r.key == "metadata.name" && requirement_matches(r, Some(name)))
 }
 
 fn requirement_matches(r: &NodeSelectorRequirement, have: Option<&str>) -> bool {
@@ -107,8 +130,12 @@ fn requirement_matches(r: &NodeSelectorRequirement, have: Option<&str>) -> bool 
         "NotIn" => have.is_none_or(|v| !values.iter().any(|x| x == v)),
         "Exists" => have.is_some(),
         "DoesNotExist" => have.is_none(),
-        "Gt" => matches!((have.and_then(num), values.first().and_then(|v| num(v))), (Some(a), Some(b)) if a > b),
-        "Lt" => matches!((have.and_then(num), values.first().and_then(|v| num(v))), (Some(a), Some(b)) if a < b),
+        "Gt" => {
+            matches!((have.and_then(num), values.first().and_then(|v| num(v))), (Some(a), Some(b)) if a > b)
+        }
+        "Lt" => {
+            matches!((have.and_then(num), values.first().and_then(|v| num(v))), (Some(a), Some(b)) if a < b)
+        }
         _ => false,
     }
 }
@@ -135,7 +162,11 @@ pub mod testutil {
             }),
             status: Some(NodeStatus {
                 conditions: (!ready.is_empty()).then(|| {
-                    vec![NodeCondition { type_: "Ready".into(), status: ready.into(), ..Default::default() }]
+                    vec![NodeCondition {
+                        type_: "Ready".into(),
+                        status: ready.into(),
+                        ..Default::default()
+                    }]
                 }),
                 ..Default::default()
             }),
@@ -168,10 +199,18 @@ mod tests {
         let mut valued = taint("k", NO_SCHEDULE);
         valued.value = Some("v".into());
         check(tol("k", "Exists", "", None), taint("k", NO_EXECUTE), true);
-        check(tol("k", "Exists", NO_SCHEDULE, None), taint("k", NO_EXECUTE), false);
+        check(
+            tol("k", "Exists", NO_SCHEDULE, None),
+            taint("k", NO_EXECUTE),
+            false,
+        );
         check(tol("", "Exists", "", None), taint("any", NO_EXECUTE), true);
         check(tol("", "Equal", "", None), taint("any", NO_EXECUTE), false);
-        check(tol("other", "Exists", "", None), taint("k", NO_EXECUTE), false);
+        check(
+            tol("other", "Exists", "", None),
+            taint("k", NO_EXECUTE),
+            false,
+        );
         let mut eq = tol("k", "Equal", "", None);
         check(eq.clone(), valued.clone(), false);
         eq.value = Some("v".into());
@@ -191,28 +230,92 @@ mod tests {
         let with_terms = |terms: Vec<NodeSelectorTerm>| PodSpec {
             affinity: Some(Affinity {
                 node_affinity: Some(NodeAffinity {
-                    required_during_scheduling_ignored_during_execution: Some(NodeSelector { node_selector_terms: terms }),
+                    required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                        node_selector_terms: terms,
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
             }),
             ..Default::default()
         };
-        let exprs = |r: Vec<NodeSelectorRequirement>| NodeSelectorTerm { match_expressions: Some(r), match_fields: None };
-        let fields = |r: Vec<NodeSelectorRequirement>| NodeSelectorTerm { match_expressions: None, match_fields: Some(r) };
+        let exprs = |r: Vec<NodeSelectorRequirement>| NodeSelectorTerm {
+            match_expressions: Some(r),
+            match_fields: None,
+        };
+        let fields = |r: Vec<NodeSelectorRequirement>| NodeSelectorTerm {
+            match_expressions: None,
+            match_fields: Some(r),
+        };
         let cases: Vec<(&str, PodSpec, bool)> = vec![
             ("no constraints", PodSpec::default(), true),
-            ("selector match", PodSpec { node_selector: Some(crate::util::testutil::labels(&[("zone", "a")])), ..Default::default() }, true),
-            ("selector miss", PodSpec { node_selector: Some(crate::util::testutil::labels(&[("zone", "b")])), ..Default::default() }, false),
-            ("nodeName other", PodSpec { node_name: Some("n2".into()), ..Default::default() }, false),
-            ("In", with_terms(vec![exprs(vec![req("zone", "In", &["a", "b"])])]), true),
-            ("NotIn", with_terms(vec![exprs(vec![req("zone", "NotIn", &["a"])])]), false),
-            ("Gt", with_terms(vec![exprs(vec![req("cpus", "Gt", &["4"])])]), true),
-            ("Lt", with_terms(vec![exprs(vec![req("cpus", "Lt", &["4"])])]), false),
-            ("terms ORed", with_terms(vec![exprs(vec![req("zone", "In", &["b"])]), exprs(vec![req("zone", "Exists", &[])])]), true),
-            ("empty term", with_terms(vec![NodeSelectorTerm::default()]), false),
-            ("matchFields name", with_terms(vec![fields(vec![req("metadata.name", "In", &["n1"])])]), true),
-            ("matchFields other", with_terms(vec![fields(vec![req("metadata.name", "In", &["n2"])])]), false),
+            (
+                "selector match",
+                PodSpec {
+                    node_selector: Some(crate::util::testutil::labels(&[("zone", "a")])),
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                "selector miss",
+                PodSpec {
+                    node_selector: Some(crate::util::testutil::labels(&[("zone", "b")])),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                "nodeName other",
+                PodSpec {
+                    node_name: Some("n2".into()),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                "In",
+                with_terms(vec![exprs(vec![req("zone", "In", &["a", "b"])])]),
+                true,
+            ),
+            (
+                "NotIn",
+                with_terms(vec![exprs(vec![req("zone", "NotIn", &["a"])])]),
+                false,
+            ),
+            (
+                "Gt",
+                with_terms(vec![exprs(vec![req("cpus", "Gt", &["4"])])]),
+                true,
+            ),
+            (
+                "Lt",
+                with_terms(vec![exprs(vec![req("cpus", "Lt", &["4"])])]),
+                false,
+            ),
+            (
+                "terms ORed",
+                with_terms(vec![
+                    exprs(vec![req("zone", "In", &["b"])]),
+                    exprs(vec![req("zone", "Exists", &[])]),
+                ]),
+                true,
+            ),
+            (
+                "empty term",
+                with_terms(vec![NodeSelectorTerm::default()]),
+                false,
+            ),
+            (
+                "matchFields name",
+                with_terms(vec![fields(vec![req("metadata.name", "In", &["n1"])])]),
+                true,
+            ),
+            (
+                "matchFields other",
+                with_terms(vec![fields(vec![req("metadata.name", "In", &["n2"])])]),
+                false,
+            ),
         ];
         for (what, spec, want) in cases {
             assert_eq!(node_matches(&spec, &n), want, "{what}");
@@ -223,9 +326,20 @@ mod tests {
     fn taint_edits() {
         let mut old = taint(UNREACHABLE, NO_EXECUTE);
         old.value = Some("old".into());
-        let base = vec![taint("user", NO_SCHEDULE), old, taint(NOT_READY, NO_SCHEDULE)];
-        let got = edit_taints(&base, &[taint(UNREACHABLE, NO_EXECUTE)], &[(NOT_READY.into(), NO_SCHEDULE.into())]);
-        assert_eq!(got, vec![taint("user", NO_SCHEDULE), taint(UNREACHABLE, NO_EXECUTE)]);
+        let base = vec![
+            taint("user", NO_SCHEDULE),
+            old,
+            taint(NOT_READY, NO_SCHEDULE),
+        ];
+        let got = edit_taints(
+            &base,
+            &[taint(UNREACHABLE, NO_EXECUTE)],
+            &[(NOT_READY.into(), NO_SCHEDULE.into())],
+        );
+        assert_eq!(
+            got,
+            vec![taint("user", NO_SCHEDULE), taint(UNREACHABLE, NO_EXECUTE)]
+        );
         assert_eq!(edit_taints(&base, &[], &[]), base);
     }
 }

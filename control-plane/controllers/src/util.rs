@@ -3,7 +3,9 @@
 //! (Kubernetes' `ActivePodsWithRanks`).
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ObjectMeta, OwnerReference, Time,
+};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -340,7 +342,14 @@ pub mod testutil {
 
     /// A pod: name, phase, node ("" unassigned), ready since (None = not ready), restarts,
     /// created at (seconds after the test epoch).
-    pub fn pod(name: &str, phase: &str, node: &str, ready_at: Option<i64>, restarts: i32, created: i64) -> Pod {
+    pub fn pod(
+        name: &str,
+        phase: &str,
+        node: &str,
+        ready_at: Option<i64>,
+        restarts: i32,
+        created: i64,
+    ) -> Pod {
         Pod {
             metadata: ObjectMeta {
                 name: Some(name.into()),
@@ -387,7 +396,11 @@ mod tests {
             values: Some(vals.iter().map(|s| s.to_string()).collect()),
         };
         let check = |sel: Option<LabelSelector>, l: &[(&str, &str)], want: bool| {
-            assert_eq!(selector_matches(sel.as_ref(), Some(&labels(l))), want, "{sel:?} {l:?}");
+            assert_eq!(
+                selector_matches(sel.as_ref(), Some(&labels(l))),
+                want,
+                "{sel:?} {l:?}"
+            );
         };
         let ml = |l: &[(&str, &str)]| LabelSelector {
             match_labels: Some(labels(l)),
@@ -402,12 +415,24 @@ mod tests {
         check(Some(ml(&[("a", "1")])), &[("a", "1"), ("b", "2")], true);
         check(Some(ml(&[("a", "1")])), &[("a", "2")], false);
         check(Some(ml(&[("a", "1")])), &[], false);
-        check(Some(me(vec![req("a", "In", &["1", "2"])])), &[("a", "2")], true);
+        check(
+            Some(me(vec![req("a", "In", &["1", "2"])])),
+            &[("a", "2")],
+            true,
+        );
         check(Some(me(vec![req("a", "In", &["1", "2"])])), &[], false);
         check(Some(me(vec![req("a", "NotIn", &["1"])])), &[], true);
-        check(Some(me(vec![req("a", "NotIn", &["1"])])), &[("a", "1")], false);
+        check(
+            Some(me(vec![req("a", "NotIn", &["1"])])),
+            &[("a", "1")],
+            false,
+        );
         check(Some(me(vec![req("a", "Exists", &[])])), &[("a", "x")], true);
-        check(Some(me(vec![req("a", "DoesNotExist", &[])])), &[("a", "x")], false);
+        check(
+            Some(me(vec![req("a", "DoesNotExist", &[])])),
+            &[("a", "x")],
+            false,
+        );
         check(Some(me(vec![req("a", "Bogus", &[])])), &[("a", "x")], false);
     }
 
@@ -417,18 +442,58 @@ mod tests {
         // (a, b): a is deleted before b.
         type Case = (&'static str, (Pod, usize), (Pod, usize));
         let cases: Vec<Case> = vec![
-            ("unassigned first", (pod("a", "Pending", "", None, 0, 0), 1), (pod("b", "Running", "n1", Some(10), 0, 0), 1)),
-            ("pending before running", (pod("a", "Pending", "n1", None, 0, 0), 1), (pod("b", "Running", "n1", None, 0, 0), 1)),
-            ("unknown before running", (pod("a", "Unknown", "n1", None, 0, 0), 1), (pod("b", "Running", "n1", None, 0, 0), 1)),
-            ("not ready first", (pod("a", "Running", "n1", None, 0, 0), 1), (pod("b", "Running", "n1", Some(10), 0, 0), 1)),
-            ("doubled up first", (pod("a", "Running", "n1", Some(10), 0, 0), 2), (pod("b", "Running", "n2", Some(10), 0, 0), 1)),
-            ("ready more recently first", (pod("a", "Running", "n1", Some(9_990), 0, 0), 1), (pod("b", "Running", "n1", Some(10), 0, 0), 1)),
-            ("more restarts first", (pod("a", "Running", "n1", Some(10), 5, 0), 1), (pod("b", "Running", "n1", Some(10), 1, 0), 1)),
-            ("newer first", (pod("a", "Running", "n1", Some(10), 0, 9_000), 1), (pod("b", "Running", "n1", Some(10), 0, 0), 1)),
+            (
+                "unassigned first",
+                (pod("a", "Pending", "", None, 0, 0), 1),
+                (pod("b", "Running", "n1", Some(10), 0, 0), 1),
+            ),
+            (
+                "pending before running",
+                (pod("a", "Pending", "n1", None, 0, 0), 1),
+                (pod("b", "Running", "n1", None, 0, 0), 1),
+            ),
+            (
+                "unknown before running",
+                (pod("a", "Unknown", "n1", None, 0, 0), 1),
+                (pod("b", "Running", "n1", None, 0, 0), 1),
+            ),
+            (
+                "not ready first",
+                (pod("a", "Running", "n1", None, 0, 0), 1),
+                (pod("b", "Running", "n1", Some(10), 0, 0), 1),
+            ),
+            (
+                "doubled up first",
+                (pod("a", "Running", "n1", Some(10), 0, 0), 2),
+                (pod("b", "Running", "n2", Some(10), 0, 0), 1),
+            ),
+            (
+                "ready more recently first",
+                (pod("a", "Running", "n1", Some(9_990), 0, 0), 1),
+                (pod("b", "Running", "n1", Some(10), 0, 0), 1),
+            ),
+            (
+                "more restarts first",
+                (pod("a", "Running", "n1", Some(10), 5, 0), 1),
+                (pod("b", "Running", "n1", Some(10), 1, 0), 1),
+            ),
+            (
+                "newer first",
+                (pod("a", "Running", "n1", Some(10), 0, 9_000), 1),
+                (pod("b", "Running", "n1", Some(10), 0, 0), 1),
+            ),
         ];
         for (what, a, b) in cases {
-            assert_eq!(scale_down_order((&a.0, a.1), (&b.0, b.1), now), Ordering::Less, "{what}");
-            assert_eq!(scale_down_order((&b.0, b.1), (&a.0, a.1), now), Ordering::Greater, "{what} (reversed)");
+            assert_eq!(
+                scale_down_order((&a.0, a.1), (&b.0, b.1), now),
+                Ordering::Less,
+                "{what}"
+            );
+            assert_eq!(
+                scale_down_order((&b.0, b.1), (&a.0, a.1), now),
+                Ordering::Greater,
+                "{what} (reversed)"
+            );
         }
     }
 
@@ -437,7 +502,11 @@ mod tests {
         let now = ts(100);
         let check = |ready_at: Option<i64>, min_ready: i32, want: bool| {
             let p = pod("a", "Running", "n1", ready_at, 0, 0);
-            assert_eq!(is_pod_available(&p, min_ready, now), want, "{ready_at:?} {min_ready}");
+            assert_eq!(
+                is_pod_available(&p, min_ready, now),
+                want,
+                "{ready_at:?} {min_ready}"
+            );
         };
         check(None, 0, false);
         check(Some(99), 0, true);
@@ -463,7 +532,11 @@ mod tests {
         assert_eq!(fnv32a(b""), 0x811c9dc5);
         assert_eq!(fnv32a(b"a"), 0xe40c292c);
         assert_eq!(safe_encode("0123"), "4567");
-        let a: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":{"d":[1,{"y":2,"x":1}],"c":null}}"#).unwrap();
-        assert_eq!(canonical_json(&a), r#"{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}"#);
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":[1,{"y":2,"x":1}],"c":null}}"#).unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}"#
+        );
     }
 }

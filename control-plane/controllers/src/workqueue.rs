@@ -409,7 +409,11 @@ mod tests {
         assert_eq!(next(&q).await.as_deref(), Some("a"));
         q.done("a");
         tokio::time::advance(Duration::from_secs(20)).await;
-        assert_eq!(next(&q).await, None, "superseded deadlines do not add again");
+        assert_eq!(
+            next(&q).await,
+            None,
+            "superseded deadlines do not add again"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -431,7 +435,11 @@ mod tests {
             let now = Instant::now();
             let mut l = RateLimiter::new(now);
             l.failures.insert("k".into(), n);
-            assert_eq!(l.when("k", now), Duration::from_millis(want_ms), "after {n}");
+            assert_eq!(
+                l.when("k", now),
+                Duration::from_millis(want_ms),
+                "after {n}"
+            );
         }
         let now = Instant::now();
         let mut l = RateLimiter::new(now);
@@ -444,7 +452,11 @@ mod tests {
         let now = Instant::now();
         let mut l = RateLimiter::new(now);
         for i in 0..100 {
-            assert_eq!(l.when(&format!("k{i}"), now), BASE_DELAY, "within the burst");
+            assert_eq!(
+                l.when(&format!("k{i}"), now),
+                BASE_DELAY,
+                "within the burst"
+            );
         }
         // The 101st key waits for a token: 100 ms at 10 qps.
         assert_eq!(l.when("k100", now), Duration::from_millis(100));
@@ -490,10 +502,18 @@ mod tests {
         assert_eq!(m.depth.with_label_values(&["replicaset"]).get(), 1);
         tokio::time::advance(Duration::from_secs(3)).await;
         q.update_unfinished_work();
-        assert_eq!(m.longest_running.with_label_values(&["replicaset"]).get(), 3.0);
+        assert_eq!(
+            m.longest_running.with_label_values(&["replicaset"]).get(),
+            3.0
+        );
         q.done(&k);
         let names: Vec<String> = reg.gather().iter().map(|f| f.name().to_string()).collect();
-        for n in ["workqueue_depth", "workqueue_adds_total", "workqueue_queue_duration_seconds", "workqueue_work_duration_seconds"] {
+        for n in [
+            "workqueue_depth",
+            "workqueue_adds_total",
+            "workqueue_queue_duration_seconds",
+            "workqueue_work_duration_seconds",
+        ] {
             assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
         }
     }

@@ -61,8 +61,11 @@ impl Metrics {
             &["result", "profile"],
         )?;
         let attempt_duration = HistogramVec::new(
-            HistogramOpts::new("scheduler_scheduling_attempt_duration_seconds", "Scheduling attempt latency in seconds (scheduling algorithm + binding)")
-                .buckets(prometheus::exponential_buckets(0.001, 2.0, 15)?),
+            HistogramOpts::new(
+                "scheduler_scheduling_attempt_duration_seconds",
+                "Scheduling attempt latency in seconds (scheduling algorithm + binding)",
+            )
+            .buckets(prometheus::exponential_buckets(0.001, 2.0, 15)?),
             &["result", "profile"],
         )?;
         let pending = IntGaugeVec::new(
@@ -529,7 +532,10 @@ async fn preempt_victims(
             "kind": "DeleteOptions",
             "preconditions": {"uid": v.uid},
         });
-        match client.delete(&Resource::PODS, &v.namespace, &v.name, &opts).await {
+        match client
+            .delete(&Resource::PODS, &v.namespace, &v.name, &opts)
+            .await
+        {
             Ok(_) => recorder.normal(
                 ObjectRef {
                     api_version: "v1".into(),

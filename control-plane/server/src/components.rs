@@ -46,7 +46,12 @@ pub fn start(
         let (elector, leadership) = LeaderElector::new(config, client.clone(), Some(status));
         elector.spawn();
         let mut cc = berth_controllers::Config {
-            controllers: f.controllers.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
+            controllers: f
+                .controllers
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
             root_ca_pem: root_ca_pem.to_string(),
             ..berth_controllers::Config::default()
         };

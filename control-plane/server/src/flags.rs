@@ -242,7 +242,10 @@ pub struct ComponentFlags {
 impl ComponentFlags {
     pub fn check(&self) -> Result<(), String> {
         if self.leader_elect_renew_deadline >= self.leader_elect_lease_duration {
-            return Err("--leader-elect-renew-deadline must be less than --leader-elect-lease-duration".into());
+            return Err(
+                "--leader-elect-renew-deadline must be less than --leader-elect-lease-duration"
+                    .into(),
+            );
         }
         if self.leader_elect_retry_period.is_zero()
             || self.leader_elect_retry_period >= self.leader_elect_renew_deadline
@@ -260,7 +263,8 @@ impl ComponentFlags {
 }
 
 fn go_duration(s: &str) -> Result<Duration, String> {
-    berth_apiserver::parse_go_duration(s).ok_or_else(|| format!("invalid duration {s:?} (e.g. 15s, 500ms, 1m)"))
+    berth_apiserver::parse_go_duration(s)
+        .ok_or_else(|| format!("invalid duration {s:?} (e.g. 15s, 500ms, 1m)"))
 }
 
 pub fn split(s: &str) -> Vec<String> {
