@@ -441,3 +441,160 @@ impl KubeCluster {
         })
     }
 }
+
+/// Runs `cmd` to completion; its stderr in the error.
+pub fn run_ok(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("failed to run {what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The `node-agent` binary next to `control-plane`.
+pub fn node_agent_bin() -> Result<PathBuf, String> {
+    let bin = berth_bin()?
+        .parent()
+        .map(|d| d.join("node-agent"))
+        .ok_or("no target dir")?;
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} is missing: cargo build --release -p berth-node-agent",
+            bin.display()
+        ))
+    }
+}
+
+impl KubeCluster {
+    /// An admin kubeconfig (`system:masters`) per replica, in the certificates' directory.
+    pub fn kubeconfigs(&self) -> Result<Vec<PathBuf>, String> {
+        let mut out = Vec::new();
+        for (i, port) in self.api_ports.iter().enumerate() {
+            let path = self.certs.path().join(format!("kubeconfig-{i}"));
+            run_ok(
+                Command::new(berth_bin()?)
+                    .args(["kubeconfig", "--user", "admin", "--group", "system:masters"])
+                    .arg("--certs-dir")
+                    .arg(self.certs.path())
+                    .arg("--server")
+                    .arg(format!("https://127.0.0.1:{port}"))
+                    .arg("--out")
+                    .arg(&path),
+                "control-plane kubeconfig",
+            )?;
+            out.push(path);
+        }
+        Ok(out)
+    }
+}
+
+/// `node-agent --simulate N` (kwok-like simulated nodes), killed on drop.
+pub struct SimNodes {
+    pub child: Child,
+}
+
+impl SimNodes {
+    pub fn start(
+        kubeconfig: &Path,
+        n: usize,
+        log: &Path,
+        extra: &[&str],
+    ) -> Result<SimNodes, String> {
+        let log = std::fs::File::create(log).map_err(|e| e.to_string())?;
+        let child = Command::new(node_agent_bin()?)
+            .args(["--simulate", &n.to_string(), "--name-prefix", "sim-"])
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("failed to start the simulated nodes: {e}"))?;
+        Ok(SimNodes { child })
+    }
+}
+
+impl Drop for SimNodes {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The node agent's API client (HTTP/2, mTLS) for a kubeconfig.
+pub fn api_client(
+    path: &Path,
+    inflight: usize,
+) -> Result<berth_node_agent::apiclient::Client, String> {
+    use berth_node_agent::apiclient::{Client, ClientConfig, Kubeconfig};
+    let kc = Kubeconfig::load(path).map_err(|e| e.to_string())?;
+    Client::new(
+        &kc,
+        ClientConfig {
+            max_inflight: inflight,
+            request_timeout_ms: 60_000,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Polls `check` every 500 ms until it holds or `timeout` passes.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(true) => return Ok(()),
+            Ok(false) | Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
+            Ok(false) => return Err(format!("timed out waiting for {what}")),
+            Err(e) => return Err(format!("timed out waiting for {what}: {e}")),
+        }
+    }
+}
+
+/// Waits until `n` nodes are Ready; returns how long it took.
+pub async fn wait_nodes_ready(
+    admin: &berth_node_agent::apiclient::Client,
+    n: usize,
+) -> Result<Duration, String> {
+    let t = Instant::now();
+    wait_until(
+        &format!("{n} Ready nodes"),
+        Duration::from_secs(600),
+        || async {
+            let l = admin
+                .list("/api/v1/nodes")
+                .await
+                .map_err(|e| e.to_string())?;
+            let ready = l["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|node| {
+                    node["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+                .count();
+            Ok(ready >= n)
+        },
+    )
+    .await?;
+    Ok(t.elapsed())
+}

@@ -9,11 +9,10 @@
 //! line reads `scheduler: <N> pods/s (<nodes> nodes, <pods> pods), bind p99 <ms> ms`.
 
 use berth_benches::*;
-use berth_node_agent::apiclient::{Client, ClientConfig, EventKind, Kubeconfig};
+use berth_node_agent::apiclient::{Client, EventKind};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,111 +48,24 @@ impl Options {
 
 struct Bench {
     cluster: KubeCluster,
-    sim: Child,
+    sim: SimNodes,
     kubeconfigs: Vec<PathBuf>,
-}
-
-impl Drop for Bench {
-    fn drop(&mut self) {
-        let _ = self.sim.kill();
-        let _ = self.sim.wait();
-    }
-}
-
-fn run_ok(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("failed to run {what}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn node_agent_bin() -> Result<PathBuf, String> {
-    let bin = berth_bin()?
-        .parent()
-        .map(|d| d.join("node-agent"))
-        .ok_or("no target dir")?;
-    if bin.exists() {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "{} is missing: cargo build --release -p berth-node-agent",
-            bin.display()
-        ))
-    }
 }
 
 fn start(o: &Options) -> Result<Bench, String> {
     let kube = KubeCluster::start(BASE_PORT)?;
-    let certs = &kube.certs;
-    let api_ports = kube.api_ports.clone();
-    let mut kubeconfigs = Vec::new();
-    for (i, port) in api_ports.iter().enumerate() {
-        let path = certs.path().join(format!("kubeconfig-{i}"));
-        run_ok(
-            Command::new(berth_bin()?)
-                .args(["kubeconfig", "--user", "admin", "--group", "system:masters"])
-                .arg("--certs-dir")
-                .arg(certs.path())
-                .arg("--server")
-                .arg(format!("https://127.0.0.1:{port}"))
-                .arg("--out")
-                .arg(&path),
-            "control-plane kubeconfig",
-        )?;
-        kubeconfigs.push(path);
-    }
-    let log = std::fs::File::create(certs.path().join("sim.log")).map_err(|e| e.to_string())?;
-    let sim = Command::new(node_agent_bin()?)
-        .args(["--simulate", &o.nodes.to_string(), "--name-prefix", "sim-"])
-        .arg("--kubeconfig")
-        .arg(&kubeconfigs[1])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("failed to start the simulated nodes: {e}"))?;
+    let kubeconfigs = kube.kubeconfigs()?;
+    let sim = SimNodes::start(
+        &kubeconfigs[1],
+        o.nodes,
+        &kube.certs.path().join("sim.log"),
+        &[],
+    )?;
     Ok(Bench {
         cluster: kube,
         sim,
         kubeconfigs,
     })
-}
-
-fn client(path: &Path, inflight: usize) -> Result<Client, String> {
-    let kc = Kubeconfig::load(path).map_err(|e| e.to_string())?;
-    Client::new(
-        &kc,
-        ClientConfig {
-            max_inflight: inflight,
-            request_timeout_ms: 60_000,
-        },
-    )
-    .map_err(|e| e.to_string())
-}
-
-async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<(), String>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool, String>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check().await {
-            Ok(true) => return Ok(()),
-            Ok(false) | Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(500)).await
-            }
-            Ok(false) => return Err(format!("timed out waiting for {what}")),
-            Err(e) => return Err(format!("timed out waiting for {what}: {e}")),
-        }
-    }
 }
 
 fn pod(i: usize) -> Value {
@@ -188,8 +100,8 @@ fn slowest_window(first: Instant, binds: &[Instant], last: Instant) -> f64 {
 }
 
 async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
-    let admin = client(&b.kubeconfigs[0], 8)?;
-    wait_for("the API to be ready", Duration::from_secs(90), || async {
+    let admin = api_client(&b.kubeconfigs[0], 8)?;
+    wait_until("the API to be ready", Duration::from_secs(90), || async {
         Ok(admin.get("/readyz").await.is_ok() || admin.list("/api/v1/namespaces").await.is_ok())
     })
     .await?;
@@ -199,40 +111,14 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
             &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
         )
         .await;
-    let t_nodes = Instant::now();
-    wait_for(
-        &format!("{} Ready simulated nodes", o.nodes),
-        Duration::from_secs(600),
-        || async {
-            let l = admin
-                .list("/api/v1/nodes")
-                .await
-                .map_err(|e| e.to_string())?;
-            let ready = l["items"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter(|n| {
-                            n["status"]["conditions"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                        })
-                        .count()
-                })
-                .unwrap_or(0);
-            Ok(ready >= o.nodes)
-        },
-    )
-    .await?;
+    let t_nodes = wait_nodes_ready(&admin, o.nodes).await?;
     println!(
         "{} simulated nodes registered and Ready in {:.1} s",
         o.nodes,
-        t_nodes.elapsed().as_secs_f64()
+        t_nodes.as_secs_f64()
     );
     // Default service account exists before pods are created (admission needs it).
-    wait_for(
+    wait_until(
         "the bench namespace's default ServiceAccount",
         Duration::from_secs(60),
         || async {
@@ -257,7 +143,7 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
         .as_str()
         .unwrap_or("0")
         .to_string();
-    let watcher_client = client(&b.kubeconfigs[2], 4)?;
+    let watcher_client = api_client(&b.kubeconfigs[2], 4)?;
     let mut watch = watcher_client
         .watch(
             &format!("/api/v1/namespaces/{NAMESPACE}/pods?watch=1&resourceVersion={rv}&allowWatchBookmarks=true"),
@@ -294,7 +180,7 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
     let clients: Vec<Client> = b
         .kubeconfigs
         .iter()
-        .map(|k| client(k, o.creators))
+        .map(|k| api_client(k, o.creators))
         .collect::<Result<_, _>>()?;
     let next = Arc::new(AtomicUsize::new(0));
     let first_create = Instant::now();
@@ -388,8 +274,8 @@ async fn measure(b: &Bench, o: &Options) -> Result<(), String> {
     }
     println!(
         "| simulator (node-agent --simulate) CPU s total, peak RSS | {:.1} s, {:.0} MiB | |",
-        cpu_secs(b.sim.id()),
-        peak_rss_mib(b.sim.id())
+        cpu_secs(b.sim.child.id()),
+        peak_rss_mib(b.sim.child.id())
     );
     println!();
     println!(

@@ -6,6 +6,9 @@
 #                                         own etcd API
 #   scripts/bench.sh scheduler [--nodes N] [--pods N]  the scheduler on 3 replicas with N
 #                                         simulated nodes (default 5000 nodes, 10000 pods)
+#   scripts/bench.sh controllers [--nodes N] [--replicas N] [--services N]  a Deployment
+#                                         from zero, its rolling update, and EndpointSlice
+#                                         latency under pod churn (1000 nodes, 10000, 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -24,6 +27,11 @@ if [[ ${1:-} == scheduler ]]; then
   shift
   cargo build --release --locked -p berth-control-plane -p berth-node-agent
   exec cargo bench --locked -p berth-benches --bench scheduler -- "$@"
+fi
+if [[ ${1:-} == controllers ]]; then
+  shift
+  cargo build --release --locked -p berth-control-plane -p berth-node-agent
+  exec cargo bench --locked -p berth-benches --bench controllers -- "$@"
 fi
 mode=--quick
 [[ ${1:-} == --full ]] && mode=

@@ -506,6 +506,60 @@ impl Cluster {
             .run(args, None, ETCDCTL_TIMEOUT)
     }
 
+    /// The store's current revision (from the running replicas).
+    pub fn store_revision(&self) -> i64 {
+        let out = self.etcdctl(&[
+            "get",
+            "/",
+            "--prefix",
+            "--keys-only",
+            "--limit=1",
+            "-w",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("etcdctl get: not JSON ({e}): {}", out.stdout));
+        v["header"]["revision"].as_i64().expect("a revision")
+    }
+
+    /// The JSON values under `prefix` at revision `rev`, by key (Kubernetes objects as the
+    /// API server stores them).
+    pub fn values_at(
+        &self,
+        prefix: &str,
+        rev: i64,
+    ) -> std::collections::HashMap<String, serde_json::Value> {
+        use base64::Engine;
+        let out = self.etcdctl(&[
+            "get",
+            prefix,
+            "--prefix",
+            &format!("--rev={rev}"),
+            "-w",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("etcdctl get: not JSON ({e}): {}", out.stdout));
+        let b64 = base64::engine::general_purpose::STANDARD;
+        v["kvs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|kv| {
+                let key = b64
+                    .decode(kv["key"].as_str().unwrap_or(""))
+                    .expect("base64 key");
+                let value = b64
+                    .decode(kv["value"].as_str().unwrap_or(""))
+                    .expect("base64 value");
+                (
+                    String::from_utf8_lossy(&key).into_owned(),
+                    serde_json::from_slice(&value).expect("a stored object is JSON"),
+                )
+            })
+            .collect()
+    }
+
     /// `etcdctl ARGS < stdin` against every running replica.
     pub fn etcdctl_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
         self.target(self.endpoints())

@@ -105,3 +105,40 @@ impl Kubectl {
         out.stderr
     }
 }
+
+impl Kubectl {
+    /// The replica (index) whose component holds the Lease `kube-system/<lease>` (the
+    /// scheduler's `kube-scheduler`, the controllers' `kube-controller-manager`), read from
+    /// its holderIdentity (`<replica name>_<id>`, replicas named n1, n2, ...), and that
+    /// identity. Waits up to 30 s for a holder.
+    pub fn lease_holder(&self, lease: &str) -> (usize, String) {
+        crate::wait_for(
+            &format!("a replica to hold the {lease} Lease"),
+            std::time::Duration::from_secs(30),
+            || {
+                let out = self.run(
+                    &[
+                        "get",
+                        "lease",
+                        "-n",
+                        "kube-system",
+                        lease,
+                        "-o",
+                        "jsonpath={.spec.holderIdentity}",
+                    ],
+                    None,
+                );
+                let holder = out.stdout.trim().to_string();
+                let idx = holder
+                    .split('_')
+                    .next()
+                    .and_then(|n| n.strip_prefix('n'))
+                    .and_then(|n| n.parse::<usize>().ok());
+                match idx {
+                    Some(i) if i >= 1 => Ok((i - 1, holder)),
+                    _ => Err(format!("holder {holder:?} {}", out.stderr)),
+                }
+            },
+        )
+    }
+}

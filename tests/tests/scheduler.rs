@@ -117,37 +117,8 @@ fn wait_unschedulable(k: &Kubectl, pod: &str) -> String {
     )
 }
 
-/// The replica (index) whose scheduler holds the Lease, from its holderIdentity
-/// (`<replica name>_<id>`), and that identity.
 fn scheduler_leader(k: &Kubectl) -> (usize, String) {
-    wait_for(
-        "a scheduler to hold the kube-scheduler Lease",
-        Duration::from_secs(30),
-        || {
-            let out = k.run(
-                &[
-                    "get",
-                    "lease",
-                    "-n",
-                    "kube-system",
-                    "kube-scheduler",
-                    "-o",
-                    "jsonpath={.spec.holderIdentity}",
-                ],
-                None,
-            );
-            let holder = out.stdout.trim().to_string();
-            let idx = holder
-                .split('_')
-                .next()
-                .and_then(|n| n.strip_prefix('n'))
-                .and_then(|n| n.parse::<usize>().ok());
-            match idx {
-                Some(i) if (1..=3).contains(&i) => Ok((i - 1, holder)),
-                _ => Err(format!("holder {holder:?} {}", out.stderr)),
-            }
-        },
-    )
+    k.lease_holder("kube-scheduler")
 }
 
 /// Per pod key, the successive spec.nodeName values in the store's history ("" unbound).
@@ -178,21 +149,6 @@ fn assert_bound_at_most_once(hist: &HashMap<String, Vec<String>>) {
     }
 }
 
-fn store_revision(c: &Cluster) -> i64 {
-    let out = c.etcdctl(&[
-        "get",
-        "/",
-        "--prefix",
-        "--keys-only",
-        "--limit=1",
-        "-w",
-        "json",
-    ]);
-    json(&out.stdout)["header"]["revision"]
-        .as_i64()
-        .expect("a revision")
-}
-
 #[test]
 fn pods_are_placed_as_kube_scheduler_places_them() {
     let c = cluster(Opts::default());
@@ -219,7 +175,7 @@ fn pods_are_placed_as_kube_scheduler_places_them() {
     );
     assert!(holder.len() > 3);
 
-    let from = store_revision(&c);
+    let from = c.store_revision();
     create(
         &k,
         &node("node-a", "2", json!({"disk": "ssd"}), json!([]), false),
@@ -523,7 +479,7 @@ fn deposed_leader_binds(fenced: bool) -> (String, HashMap<String, Vec<String>>, 
     let k = Kubectl::new(&c.kubeconfig(0));
     let (old, old_holder) = scheduler_leader(&k);
     let other = Kubectl::new(&c.kubeconfig((old + 1) % 3));
-    let from = store_revision(&c);
+    let from = c.store_revision();
     create(&other, &node("node-a", "4", json!({}), json!([]), false));
     create(&other, &pod("p1", None, json!({}), json!({})));
     wait_for(
@@ -615,7 +571,7 @@ fn a_killed_leaders_pending_pods_are_all_scheduled_once_by_the_next() {
     let k = Kubectl::new(&c.kubeconfig(0));
     let (leader, holder) = scheduler_leader(&k);
     let survivor = Kubectl::new(&c.kubeconfig((leader + 1) % 3));
-    let from = store_revision(&c);
+    let from = c.store_revision();
     // The pods wait (no nodes yet), then the nodes appear and the leader dies at once.
     let pods: Vec<Value> = (0..N)
         .map(|i| {

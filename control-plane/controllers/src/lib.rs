@@ -200,6 +200,7 @@ impl Term {
                     match sync(key.clone()).await {
                         Ok(()) => q.forget(&key),
                         Err(e) if e.is_fenced() => {
+                            tracing::warn!(queue = q.name(), key, "write refused: the controller manager's lease has moved on; this term's workers stop");
                             q.done(&key);
                             return;
                         }

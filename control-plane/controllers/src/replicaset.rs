@@ -515,7 +515,40 @@ impl Controller {
                 .unwrap_or_default();
             let pod = pod_from_template(&template, ns, &format!("{name}-"), owner.clone());
             let (skipped, errs) = slow_start(plan.create, || async {
-                match self.client.create::<Pod>(&Resource::PODS, ns, &pod).await {
+                #[allow(unused_mut)]
+                let mut created = None;
+                #[cfg(feature = "failpoints")]
+                {
+                    if let Some(Some(ms)) = fail::eval("replicaset::before-create", |arg| {
+                        arg.and_then(|a| a.parse::<u64>().ok())
+                    }) {
+                        tracing::warn!(replicaset = %key, ms, "failpoint replicaset::before-create: stalling");
+                        // The stalled create runs detached from the term, as a request already
+                        // on the wire would: losing the Lease does not cancel it, so only the
+                        // fence can refuse it.
+                        let mut client = self.client.clone();
+                        if fail::eval("replicaset::unfenced-create", |_| ()).is_some() {
+                            client = berth_client::Client::new(client.transport().clone());
+                        }
+                        let (pod, ns) = (pod.clone(), ns.to_string());
+                        let stalled = tokio::spawn(async move {
+                            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                            let r = client.create::<Pod>(&Resource::PODS, &ns, &pod).await;
+                            if let Err(e) = &r {
+                                if e.is_fenced() {
+                                    tracing::warn!("write refused: the controller manager's lease has moved on");
+                                }
+                            }
+                            r
+                        });
+                        created = Some(stalled.await.expect("the stalled create panicked"));
+                    }
+                }
+                let created = match created {
+                    Some(r) => r,
+                    None => self.client.create::<Pod>(&Resource::PODS, ns, &pod).await,
+                };
+                match created {
                     Ok(created) => {
                         self.recorder.normal(
                             me.clone(),
